@@ -1,0 +1,19 @@
+//! The io_uring network layer of shardgate.
+//!
+//! This is the only crate that touches glommio networking, io_uring and `unsafe`. It offers
+//! what a shard needs to talk to the network and nothing about telemetry:
+//! - [`listener`]: per-shard SO_REUSEPORT TCP listeners;
+//! - [`h2_server`] and [`h2_client`]: HTTP/2 (the `h2` crate) over glommio's TCP streams;
+//! - [`grpc`]: gRPC message framing, status codes and trailers;
+//! - [`system`]: probes of the kernel limits a shard depends on.
+
+pub mod error;
+pub mod grpc;
+pub mod h2_client;
+pub mod h2_server;
+pub mod listener;
+mod stream;
+pub mod system;
+
+pub use error::IoError;
+pub use glommio::net::{TcpListener, TcpStream};

@@ -1,0 +1,51 @@
+//! Probes of the kernel settings a shard depends on, so startup can fail with a clear reason.
+
+/// What `kernel.io_uring_disabled` says (Linux 6.6+; absent means allowed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoUringPolicy {
+    /// io_uring is available to every process.
+    Enabled,
+    /// Only processes in `kernel.io_uring_group` (or with CAP_SYS_ADMIN) may use it.
+    GroupOnly,
+    /// io_uring is off for everyone.
+    Disabled,
+}
+
+/// Reads `/proc/sys/kernel/io_uring_disabled`.
+pub fn io_uring_policy() -> IoUringPolicy {
+    match std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+        .ok()
+        .as_deref()
+        .map(str::trim)
+    {
+        Some("1") => IoUringPolicy::GroupOnly,
+        Some("2") => IoUringPolicy::Disabled,
+        _ => IoUringPolicy::Enabled,
+    }
+}
+
+/// The soft RLIMIT_MEMLOCK in bytes (`None` = unlimited).
+pub fn memlock_limit_bytes() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one `rlimit` through a valid, exclusive pointer.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) };
+    if rc != 0 || limit.rlim_cur == libc::RLIM_INFINITY {
+        return None;
+    }
+    Some(limit.rlim_cur)
+}
+
+/// Whether the process runs as root, which lifts the memlock limit (CAP_IPC_LOCK).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// The kernel thread id of the calling thread (for logs and pinning checks).
+pub fn thread_id() -> i64 {
+    // SAFETY: gettid has no preconditions and cannot fail.
+    i64::from(unsafe { libc::gettid() })
+}

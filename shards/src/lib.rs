@@ -1,0 +1,18 @@
+//! The per-core runtime of shardgate.
+//!
+//! One glommio executor per configured CPU, each on its own pinned thread, started and
+//! stopped together. Shards share nothing on the data path: the only cross-core traffic is
+//! the small control messages in [`control`], which today carry the lifecycle (ready, drain,
+//! stopped) and later memory-pressure and rebalancing signals.
+#![forbid(unsafe_code)]
+
+pub mod control;
+pub mod drain;
+pub mod error;
+pub mod preflight;
+pub mod runtime;
+pub mod task;
+
+pub use drain::DrainSignal;
+pub use error::ShardError;
+pub use runtime::{run_local, start, Runtime, RuntimeSettings, ShardContext};

@@ -1,0 +1,110 @@
+//! Running the collector: start the shards, wait for a signal or a failure, drain, exit.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use crossbeam_channel::{select, unbounded};
+use shardgate_shards::control::FromShard;
+use shardgate_shards::{preflight, RuntimeSettings};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use crate::config::{Config, CoresSpec};
+use crate::shard;
+
+/// How long shards may take to bind their sockets and report ready.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// Extra time past `drain_timeout` before the main thread stops waiting for shards.
+const JOIN_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs the collector until SIGTERM/SIGINT, then drains and returns.
+pub fn run(config: Config) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let cpus = resolve_cores(&config.shards.cores)?;
+    let settings = RuntimeSettings {
+        cpus: cpus.clone(),
+        ring_depth: usize::try_from(config.shards.ring_depth).unwrap_or(usize::MAX),
+        io_memory_bytes: config.shards.io_memory_bytes,
+        spin_before_park: config.shards.spin_before_park,
+    };
+    let drain_timeout = config.shards.drain_timeout;
+    let mut signals = Signals::new([SIGTERM, SIGINT]).context("installing signal handlers")?;
+    let config = Arc::new(config);
+    let runtime = shardgate_shards::start(settings, move |ctx| shard::run(ctx, config.clone()))?;
+    if let Err(error) = runtime.wait_ready(START_TIMEOUT) {
+        runtime.drain();
+        let _ = runtime.join();
+        return Err(error.into());
+    }
+    tracing::info!(
+        shards = cpus.len(),
+        ?cpus,
+        startup_ms = started.elapsed().as_millis() as u64,
+        "Everything is ready. Begin running and processing data."
+    );
+    let (signal_tx, signal_rx) = unbounded();
+    let handle = signals.handle();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                if signal_tx.send(signal).is_err() {
+                    break;
+                }
+            }
+        })
+        .context("spawning the signal thread")?;
+    let failure = select! {
+        recv(signal_rx) -> signal => {
+            tracing::info!(signal = signal.unwrap_or_default(), "Received signal, draining");
+            None
+        }
+        recv(runtime.events()) -> event => match event {
+            Ok(FromShard::Failed { shard, reason }) => Some(format!("shard {shard} failed: {reason}")),
+            other => Some(format!("shard stopped unexpectedly: {other:?}")),
+        },
+    };
+    runtime.drain();
+    handle.close();
+    join_within(runtime, drain_timeout + JOIN_GRACE)?;
+    if let Some(failure) = failure {
+        bail!(failure);
+    }
+    tracing::info!("Shutdown complete.");
+    Ok(())
+}
+
+/// Waits for the shards to stop, but not forever: a stuck shard must not keep a stopping
+/// host waiting past its drain budget.
+fn join_within(runtime: shardgate_shards::Runtime, limit: Duration) -> anyhow::Result<()> {
+    let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || {
+        let _ = done_tx.send(runtime.join());
+    });
+    match done_rx.recv_timeout(limit) {
+        Ok(result) => Ok(result?),
+        Err(_) => bail!("shards did not stop within {limit:?}"),
+    }
+}
+
+/// The CPU ids to run shards on.
+pub fn resolve_cores(spec: &CoresSpec) -> anyhow::Result<Vec<usize>> {
+    let available = preflight::available_cpus();
+    match spec {
+        CoresSpec::All => Ok(available),
+        CoresSpec::Count(count) => {
+            if *count == 0 || *count > available.len() {
+                bail!(
+                    "shards.cores: {count} shards asked for, but this process may use {} CPU(s): {available:?}",
+                    available.len()
+                );
+            }
+            Ok(available.into_iter().take(*count).collect())
+        }
+        CoresSpec::List(list) => {
+            preflight::check_cpus(list)?;
+            Ok(list.clone())
+        }
+    }
+}

@@ -1,0 +1,464 @@
+//! `receivers:` section: the OTLP receiver (gRPC and HTTP protocols), with otelcol's keys.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+
+use serde::Deserialize;
+use serde_yaml::Value;
+
+use super::de::{self, join, present, reject_set, warn_ignored, Text};
+use super::error::{ConfigError, Errors};
+use super::id::ComponentId;
+use crate::signal::Signal;
+
+/// Receiver types this build has.
+pub const RECEIVER_TYPES: &[&str] = &["otlp"];
+
+/// Default gRPC listen endpoint (otelcol binds localhost by default).
+pub const DEFAULT_GRPC_ENDPOINT: &str = "localhost:4317";
+/// Default HTTP listen endpoint.
+pub const DEFAULT_HTTP_ENDPOINT: &str = "localhost:4318";
+/// Default `max_recv_msg_size_mib`.
+pub const DEFAULT_MAX_RECV_MSG_SIZE_MIB: u64 = 64;
+/// Concurrent streams per connection when `max_concurrent_streams` is 0 or unset (otelcol's 0
+/// means unlimited; a bound keeps one client from holding unbounded per-stream state).
+pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 1024;
+/// Default HTTP request body limit, as otelcol: 20 MiB.
+pub const DEFAULT_MAX_REQUEST_BODY_SIZE: usize = 20 * 1024 * 1024;
+
+/// One configured receiver.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ReceiverConfig {
+    /// `otlp`: OTLP over gRPC and/or HTTP.
+    Otlp(OtlpReceiverConfig),
+}
+
+impl ReceiverConfig {
+    /// Whether this receiver can feed a pipeline of `signal` (OTLP carries all three).
+    pub fn supports(&self, signal: Signal) -> bool {
+        match self {
+            ReceiverConfig::Otlp(_) => {
+                matches!(signal, Signal::Traces | Signal::Metrics | Signal::Logs)
+            }
+        }
+    }
+
+    /// The addresses this receiver listens on, to detect two receivers sharing a port.
+    pub fn listen_addrs(&self) -> Vec<SocketAddr> {
+        match self {
+            ReceiverConfig::Otlp(otlp) => otlp
+                .grpc
+                .iter()
+                .map(|g| g.endpoint)
+                .chain(otlp.http.iter().map(|h| h.endpoint))
+                .collect(),
+        }
+    }
+}
+
+/// The `otlp` receiver: `protocols: {grpc: ..., http: ...}`; at least one is set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OtlpReceiverConfig {
+    /// `protocols.grpc`: the OTLP/gRPC server, if enabled.
+    pub grpc: Option<GrpcServerConfig>,
+    /// `protocols.http`: the OTLP/HTTP server, if enabled (the server itself is not built yet).
+    pub http: Option<HttpServerConfig>,
+}
+
+/// An OTLP/gRPC server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GrpcServerConfig {
+    /// Address to listen on; `localhost` resolves to 127.0.0.1 and an empty host to 0.0.0.0.
+    pub endpoint: SocketAddr,
+    /// Largest request message accepted, from `max_recv_msg_size_mib` (0 = default 64).
+    pub max_recv_msg_size_bytes: usize,
+    /// HTTP/2 concurrent streams per connection (0 or unset = 1024).
+    pub max_concurrent_streams: u32,
+}
+
+/// An OTLP/HTTP server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpServerConfig {
+    /// Address to listen on.
+    pub endpoint: SocketAddr,
+    /// Path of the traces export endpoint (default `/v1/traces`).
+    pub traces_url_path: String,
+    /// Path of the metrics export endpoint (default `/v1/metrics`).
+    pub metrics_url_path: String,
+    /// Path of the logs export endpoint (default `/v1/logs`).
+    pub logs_url_path: String,
+    /// Largest request body accepted, from `max_request_body_size` (0 = default 20 MiB).
+    pub max_request_body_size_bytes: usize,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawOtlp {
+    protocols: Option<RawProtocols>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawProtocols {
+    #[serde(deserialize_with = "present")]
+    grpc: Option<RawGrpc>,
+    #[serde(deserialize_with = "present")]
+    http: Option<RawHttp>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawGrpc {
+    endpoint: Option<Text>,
+    transport: Option<Text>,
+    max_recv_msg_size_mib: Option<u64>,
+    max_concurrent_streams: Option<u32>,
+    read_buffer_size: Option<Value>,
+    write_buffer_size: Option<Value>,
+    keepalive: Option<Value>,
+    include_metadata: Option<Value>,
+    auth: Option<Value>,
+    tls: Option<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawHttp {
+    endpoint: Option<Text>,
+    traces_url_path: Option<Text>,
+    metrics_url_path: Option<Text>,
+    logs_url_path: Option<Text>,
+    max_request_body_size: Option<u64>,
+    tls: Option<Value>,
+    auth: Option<Value>,
+    cors: Option<Value>,
+    include_metadata: Option<Value>,
+    response_headers: Option<Value>,
+    compression_algorithms: Option<Value>,
+    read_timeout: Option<Value>,
+    read_header_timeout: Option<Value>,
+    write_timeout: Option<Value>,
+    idle_timeout: Option<Value>,
+    keep_alives_enabled: Option<Value>,
+}
+
+/// Decodes and checks one receiver body; `path` is e.g. `receivers::otlp/2`.
+pub(crate) fn build(
+    id: &ComponentId,
+    body: Value,
+    path: &str,
+    errs: &mut Errors,
+) -> Option<ReceiverConfig> {
+    match id.kind.as_str() {
+        "otlp" => {
+            let raw: RawOtlp = errs.take(de::decode(body, path))?;
+            Some(ReceiverConfig::Otlp(otlp(raw, path, errs)))
+        }
+        _ => {
+            errs.push(ConfigError::UnknownType {
+                section: "receivers".into(),
+                kind: id.kind.clone(),
+                id: id.to_string(),
+                supported: RECEIVER_TYPES,
+            });
+            None
+        }
+    }
+}
+
+fn otlp(raw: RawOtlp, path: &str, errs: &mut Errors) -> OtlpReceiverConfig {
+    let protocols = raw.protocols.unwrap_or_default();
+    let path = join(path, "protocols");
+    if protocols.grpc.is_none() && protocols.http.is_none() {
+        errs.invalid(
+            &path,
+            "must specify at least one protocol when using the OTLP receiver",
+        );
+    }
+    OtlpReceiverConfig {
+        grpc: protocols.grpc.map(|g| grpc(g, &join(&path, "grpc"), errs)),
+        http: protocols.http.map(|h| http(h, &join(&path, "http"), errs)),
+    }
+}
+
+fn grpc(raw: RawGrpc, path: &str, errs: &mut Errors) -> GrpcServerConfig {
+    let at = |key: &str| join(path, key);
+    if let Some(Text(transport)) = &raw.transport {
+        if transport != "tcp" {
+            errs.invalid(
+                at("transport"),
+                format!("transport \"{transport}\" is not supported; only \"tcp\" is"),
+            );
+        }
+    }
+    reject_set(
+        errs,
+        &at("auth"),
+        &raw.auth,
+        "server authentication is not supported yet",
+    );
+    reject_set(
+        errs,
+        &at("tls"),
+        &raw.tls,
+        "TLS servers are not supported yet; remove tls",
+    );
+    for (key, value) in [
+        ("read_buffer_size", &raw.read_buffer_size),
+        ("write_buffer_size", &raw.write_buffer_size),
+        ("keepalive", &raw.keepalive),
+        ("include_metadata", &raw.include_metadata),
+    ] {
+        warn_ignored(errs, &at(key), value);
+    }
+    let mib = match raw.max_recv_msg_size_mib {
+        None | Some(0) => DEFAULT_MAX_RECV_MSG_SIZE_MIB,
+        Some(mib) => mib,
+    };
+    let max_recv_msg_size_bytes = mib_to_bytes(mib).unwrap_or_else(|| {
+        errs.invalid(
+            at("max_recv_msg_size_mib"),
+            format!("{mib} MiB is too large"),
+        );
+        0
+    });
+    GrpcServerConfig {
+        endpoint: listen_addr(raw.endpoint, DEFAULT_GRPC_ENDPOINT, &at("endpoint"), errs),
+        max_recv_msg_size_bytes,
+        max_concurrent_streams: match raw.max_concurrent_streams {
+            None | Some(0) => DEFAULT_MAX_CONCURRENT_STREAMS,
+            Some(n) => n,
+        },
+    }
+}
+
+fn http(raw: RawHttp, path: &str, errs: &mut Errors) -> HttpServerConfig {
+    let at = |key: &str| join(path, key);
+    reject_set(
+        errs,
+        &at("auth"),
+        &raw.auth,
+        "server authentication is not supported yet",
+    );
+    reject_set(
+        errs,
+        &at("tls"),
+        &raw.tls,
+        "TLS servers are not supported yet; remove tls",
+    );
+    for (key, value) in [
+        ("cors", &raw.cors),
+        ("include_metadata", &raw.include_metadata),
+        ("response_headers", &raw.response_headers),
+        ("compression_algorithms", &raw.compression_algorithms),
+        ("read_timeout", &raw.read_timeout),
+        ("read_header_timeout", &raw.read_header_timeout),
+        ("write_timeout", &raw.write_timeout),
+        ("idle_timeout", &raw.idle_timeout),
+        ("keep_alives_enabled", &raw.keep_alives_enabled),
+    ] {
+        warn_ignored(errs, &at(key), value);
+    }
+    let body = match raw.max_request_body_size {
+        None | Some(0) => DEFAULT_MAX_REQUEST_BODY_SIZE,
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+    };
+    HttpServerConfig {
+        endpoint: listen_addr(raw.endpoint, DEFAULT_HTTP_ENDPOINT, &at("endpoint"), errs),
+        traces_url_path: url_path(raw.traces_url_path, "/v1/traces"),
+        metrics_url_path: url_path(raw.metrics_url_path, "/v1/metrics"),
+        logs_url_path: url_path(raw.logs_url_path, "/v1/logs"),
+        max_request_body_size_bytes: body,
+    }
+}
+
+/// otelcol prefixes a missing leading `/`.
+fn url_path(raw: Option<Text>, default: &str) -> String {
+    match raw {
+        None => default.to_owned(),
+        Some(Text(p)) if p.starts_with('/') => p,
+        Some(Text(p)) => format!("/{p}"),
+    }
+}
+
+fn mib_to_bytes(mib: u64) -> Option<usize> {
+    usize::try_from(mib.checked_mul(1024 * 1024)?).ok()
+}
+
+fn listen_addr(raw: Option<Text>, default: &str, path: &str, errs: &mut Errors) -> SocketAddr {
+    let text = raw.map_or_else(|| default.to_owned(), |Text(t)| t);
+    resolve_listen(&text).unwrap_or_else(|reason| {
+        errs.invalid(path, reason);
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)
+    })
+}
+
+/// Resolves a server endpoint as otelcol accepts it: `host:port`, `[v6]:port`, `:port` (all
+/// IPv4 interfaces), `localhost:port` (127.0.0.1); other host names go through the resolver.
+pub fn resolve_listen(endpoint: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = endpoint.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let (host, port) = endpoint.rsplit_once(':').ok_or_else(|| {
+        format!("endpoint \"{endpoint}\" has no port; expected host:port, e.g. \"0.0.0.0:4317\"")
+    })?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("endpoint \"{endpoint}\" has an invalid port \"{port}\""))?;
+    let ip = match host {
+        "" => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        _ => {
+            let addr = (host, port)
+                .to_socket_addrs()
+                .map_err(|e| format!("cannot resolve endpoint host \"{host}\": {e}"))?
+                .next()
+                .ok_or_else(|| format!("endpoint host \"{host}\" resolves to no address"))?;
+            addr.ip()
+        }
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn parse(yaml: &str) -> Result<ReceiverConfig, ConfigError> {
+        let mut errs = Errors::default();
+        let body: Value = serde_yaml::from_str(yaml).unwrap();
+        let r = build(
+            &ComponentId::new("otlp"),
+            body,
+            "receivers::otlp",
+            &mut errs,
+        );
+        errs.finish(r).map(|r| r.unwrap())
+    }
+
+    fn otlp(yaml: &str) -> OtlpReceiverConfig {
+        match parse(yaml).unwrap() {
+            ReceiverConfig::Otlp(o) => o,
+        }
+    }
+
+    #[test]
+    fn null_protocol_bodies_mean_defaults() {
+        let o = otlp("protocols:\n  grpc:\n  http:\n");
+        let grpc = o.grpc.unwrap();
+        assert_eq!(grpc.endpoint, "127.0.0.1:4317".parse().unwrap());
+        assert_eq!(grpc.max_recv_msg_size_bytes, 64 * 1024 * 1024);
+        assert_eq!(grpc.max_concurrent_streams, 1024);
+        let http = o.http.unwrap();
+        assert_eq!(http.endpoint, "127.0.0.1:4318".parse().unwrap());
+        assert_eq!(http.traces_url_path, "/v1/traces");
+        assert_eq!(http.metrics_url_path, "/v1/metrics");
+        assert_eq!(http.logs_url_path, "/v1/logs");
+        assert_eq!(http.max_request_body_size_bytes, 20 * 1024 * 1024);
+    }
+
+    #[test]
+    fn endpoint_forms() {
+        for (text, want) in [
+            ("0.0.0.0:4317", "0.0.0.0:4317"),
+            ("[::]:4317", "[::]:4317"),
+            (":4317", "0.0.0.0:4317"),
+            ("localhost:14317", "127.0.0.1:14317"),
+            ("127.0.0.2:1", "127.0.0.2:1"),
+        ] {
+            assert_eq!(
+                resolve_listen(text).unwrap(),
+                want.parse().unwrap(),
+                "{text}"
+            );
+        }
+        assert!(resolve_listen("localhost").unwrap_err().contains("no port"));
+        assert!(resolve_listen("localhost:http")
+            .unwrap_err()
+            .contains("invalid port"));
+    }
+
+    #[test]
+    fn explicit_values_and_zero_defaults() {
+        let o = otlp(
+            "protocols:\n  grpc:\n    endpoint: 0.0.0.0:5317\n    max_recv_msg_size_mib: 16\n    max_concurrent_streams: 0\n    transport: tcp\n    keepalive: {server_parameters: {time: 10s}}\n  http:\n    traces_url_path: traces\n    max_request_body_size: 1024\n",
+        );
+        let grpc = o.grpc.unwrap();
+        assert_eq!(grpc.endpoint.port(), 5317);
+        assert_eq!(grpc.max_recv_msg_size_bytes, 16 << 20);
+        assert_eq!(grpc.max_concurrent_streams, DEFAULT_MAX_CONCURRENT_STREAMS);
+        let http = o.http.unwrap();
+        assert_eq!(http.traces_url_path, "/traces");
+        assert_eq!(http.max_request_body_size_bytes, 1024);
+    }
+
+    #[test]
+    fn at_least_one_protocol() {
+        for yaml in ["", "protocols:", "protocols: {}"] {
+            let err = parse(yaml).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                "receivers::otlp::protocols: must specify at least one protocol when using the OTLP receiver"
+            );
+        }
+    }
+
+    #[test]
+    fn unsupported_and_unknown_keys() {
+        let err = parse("protocols:\n  grpc:\n    tls: {cert_file: a}\n    auth: {authenticator: x}\n    transport: unix\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains(
+                "receivers::otlp::protocols::grpc::tls: TLS servers are not supported yet"
+            ),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("receivers::otlp::protocols::grpc::auth: server authentication"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("receivers::otlp::protocols::grpc::transport: transport \"unix\""),
+            "{msg}"
+        );
+        let err = parse("protocols:\n  grpc:\n    endpont: x\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("receivers::otlp::protocols::grpc"), "{err}");
+        assert!(err.contains("unknown field `endpont`"), "{err}");
+        let err = parse("protocols:\n  thrift:\n").unwrap_err().to_string();
+        assert!(
+            err.contains("unknown field `thrift`, expected `grpc` or `http`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn type_errors_name_the_key() {
+        let err = parse("protocols:\n  grpc:\n    max_recv_msg_size_mib: x\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "receivers::otlp::protocols::grpc::max_recv_msg_size_mib: invalid type: string \"x\", expected u64"
+        );
+        let err = parse("protocols:\n  grpc:\n    endpoint: \"nope\"\n").unwrap_err();
+        assert!(err.to_string().starts_with(
+            "receivers::otlp::protocols::grpc::endpoint: endpoint \"nope\" has no port"
+        ));
+    }
+
+    #[test]
+    fn unknown_type() {
+        let mut errs = Errors::default();
+        let r = build(
+            &ComponentId::new("jaeger"),
+            Value::Null,
+            "receivers::jaeger",
+            &mut errs,
+        );
+        assert!(r.is_none());
+        assert_eq!(
+            errs.finish(()).unwrap_err().to_string(),
+            "receivers: unknown type \"jaeger\" for id \"jaeger\"; this build supports: otlp"
+        );
+    }
+}

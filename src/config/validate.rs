@@ -1,0 +1,144 @@
+//! Cross-section checks, as otelcol makes them: pipelines reference configured components that
+//! support their signal, every pipeline has a receiver and an exporter, and so on.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+
+use super::de::join;
+use super::error::{ConfigError, Errors};
+use super::id::ComponentId;
+use super::service::PipelineConfig;
+use super::Config;
+use crate::signal::Signal;
+
+/// Ids configured in each section, including ones whose body had errors (so a broken component
+/// is reported once, not again as "not configured" by every pipeline using it).
+#[derive(Debug, Default)]
+pub(crate) struct Known {
+    pub receivers: BTreeSet<ComponentId>,
+    pub processors: BTreeSet<ComponentId>,
+    pub exporters: BTreeSet<ComponentId>,
+    pub extensions: BTreeSet<ComponentId>,
+    /// Whether `service` decoded; if not, its error is reported and an empty pipeline list
+    /// means nothing.
+    pub service_decoded: bool,
+}
+
+/// Records every cross-reference problem in `config`.
+pub(crate) fn validate(config: &Config, known: &Known, errs: &mut Errors) {
+    if known.service_decoded && config.service.pipelines.is_empty() {
+        errs.invalid(
+            "service::pipelines",
+            "service must have at least one pipeline",
+        );
+    }
+    for pipeline in &config.service.pipelines {
+        check_pipeline(config, known, pipeline, errs);
+    }
+    for id in &config.service.extensions {
+        if !known.extensions.contains(id) {
+            errs.push(ConfigError::Undefined {
+                path: "service::extensions".into(),
+                role: "extension",
+                id: id.to_string(),
+            });
+        }
+    }
+    check_listeners(config, errs);
+}
+
+fn check_pipeline(config: &Config, known: &Known, p: &PipelineConfig, errs: &mut Errors) {
+    let path = join("service::pipelines", &p.id.to_string());
+    if p.receivers.is_empty() {
+        errs.invalid(&path, "must have at least one receiver");
+    }
+    if p.exporters.is_empty() {
+        errs.invalid(&path, "must have at least one exporter");
+    }
+    let signal = p.id.signal;
+    let receivers = Role {
+        name: "receiver",
+        known: &known.receivers,
+        supports: &|id| config.receivers.get(id).is_none_or(|r| r.supports(signal)),
+    };
+    let processors = Role {
+        name: "processor",
+        known: &known.processors,
+        supports: &|id| config.processors.get(id).is_none_or(|r| r.supports(signal)),
+    };
+    let exporters = Role {
+        name: "exporter",
+        known: &known.exporters,
+        supports: &|id| config.exporters.get(id).is_none_or(|r| r.supports(signal)),
+    };
+    receivers.check(&p.receivers, &path, signal, errs);
+    processors.check(&p.processors, &path, signal, errs);
+    exporters.check(&p.exporters, &path, signal, errs);
+}
+
+/// One kind of pipeline member, for the reference checks.
+struct Role<'a> {
+    name: &'static str,
+    known: &'a BTreeSet<ComponentId>,
+    supports: &'a dyn Fn(&ComponentId) -> bool,
+}
+
+impl Role<'_> {
+    fn check(&self, ids: &[ComponentId], path: &str, signal: Signal, errs: &mut Errors) {
+        for (i, id) in ids.iter().enumerate() {
+            if ids[..i].contains(id) {
+                errs.invalid(
+                    path,
+                    format!("references {} \"{id}\" multiple times", self.name),
+                );
+            } else if !self.known.contains(id) {
+                errs.push(ConfigError::Undefined {
+                    path: path.to_owned(),
+                    role: self.name,
+                    id: id.to_string(),
+                });
+            } else if !(self.supports)(id) {
+                errs.invalid(
+                    path,
+                    format!("{} \"{id}\" does not support {signal}", self.name),
+                );
+            }
+        }
+    }
+}
+
+/// Two receivers in use may not listen on the same port of the same (or the wildcard) address:
+/// with SO_REUSEPORT per shard, such a clash would silently split traffic instead of failing.
+fn check_listeners(config: &Config, errs: &mut Errors) {
+    let used: BTreeSet<&ComponentId> = config
+        .service
+        .pipelines
+        .iter()
+        .flat_map(|p| p.receivers.iter())
+        .collect();
+    let mut seen: Vec<(SocketAddr, &ComponentId)> = Vec::new();
+    for id in used {
+        let Some(receiver) = config.receivers.get(id) else {
+            continue;
+        };
+        for addr in receiver.listen_addrs() {
+            if let Some((_, other)) = seen.iter().find(|(a, _)| clash(*a, addr)) {
+                let reason = if *other == id {
+                    format!("listens on {addr} with two protocols")
+                } else {
+                    format!("listens on {addr}, which receiver \"{other}\" also uses")
+                };
+                errs.invalid(join("receivers", &id.to_string()), reason);
+            }
+            seen.push((addr, id));
+        }
+    }
+}
+
+fn clash(a: SocketAddr, b: SocketAddr) -> bool {
+    // A wildcard covers its own family; `[::]` is dual-stack on Linux and covers IPv4 too.
+    let covers = |w: SocketAddr, o: SocketAddr| {
+        w.ip().is_unspecified() && (w.is_ipv6() || w.is_ipv4() == o.is_ipv4())
+    };
+    a.port() == b.port() && (a.ip() == b.ip() || covers(a, b) || covers(b, a))
+}

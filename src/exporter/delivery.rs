@@ -1,0 +1,177 @@
+//! Delivery to one exporter on one shard: in-flight limit and retry with backoff.
+//!
+//! A request waits for one of `num_consumers` slots, then is attempted until it succeeds,
+//! fails permanently, or `max_elapsed_time` runs out. Every item that is not delivered is
+//! logged with its count; nothing is dropped silently. The data's budget reservation is held
+//! until the last exporter is done with it, so a slow backend pushes back on receivers.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use shardgate_shards::task::{self, Semaphore};
+
+use super::{ExportError, Exporter};
+use crate::config::{ComponentId, RetryConfig};
+use crate::pipeline::payload::Payload;
+
+/// One exporter instance with its in-flight limit and retry policy.
+pub struct Delivery {
+    id: ComponentId,
+    exporter: Exporter,
+    in_flight: Semaphore,
+    retry: RetryConfig,
+    rng: Cell<u64>,
+}
+
+impl Delivery {
+    /// Wraps `exporter` with at most `in_flight_max` concurrent requests.
+    pub fn new(id: ComponentId, exporter: Exporter, in_flight_max: u32, retry: RetryConfig) -> Self {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        let seed = u64::from(std::process::id()) ^ now.map_or(0, |d| d.as_nanos() as u64);
+        Delivery {
+            id,
+            exporter,
+            in_flight: Semaphore::new(u64::from(in_flight_max.max(1))),
+            retry,
+            rng: Cell::new(seed | 1),
+        }
+    }
+
+    /// The exporter's id.
+    pub fn id(&self) -> &ComponentId {
+        &self.id
+    }
+
+    /// Delivers `payload`, retrying retryable failures per `retry_on_failure`.
+    pub async fn deliver(&self, payload: &Payload) -> Result<(), ExportError> {
+        let _slot = self
+            .in_flight
+            .acquire_permit(1)
+            .await
+            .map_err(|e| ExportError::retryable(e.to_string()))?;
+        let started = Instant::now();
+        let mut interval = self.retry.initial_interval;
+        loop {
+            let error = match self.exporter.export(payload).await {
+                Ok(()) => return Ok(()),
+                Err(error) => error,
+            };
+            let delay = match &error {
+                ExportError::Retryable { retry_after, .. } if self.retry.enabled => {
+                    retry_after.unwrap_or_else(|| self.jitter(interval))
+                }
+                _ => return Err(self.dropped(payload, error, "not retryable")),
+            };
+            let limit = self.retry.max_elapsed_time;
+            if !limit.is_zero() && started.elapsed() + delay > limit {
+                return Err(self.dropped(payload, error, "retries exhausted"));
+            }
+            tracing::warn!(
+                exporter = %self.id,
+                error = %error,
+                interval = ?delay,
+                "Exporting failed. Will retry the request after interval."
+            );
+            task::sleep(delay).await;
+            interval = next_interval(interval, self.retry.multiplier, self.retry.max_interval);
+        }
+    }
+
+    fn dropped(&self, payload: &Payload, error: ExportError, why: &str) -> ExportError {
+        tracing::error!(
+            exporter = %self.id,
+            error = %error,
+            dropped_items = payload.items,
+            signal = %payload.signal,
+            "Exporting failed ({why}). Dropping data."
+        );
+        error
+    }
+
+    /// `interval` randomized by ±`randomization_factor`, as the official collector does.
+    fn jitter(&self, interval: Duration) -> Duration {
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng.set(x);
+        let unit = (x >> 11) as f64 / (1u64 << 53) as f64; // in [0, 1)
+        let factor = self.retry.randomization_factor.clamp(0.0, 1.0);
+        let scale = 1.0 - factor + 2.0 * factor * unit;
+        interval.mul_f64(scale.max(0.0))
+    }
+}
+
+/// The next backoff interval: multiplied, capped at `max`.
+fn next_interval(interval: Duration, multiplier: f64, max: Duration) -> Duration {
+    let next = interval.mul_f64(multiplier.max(1.0));
+    next.min(max)
+}
+
+/// Hands `payload` to every delivery of a pipeline.
+pub struct Fanout {
+    deliveries: Vec<Rc<Delivery>>,
+}
+
+impl Fanout {
+    /// A fan-out over `deliveries`.
+    pub fn new(deliveries: Vec<Rc<Delivery>>) -> Fanout {
+        Fanout { deliveries }
+    }
+
+    /// Starts delivery to every exporter and returns at once (the batch path).
+    pub fn dispatch(&self, payload: Payload) {
+        let payload = Rc::new(payload);
+        for delivery in &self.deliveries {
+            let delivery = delivery.clone();
+            let payload = payload.clone();
+            task::spawn_local(async move {
+                let _ = delivery.deliver(&payload).await;
+            })
+            .detach();
+        }
+    }
+
+    /// Delivers to every exporter and waits (the path without a batch processor, where the
+    /// client's answer is the exporters' answer). The first error wins, permanent before
+    /// retryable.
+    pub async fn deliver(&self, payload: Payload) -> Result<(), ExportError> {
+        let payload = Rc::new(payload);
+        let tasks: Vec<_> = self
+            .deliveries
+            .iter()
+            .map(|delivery| {
+                let delivery = delivery.clone();
+                let payload = payload.clone();
+                task::spawn_local(async move { delivery.deliver(&payload).await })
+            })
+            .collect();
+        let mut result = Ok(());
+        for task in tasks {
+            if let Err(error) = task.await {
+                if result.is_ok() || !error.is_retryable() {
+                    result = Err(error);
+                }
+            }
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        let max = Duration::from_secs(30);
+        let mut interval = Duration::from_secs(5);
+        interval = next_interval(interval, 1.5, max);
+        assert_eq!(interval, Duration::from_millis(7500));
+        for _ in 0..10 {
+            interval = next_interval(interval, 1.5, max);
+        }
+        assert_eq!(interval, max);
+    }
+}

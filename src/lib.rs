@@ -1,0 +1,20 @@
+//! shardgate: a thread-per-core OpenTelemetry Collector.
+//!
+//! Data flows one way inside one shard: socket → structural scan → processors → batch →
+//! exporter → socket. This crate holds the collector itself (config, components, pipeline
+//! assembly, CLI); the per-core runtime is `shardgate-shards` and the network layer
+//! `shardgate-io`.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod cli;
+pub mod compression;
+pub mod config;
+pub mod exporter;
+pub mod otlp;
+pub mod pipeline;
+pub mod processor;
+pub mod receiver;
+pub mod shard;
+pub mod signal;
+pub mod telemetry;

@@ -1,0 +1,124 @@
+//! The shard's admission budget: bytes acknowledged to clients but not yet delivered.
+//!
+//! Invariant: a receiver acknowledges data only after reserving its bytes here, and the
+//! reservation is released only when every exporter of every pipeline has finished with the
+//! data (delivered, or failed and counted). So `used()` bounds what a shard holds, and a
+//! shard with no room refuses new data with a retryable error instead of dropping any.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+struct Inner {
+    used_bytes: Cell<usize>,
+    max_bytes: usize,
+}
+
+/// A shard-local byte budget; clones share it.
+#[derive(Clone)]
+pub struct Budget {
+    inner: Rc<Inner>,
+}
+
+impl Budget {
+    /// A budget of `max_bytes`.
+    pub fn new(max_bytes: usize) -> Budget {
+        Budget {
+            inner: Rc::new(Inner {
+                used_bytes: Cell::new(0),
+                max_bytes,
+            }),
+        }
+    }
+
+    /// Bytes reserved now.
+    pub fn used_bytes(&self) -> usize {
+        self.inner.used_bytes.get()
+    }
+
+    /// Whether `bytes` more would fit.
+    pub fn has_room(&self, bytes: usize) -> bool {
+        self.used_bytes().saturating_add(bytes) <= self.inner.max_bytes
+    }
+
+    /// Reserves `bytes` if they fit.
+    pub fn try_reserve(&self, bytes: usize) -> Option<Reservation> {
+        if !self.has_room(bytes) {
+            return None;
+        }
+        self.inner.used_bytes.set(self.used_bytes() + bytes);
+        Some(Reservation {
+            budget: self.clone(),
+            bytes,
+        })
+    }
+
+    /// An empty reservation to merge others into.
+    pub fn empty(&self) -> Reservation {
+        Reservation {
+            budget: self.clone(),
+            bytes: 0,
+        }
+    }
+}
+
+/// Bytes held against a [`Budget`]; released when dropped.
+pub struct Reservation {
+    budget: Budget,
+    bytes: usize,
+}
+
+impl Reservation {
+    /// The bytes this reservation holds.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Moves everything `other` holds into `self`.
+    pub fn merge(&mut self, mut other: Reservation) {
+        self.bytes += std::mem::take(&mut other.bytes);
+    }
+
+    /// Moves up to `bytes` out of `self` into a new reservation.
+    pub fn split_off(&mut self, bytes: usize) -> Reservation {
+        let moved = bytes.min(self.bytes);
+        self.bytes -= moved;
+        Reservation {
+            budget: self.budget.clone(),
+            bytes: moved,
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let used = &self.budget.inner.used_bytes;
+        used.set(used.get().saturating_sub(self.bytes));
+    }
+}
+
+impl std::fmt::Debug for Reservation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Reservation({} bytes)", self.bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn reservations_release_on_drop_and_refuse_past_the_limit() {
+        let budget = Budget::new(100);
+        let mut a = budget.try_reserve(60).unwrap();
+        assert!(budget.try_reserve(41).is_none());
+        let b = budget.try_reserve(40).unwrap();
+        a.merge(b);
+        assert_eq!(budget.used_bytes(), 100);
+        let part = a.split_off(30);
+        drop(a);
+        assert_eq!(budget.used_bytes(), 30);
+        drop(part);
+        assert_eq!(budget.used_bytes(), 0);
+    }
+}

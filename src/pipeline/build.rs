@@ -1,0 +1,146 @@
+//! Builds one shard's pipelines from the config.
+//!
+//! Every shard builds its own copy: its own batch buffers, its own exporter instances and
+//! connections. As in the official collector, one exporter id used by several pipelines of
+//! the same signal is one instance (one queue, one connection) on the shard.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::config::{ComponentId, Config, ExporterConfig, ProcessorConfig};
+use crate::exporter::debug::DebugExporter;
+use crate::exporter::delivery::{Delivery, Fanout};
+use crate::exporter::otlp_grpc::OtlpGrpcExporter;
+use crate::exporter::Exporter;
+use crate::pipeline::budget::Budget;
+use crate::pipeline::{Next, Stage};
+use crate::processor::batch::BatchProcessor;
+use crate::signal::Signal;
+
+/// Why a shard's pipelines could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A pipeline names a component the config does not define (validation should catch it).
+    #[error("service.pipelines::{pipeline}: {kind} {id} is not configured")]
+    Missing {
+        /// The pipeline id.
+        pipeline: String,
+        /// receiver, processor or exporter.
+        kind: &'static str,
+        /// The missing id.
+        id: ComponentId,
+    },
+    /// An exporter could not be created.
+    #[error("{0}")]
+    Exporter(String),
+}
+
+/// Where a receiver sends each signal: the first stage of every pipeline listing it.
+#[derive(Default)]
+pub struct Routes {
+    traces: Vec<Next>,
+    metrics: Vec<Next>,
+    logs: Vec<Next>,
+}
+
+impl Routes {
+    /// The pipelines fed with `signal`; empty when no pipeline takes it from this receiver.
+    pub fn for_signal(&self, signal: Signal) -> &[Next] {
+        match signal {
+            Signal::Traces => &self.traces,
+            Signal::Metrics => &self.metrics,
+            Signal::Logs => &self.logs,
+        }
+    }
+
+    fn push(&mut self, signal: Signal, stage: Next) {
+        match signal {
+            Signal::Traces => self.traces.push(stage),
+            Signal::Metrics => self.metrics.push(stage),
+            Signal::Logs => self.logs.push(stage),
+        }
+    }
+}
+
+/// One shard's pipelines.
+pub struct ShardGraph {
+    /// Per receiver id, where its data goes.
+    pub routes: HashMap<ComponentId, Rc<Routes>>,
+    /// Every batch processor, for the timer tasks and the final flush.
+    pub batches: Vec<Rc<BatchProcessor>>,
+}
+
+/// Builds the pipelines of `config` for one shard, admitting data against `budget`.
+pub fn build(config: &Config, budget: &Budget) -> Result<ShardGraph, BuildError> {
+    let mut deliveries: HashMap<(ComponentId, Signal), Rc<Delivery>> = HashMap::new();
+    let mut routes: HashMap<ComponentId, Routes> = HashMap::new();
+    let mut batches = Vec::new();
+    for pipeline in &config.service.pipelines {
+        let signal = pipeline.id.signal;
+        let name = pipeline.id.to_string();
+        let mut fanout = Vec::with_capacity(pipeline.exporters.len());
+        for id in &pipeline.exporters {
+            let key = (id.clone(), signal);
+            if let Some(delivery) = deliveries.get(&key) {
+                fanout.push(delivery.clone());
+                continue;
+            }
+            let exporter_config = config.exporters.get(id).ok_or_else(|| BuildError::Missing {
+                pipeline: name.clone(),
+                kind: "exporter",
+                id: id.clone(),
+            })?;
+            let delivery = Rc::new(make_delivery(id, exporter_config)?);
+            deliveries.insert(key, delivery.clone());
+            fanout.push(delivery);
+        }
+        let mut next: Next = Rc::new(Stage::Export(Rc::new(Fanout::new(fanout))));
+        for id in pipeline.processors.iter().rev() {
+            let processor = config.processors.get(id).ok_or_else(|| BuildError::Missing {
+                pipeline: name.clone(),
+                kind: "processor",
+                id: id.clone(),
+            })?;
+            next = match processor {
+                ProcessorConfig::Batch(batch) => {
+                    let batch = Rc::new(BatchProcessor::new(signal, batch, budget, next));
+                    batches.push(batch.clone());
+                    Rc::new(Stage::Batch(batch))
+                }
+            };
+        }
+        for id in &pipeline.receivers {
+            routes
+                .entry(id.clone())
+                .or_default()
+                .push(signal, next.clone());
+        }
+    }
+    Ok(ShardGraph {
+        routes: routes.into_iter().map(|(k, v)| (k, Rc::new(v))).collect(),
+        batches,
+    })
+}
+
+fn make_delivery(id: &ComponentId, config: &ExporterConfig) -> Result<Delivery, BuildError> {
+    match config {
+        ExporterConfig::Otlp(otlp) => {
+            let exporter =
+                OtlpGrpcExporter::new(id.clone(), otlp).map_err(BuildError::Exporter)?;
+            Ok(Delivery::new(
+                id.clone(),
+                Exporter::OtlpGrpc(exporter),
+                otlp.sending_queue.num_consumers,
+                otlp.retry_on_failure.clone(),
+            ))
+        }
+        ExporterConfig::Debug(debug) => {
+            let exporter = DebugExporter::new(id.clone(), debug);
+            let no_retry = crate::config::RetryConfig {
+                enabled: false,
+                ..crate::config::RetryConfig::default()
+            };
+            Ok(Delivery::new(id.clone(), Exporter::Debug(exporter), 1, no_retry))
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! The unit of data inside a shard: encoded resource messages of one signal.
+
+use crate::otlp::ResourceChunk;
+use crate::pipeline::budget::Reservation;
+use crate::signal::Signal;
+
+/// Encoded `ResourceSpans`/`ResourceMetrics`/`ResourceLogs` of one signal, with their counts
+/// and the budget they hold. An export request is their concatenation.
+#[derive(Debug)]
+pub struct Payload {
+    /// The signal of every chunk.
+    pub signal: Signal,
+    /// The resource messages, as received (zero-copy slices of request bodies).
+    pub chunks: Vec<ResourceChunk>,
+    /// Items (spans, data points, log records) in all chunks.
+    pub items: u64,
+    /// Encoded bytes in all chunks.
+    pub bytes: usize,
+    /// Budget held until every exporter is done with this data.
+    pub reservation: Reservation,
+}
+
+impl Payload {
+    /// Builds a payload from chunks, computing its counts.
+    pub fn new(signal: Signal, chunks: Vec<ResourceChunk>, reservation: Reservation) -> Payload {
+        let items = chunks.iter().map(|c| u64::from(c.items)).sum();
+        let bytes = chunks.iter().map(|c| c.bytes.len()).sum();
+        Payload {
+            signal,
+            chunks,
+            items,
+            bytes,
+            reservation,
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! OTLP/gRPC: the `Export` method of the trace, metrics and logs services.
+//!
+//! One request is handled in these steps, each of which may answer with an OTLP status:
+//! 1. route by path (UNIMPLEMENTED for an unknown method or a signal no pipeline takes);
+//! 2. read the one message, refusing it from its prefix if it is over the limit;
+//! 3. decompress with the decompressed size bounded by the same limit (RESOURCE_EXHAUSTED);
+//! 4. validate and count in one structural scan (INVALID_ARGUMENT, saying what is wrong);
+//! 5. reserve its bytes in the shard's budget (UNAVAILABLE when full, so the client retries);
+//! 6. hand it to every pipeline; success is answered once it is in their batch buffers.
+
+use std::rc::Rc;
+
+use bytes::Bytes;
+use h2::server::SendResponse;
+use h2::RecvStream;
+use http::{Method, Request, Response, StatusCode};
+use shardgate_io::grpc::{self, Code, Encoding, FrameError, Status};
+use shardgate_io::h2_server::{self, H2ServerSettings};
+use shardgate_io::TcpStream;
+use shardgate_shards::DrainSignal;
+
+use crate::compression::{self, Codec, DecompressError};
+use crate::config::{ComponentId, GrpcServerConfig};
+use crate::exporter::ExportError;
+use crate::otlp::{self, ScanError};
+use crate::pipeline::budget::Budget;
+use crate::pipeline::build::Routes;
+use crate::pipeline::payload::Payload;
+use crate::signal::Signal;
+
+/// Why a request was refused; each maps to the status the OTLP spec asks for.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    /// The path names no OTLP export method.
+    #[error("unknown method {0}")]
+    UnknownMethod(String),
+    /// No pipeline takes this signal from this receiver.
+    #[error("{0} are not accepted by this receiver (no {0} pipeline uses it)")]
+    SignalNotServed(Signal),
+    /// The message is compressed with a codec we do not speak.
+    #[error("unsupported grpc-encoding {0:?}; supported: gzip, deflate, identity")]
+    Encoding(String),
+    /// The message framing is wrong or the message is too large.
+    #[error("{0}")]
+    Frame(#[from] FrameError),
+    /// Decompression failed or exceeded the limit.
+    #[error("{0}")]
+    Decompress(#[from] DecompressError),
+    /// The payload is not a valid OTLP export request.
+    #[error("invalid OTLP request: {0}")]
+    Scan(#[from] ScanError),
+    /// The shard holds as much undelivered data as it may.
+    #[error("shardgate is at its limit of pending data on this core; retry later")]
+    Overloaded,
+    /// The pipeline's exporters failed (only without a batch processor).
+    #[error("{0}")]
+    Export(#[from] ExportError),
+}
+
+impl ReceiveError {
+    /// The gRPC status for this refusal.
+    pub fn status(&self) -> Status {
+        let code = match self {
+            ReceiveError::UnknownMethod(_)
+            | ReceiveError::SignalNotServed(_)
+            | ReceiveError::Encoding(_) => Code::Unimplemented,
+            ReceiveError::Frame(FrameError::TooLarge { .. })
+            | ReceiveError::Decompress(DecompressError::TooLarge { .. }) => {
+                Code::ResourceExhausted
+            }
+            ReceiveError::Frame(_) | ReceiveError::Decompress(_) | ReceiveError::Scan(_) => {
+                Code::InvalidArgument
+            }
+            ReceiveError::Overloaded => Code::Unavailable,
+            ReceiveError::Export(error) if error.is_retryable() => Code::Unavailable,
+            ReceiveError::Export(_) => Code::InvalidArgument,
+        };
+        Status::new(code, self.to_string())
+    }
+}
+
+/// One receiver's gRPC service on one shard.
+pub struct GrpcService {
+    id: ComponentId,
+    max_message_bytes: usize,
+    routes: Rc<Routes>,
+    budget: Budget,
+}
+
+impl GrpcService {
+    /// The service for receiver `id`.
+    pub fn new(id: ComponentId, config: &GrpcServerConfig, routes: Rc<Routes>, budget: Budget) -> Self {
+        GrpcService {
+            id,
+            max_message_bytes: config.max_recv_msg_size_bytes,
+            routes,
+            budget,
+        }
+    }
+
+    /// Handles one request stream and answers it.
+    pub async fn handle(self: Rc<Self>, request: Request<RecvStream>, mut respond: SendResponse<Bytes>) {
+        if !is_grpc(&request) {
+            // gRPC's HTTP/2 mapping: a non-gRPC content type is refused at the HTTP level.
+            let mut response = Response::new(());
+            *response.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+            let _ = respond.send_response(response, true);
+            return;
+        }
+        match self.receive(request).await {
+            Ok(()) => {
+                let reply = async {
+                    let mut stream = respond.send_response(grpc::response_head(&Encoding::Identity), false)?;
+                    // An empty Export*ServiceResponse: full success leaves partial_success unset.
+                    stream.send_data(grpc::frame(false, &[]), false)?;
+                    stream.send_trailers(grpc::trailers(&Status::new(Code::Ok, "")))
+                };
+                if let Err(error) = reply.await {
+                    tracing::debug!(receiver = %self.id, %error, "client went away before the answer");
+                }
+            }
+            Err(ReceiveError::Frame(FrameError::H2(error))) => {
+                tracing::debug!(receiver = %self.id, %error, "request stream failed");
+            }
+            Err(error) => {
+                let status = error.status();
+                tracing::debug!(receiver = %self.id, code = ?status.code, %error, "refused request");
+                let _ = respond.send_response(grpc::trailers_only(&status), true);
+            }
+        }
+    }
+
+    async fn receive(&self, request: Request<RecvStream>) -> Result<(), ReceiveError> {
+        let path = request.uri().path();
+        let signal = Signal::from_grpc_path(path)
+            .ok_or_else(|| ReceiveError::UnknownMethod(path.to_owned()))?;
+        let stages = self.routes.for_signal(signal);
+        if stages.is_empty() {
+            return Err(ReceiveError::SignalNotServed(signal));
+        }
+        let codec = match Encoding::from_headers(request.headers()) {
+            Encoding::Identity => None,
+            Encoding::Gzip => Some(Codec::Gzip),
+            Encoding::Deflate => Some(Codec::Deflate),
+            other => return Err(ReceiveError::Encoding(other.as_str().to_owned())),
+        };
+        let mut body = request.into_body();
+        let message = grpc::read_unary(&mut body, self.max_message_bytes).await?;
+        let payload = match (message.compressed, codec) {
+            (false, _) => message.payload,
+            (true, Some(codec)) => {
+                compression::decompress(codec, &message.payload, self.max_message_bytes)?
+            }
+            (true, None) => {
+                return Err(ReceiveError::Encoding("compressed message without grpc-encoding".into()))
+            }
+        };
+        let scanned = otlp::scan_request(signal, &payload)?;
+        let bytes = payload.len();
+        // Every pipeline holds the data until its exporters are done: reserve for each.
+        if !self.budget.has_room(bytes.saturating_mul(stages.len())) {
+            return Err(ReceiveError::Overloaded);
+        }
+        let last = stages.len() - 1;
+        let mut chunks = Some(scanned.chunks);
+        for (i, stage) in stages.iter().enumerate() {
+            let reservation = self.budget.try_reserve(bytes).ok_or(ReceiveError::Overloaded)?;
+            let chunks = if i == last { chunks.take().unwrap_or_default() } else { chunks.clone().unwrap_or_default() };
+            stage.consume(Payload::new(signal, chunks, reservation)).await?;
+        }
+        Ok(())
+    }
+}
+
+fn is_grpc(request: &Request<RecvStream>) -> bool {
+    request.method() == Method::POST
+        && request
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with(grpc::CONTENT_TYPE))
+}
+
+/// Serves one accepted connection until the client leaves or the shard drains.
+pub async fn serve_connection(
+    stream: TcpStream,
+    settings: H2ServerSettings,
+    service: Rc<GrpcService>,
+    drain: DrainSignal,
+) {
+    let id = service.id.clone();
+    let handler = move |request, respond| service.clone().handle(request, respond);
+    if let Err(error) = h2_server::serve(stream, settings, handler, drain.wait()).await {
+        tracing::debug!(receiver = %id, %error, "connection ended with an error");
+    }
+}

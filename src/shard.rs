@@ -1,0 +1,83 @@
+//! The life of one shard: build its pipelines, bind its receivers, serve, drain.
+//!
+//! Draining follows these steps, all bounded by `shards.drain_timeout`:
+//! 1. receivers stop accepting and tell open connections to finish (HTTP/2 GOAWAY);
+//! 2. once connections have closed, every batch buffer is flushed;
+//! 3. the shard waits until every acknowledged byte is delivered or has failed and been
+//!    counted (its budget is empty), then stops.
+//!
+//! Data still held when the timeout ends is logged with its size, never dropped silently.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use shardgate_shards::{task, ShardContext};
+
+use crate::config::{Config, ReceiverConfig};
+use crate::pipeline::budget::Budget;
+use crate::pipeline::build::{self, ShardGraph};
+use crate::receiver::listen::Connections;
+use crate::receiver::otlp::{self, ShardIo};
+
+/// How often the drain checks whether connections and exports have finished.
+const DRAIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Runs one shard from start to stop.
+pub async fn run(ctx: ShardContext, config: Arc<Config>) -> Result<(), String> {
+    let drain = ctx.drain_signal();
+    let budget = Budget::new(config.shards.pending_bytes_max);
+    let graph = build::build(&config, &budget).map_err(|e| e.to_string())?;
+    let io = ShardIo {
+        shard: ctx.shard,
+        budget: budget.clone(),
+        connections: Connections::default(),
+        drain: drain.clone(),
+        shards: config.shards.clone(),
+    };
+    for (id, receiver) in &config.receivers {
+        let Some(routes) = graph.routes.get(id) else {
+            continue; // Configured but used by no pipeline: not started, as otelcol does.
+        };
+        match receiver {
+            ReceiverConfig::Otlp(otlp_config) => {
+                otlp::start(id, otlp_config, routes.clone(), &io).map_err(|e| e.to_string())?
+            }
+        }
+    }
+    for batch in &graph.batches {
+        task::spawn_local(batch.clone().run_timer(drain.clone())).detach();
+    }
+    tracing::debug!(shard = ctx.shard, cpu = ctx.cpu, "shard ready");
+    ctx.ready();
+    drain.wait().await;
+    finish(ctx.shard, &graph, &io, config.shards.drain_timeout).await;
+    Ok(())
+}
+
+async fn finish(shard: usize, graph: &ShardGraph, io: &ShardIo, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while io.connections.open() > 0 && Instant::now() < deadline {
+        task::sleep(DRAIN_POLL_INTERVAL).await;
+    }
+    loop {
+        // Requests still in progress may add data after a flush; flush until all is out.
+        for batch in &graph.batches {
+            batch.flush();
+        }
+        if io.budget.used_bytes() == 0 || Instant::now() >= deadline {
+            break;
+        }
+        task::sleep(DRAIN_POLL_INTERVAL).await;
+    }
+    let left = io.budget.used_bytes();
+    if left > 0 {
+        tracing::error!(
+            shard,
+            undelivered_bytes = left,
+            open_connections = io.connections.open(),
+            "drain timeout reached with data not yet delivered; it is lost"
+        );
+    } else {
+        tracing::debug!(shard, "drained");
+    }
+}
