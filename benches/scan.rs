@@ -24,7 +24,11 @@ use shardgate::otlp::scan_request;
 use shardgate::signal::Signal;
 
 fn kv(key: &str, value: Value) -> KeyValue {
-    KeyValue { key: key.into(), value: Some(AnyValue { value: Some(value) }), key_strindex: 0 }
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        key_strindex: 0,
+    }
 }
 
 fn s(v: &str) -> Value {
@@ -34,17 +38,24 @@ fn s(v: &str) -> Value {
 fn span(i: u64) -> Span {
     let attributes = vec![
         kv("http.request.method", s("GET")),
-        kv("url.full", s(&format!("https://api.example.com/v1/orders/{i}?expand=items"))),
+        kv(
+            "url.full",
+            s(&format!("https://api.example.com/v1/orders/{i}")),
+        ),
         kv("http.response.status_code", Value::IntValue(200)),
         kv("server.port", Value::IntValue(443)),
-        kv("user_agent.original", s("Mozilla/5.0 (X11; Linux x86_64) shardgate-bench/1.0")),
+        kv("user_agent.original", s("shardgate-bench/1.0 (linux)")),
         kv("app.cache_hit", Value::BoolValue(i % 3 == 0)),
         kv("app.latency_ms", Value::DoubleValue(12.5 + i as f64)),
         kv("enduser.id", s(&format!("user-{:08}", i * 7919))),
         kv("app.request_digest", Value::BytesValue(vec![0xAB; 16])),
         kv(
             "app.feature_flags",
-            Value::ArrayValue(ArrayValue { values: vec![AnyValue { value: Some(s("beta")) }] }),
+            Value::ArrayValue(ArrayValue {
+                values: vec![AnyValue {
+                    value: Some(s("beta")),
+                }],
+            }),
         ),
     ];
     Span {
@@ -68,7 +79,10 @@ fn span(i: u64) -> Span {
         dropped_events_count: 0,
         links: vec![],
         dropped_links_count: 0,
-        status: Some(Status { message: String::new(), code: 1 }),
+        status: Some(Status {
+            message: String::new(),
+            code: 1,
+        }),
     }
 }
 
@@ -115,7 +129,11 @@ fn bench(c: &mut Criterion, body: &Bytes) {
         })
     });
     group.bench_function("scan_request", |b| {
-        b.iter(|| scan_request(Signal::Traces, black_box(body)).map(|s| s.items).unwrap())
+        b.iter(|| {
+            scan_request(Signal::Traces, black_box(body))
+                .map(|s| s.items)
+                .unwrap()
+        })
     });
     group.bench_function("prost_decode", |b| {
         b.iter(|| ExportTraceServiceRequest::decode(black_box(body.clone())).unwrap())
@@ -146,7 +164,11 @@ fn ratios(body: &Bytes, budget: Duration) {
         black_box(&dst);
     });
     let scan = time(budget, || {
-        black_box(scan_request(Signal::Traces, black_box(body)).map(|s| s.items).unwrap());
+        black_box(
+            scan_request(Signal::Traces, black_box(body))
+                .map(|s| s.items)
+                .unwrap(),
+        );
     });
     let prost = time(budget, || {
         black_box(ExportTraceServiceRequest::decode(black_box(body.clone())).unwrap());
@@ -172,6 +194,10 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench(&mut c, &body);
     c.final_summary();
-    let budget = if test_mode { Duration::from_millis(20) } else { Duration::from_secs(1) };
+    let budget = if test_mode {
+        Duration::from_millis(20)
+    } else {
+        Duration::from_secs(1)
+    };
     ratios(&body, budget);
 }

@@ -62,9 +62,10 @@ fn components() -> String {
 fn validate(config_path: Option<PathBuf>, profile: Option<PathBuf>) -> ExitCode {
     match config::load(config_path.as_deref(), profile.as_deref()) {
         Ok(_) => {
-            let origin = config_path
-                .as_deref()
-                .map_or_else(|| "embedded default".to_owned(), |p| p.display().to_string());
+            let origin = config_path.as_deref().map_or_else(
+                || "embedded default".to_owned(),
+                |p| p.display().to_string(),
+            );
             println!("{origin}: valid");
             ExitCode::SUCCESS
         }

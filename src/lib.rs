@@ -8,7 +8,6 @@
 
 pub mod app;
 pub mod cli;
-pub mod compression;
 pub mod config;
 pub mod exporter;
 pub mod otlp;

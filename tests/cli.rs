@@ -36,9 +36,15 @@ fn good_yaml() -> String {
 fn assert_invalid(yaml: &str, needles: &[&str]) {
     let (_, output) = validate(yaml);
     let stderr = text(&output.stderr);
-    assert!(!output.status.success(), "validate must fail for:\n{yaml}\nstderr:\n{stderr}");
+    assert!(
+        !output.status.success(),
+        "validate must fail for:\n{yaml}\nstderr:\n{stderr}"
+    );
     for needle in needles {
-        assert!(stderr.contains(needle), "stderr names {needle:?}; stderr:\n{stderr}\nconfig:\n{yaml}");
+        assert!(
+            stderr.contains(needle),
+            "stderr names {needle:?}; stderr:\n{stderr}\nconfig:\n{yaml}"
+        );
     }
 }
 
@@ -51,7 +57,11 @@ fn validate_accepts_a_good_config() {
     let config = Config::to_backend(&backend);
     for yaml in [config.yaml(), good_yaml()] {
         let (path, output) = validate(&yaml);
-        assert!(output.status.success(), "stderr:\n{}\nconfig:\n{yaml}", text(&output.stderr));
+        assert!(
+            output.status.success(),
+            "stderr:\n{}\nconfig:\n{yaml}",
+            text(&output.stderr)
+        );
         assert_eq!(text(&output.stdout).trim(), format!("{path}: valid"));
     }
 }
@@ -70,7 +80,10 @@ fn validate_rejects_unknown_keys_naming_them() {
     assert_ne!(typo, good);
     assert_invalid(&typo, &["processors::batch", "send_batch_sise"]);
 
-    assert_invalid(&format!("{good}extensionz:\n  foo: {{}}\n"), &["extensionz"]);
+    assert_invalid(
+        &format!("{good}extensionz:\n  foo: {{}}\n"),
+        &["extensionz"],
+    );
 }
 
 /// Scenario: `validate` on configs whose pipelines reference components that are not
@@ -106,11 +119,24 @@ fn validate_rejects_bad_durations_naming_the_key() {
 /// and exporter, the batch processor and the debug exporter.
 #[test]
 fn components_lists_the_supported_types() {
-    let output = Command::new(binary()).arg("components").output().expect("run components");
+    let output = Command::new(binary())
+        .arg("components")
+        .output()
+        .expect("run components");
     assert!(output.status.success(), "stderr:\n{}", text(&output.stderr));
     let stdout = text(&output.stdout);
-    for name in ["receivers:", "otlp", "processors:", "batch", "exporters:", "debug"] {
-        assert!(stdout.contains(name), "components lists {name}; stdout:\n{stdout}");
+    for name in [
+        "receivers:",
+        "otlp",
+        "processors:",
+        "batch",
+        "exporters:",
+        "debug",
+    ] {
+        assert!(
+            stdout.contains(name),
+            "components lists {name}; stdout:\n{stdout}"
+        );
     }
 }
 
@@ -160,5 +186,9 @@ fn run_refuses_an_invalid_config() {
     let mut collector = Collector::spawn(&["--config".into(), path.display().to_string()]);
     let status = collector.wait_exit(Duration::from_secs(30));
     assert!(!status.success(), "logs:\n{}", collector.logs());
-    assert!(collector.logs().contains("service::pipelines::traces"), "logs:\n{}", collector.logs());
+    assert!(
+        collector.logs().contains("service::pipelines::traces"),
+        "logs:\n{}",
+        collector.logs()
+    );
 }

@@ -15,7 +15,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::Trac
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics};
+use opentelemetry_proto::tonic::metrics::v1::{
+    metric, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
+};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use tonic::transport::Channel;
 
@@ -42,7 +44,9 @@ fn traces(c: usize, r: usize) -> ExportTraceServiceRequest {
     let spans = (0..ITEMS_PER_REQUEST)
         .map(|i| Span {
             trace_id: vec![1; 16],
-            span_id: ((c * 1_000_000 + r * 1000 + i + 1) as u64).to_be_bytes().to_vec(),
+            span_id: ((c * 1_000_000 + r * 1000 + i + 1) as u64)
+                .to_be_bytes()
+                .to_vec(),
             name: id(c, r, i),
             ..Default::default()
         })
@@ -101,7 +105,11 @@ fn logs(c: usize, r: usize) -> ExportLogsServiceRequest {
 }
 
 fn first_attr(attributes: &[KeyValue]) -> String {
-    match attributes.first().and_then(|kv| kv.value.as_ref()).and_then(|v| v.value.as_ref()) {
+    match attributes
+        .first()
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|v| v.value.as_ref())
+    {
         Some(any_value::Value::StringValue(s)) => s.clone(),
         other => format!("unexpected {other:?}"),
     }
@@ -118,7 +126,10 @@ fn counts(ids: impl Iterator<Item = String>) -> BTreeMap<String, usize> {
 
 fn assert_each_once(what: &str, got: BTreeMap<String, usize>) {
     let dup: Vec<_> = got.iter().filter(|(_, &n)| n != 1).collect();
-    assert!(dup.is_empty(), "{what}: ids received more than once: {dup:?}");
+    assert!(
+        dup.is_empty(),
+        "{what}: ids received more than once: {dup:?}"
+    );
     let mut missing = Vec::new();
     for c in 0..CONNECTIONS {
         for r in 0..REQUESTS_PER_CONNECTION {
@@ -129,7 +140,12 @@ fn assert_each_once(what: &str, got: BTreeMap<String, usize>) {
             }
         }
     }
-    assert!(missing.is_empty(), "{what}: {} of {N} never arrived, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    assert!(
+        missing.is_empty(),
+        "{what}: {} of {N} never arrived, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
     assert_eq!(got.len(), N, "{what}: nothing else arrived");
 }
 
@@ -158,7 +174,11 @@ fn sigterm_flushes_every_batch_before_exit() {
         for c in 0..CONNECTIONS {
             let url = url.clone();
             tasks.push(tokio::spawn(async move {
-                let channel = Channel::from_shared(url).expect("url").connect().await.expect("connect");
+                let channel = Channel::from_shared(url)
+                    .expect("url")
+                    .connect()
+                    .await
+                    .expect("connect");
                 let mut t = TraceServiceClient::new(channel.clone());
                 let mut m = MetricsServiceClient::new(channel.clone());
                 let mut l = LogsServiceClient::new(channel.clone());
@@ -191,16 +211,30 @@ fn sigterm_flushes_every_batch_before_exit() {
     let spans = backend.spans();
     let points = backend.points();
     let records = backend.log_records();
-    assert!(status.success(), "exit status {status}; logs:\n{}", collector.logs());
-    assert!(collector.logs().contains(SHUTDOWN_LINE), "logs:\n{}", collector.logs());
+    assert!(
+        status.success(),
+        "exit status {status}; logs:\n{}",
+        collector.logs()
+    );
+    assert!(
+        collector.logs().contains(SHUTDOWN_LINE),
+        "logs:\n{}",
+        collector.logs()
+    );
     println!("drained and exited in {:?}", exited - signalled);
 
     assert_each_once("spans", counts(spans.iter().map(|f| f.item.name.clone())));
-    assert_each_once("data points", counts(points.iter().map(|f| match &f.item.data {
-        Some(metric::Data::Gauge(g)) => first_attr(&g.data_points[0].attributes),
-        other => format!("unexpected {other:?}"),
-    })));
-    assert_each_once("log records", counts(records.iter().map(|f| first_attr(&f.item.attributes))));
+    assert_each_once(
+        "data points",
+        counts(points.iter().map(|f| match &f.item.data {
+            Some(metric::Data::Gauge(g)) => first_attr(&g.data_points[0].attributes),
+            other => format!("unexpected {other:?}"),
+        })),
+    );
+    assert_each_once(
+        "log records",
+        counts(records.iter().map(|f| first_attr(&f.item.attributes))),
+    );
     let late: Vec<Duration> = backend
         .trace_requests()
         .iter()
@@ -210,6 +244,9 @@ fn sigterm_flushes_every_batch_before_exit() {
         .filter(|&at| at < signalled || at > exited)
         .map(|at| at.saturating_duration_since(signalled))
         .collect();
-    assert!(late.is_empty(), "every export arrived between the signal and the exit: {late:?}");
+    assert!(
+        late.is_empty(),
+        "every export arrived between the signal and the exit: {late:?}"
+    );
     drop(channels);
 }

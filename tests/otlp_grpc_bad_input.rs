@@ -72,8 +72,17 @@ fn percent_decode(bytes: &[u8]) -> String {
 }
 
 /// Sends one POST on `client` with `body` (gRPC framing is the caller's) and reads the answer.
-async fn call(client: &SendRequest<Bytes>, path: &str, extra: &[(&str, &str)], body: Bytes) -> Outcome {
-    let mut client = client.clone().ready().await.expect("connection ready for a stream");
+async fn call(
+    client: &SendRequest<Bytes>,
+    path: &str,
+    extra: &[(&str, &str)],
+    body: Bytes,
+) -> Outcome {
+    let mut client = client
+        .clone()
+        .ready()
+        .await
+        .expect("connection ready for a stream");
     let mut request = Request::post(format!("http://127.0.0.1{path}"))
         .header("content-type", "application/grpc")
         .header("te", "trailers");
@@ -102,7 +111,10 @@ async fn call(client: &SendRequest<Bytes>, path: &str, extra: &[(&str, &str)], b
     }
     let mut recv = response.into_body();
     let mut data = BytesMut::new();
-    while let Some(chunk) = tokio::time::timeout(WAIT, recv.data()).await.expect("body within the timeout") {
+    while let Some(chunk) = tokio::time::timeout(WAIT, recv.data())
+        .await
+        .expect("body within the timeout")
+    {
         let chunk = chunk.expect("body chunk");
         let _ = recv.flow_control().release_capacity(chunk.len());
         data.extend_from_slice(&chunk);
@@ -180,29 +192,60 @@ fn good_request(n: u64) -> ExportTraceServiceRequest {
 async fn assert_good(client: &SendRequest<Bytes>, n: u64, gz: bool, context: &str) {
     let payload = good_request(n).encode_to_vec();
     let outcome = if gz {
-        call(client, TRACE_EXPORT, &[("grpc-encoding", "gzip")], frame(true, &gzip(&payload))).await
+        call(
+            client,
+            TRACE_EXPORT,
+            &[("grpc-encoding", "gzip")],
+            frame(true, &gzip(&payload)),
+        )
+        .await
     } else {
         call(client, TRACE_EXPORT, &[], frame(false, &payload)).await
     };
     assert_eq!(outcome.http_status, 200, "{context}: {outcome:?}");
-    assert_eq!(outcome.grpc_status, Some(0), "{context}: good request {n} must succeed: {outcome:?}");
-    assert!(outcome.body.len() >= 5, "{context}: a response message: {outcome:?}");
-    let len = u32::from_be_bytes([outcome.body[1], outcome.body[2], outcome.body[3], outcome.body[4]]) as usize;
+    assert_eq!(
+        outcome.grpc_status,
+        Some(0),
+        "{context}: good request {n} must succeed: {outcome:?}"
+    );
+    assert!(
+        outcome.body.len() >= 5,
+        "{context}: a response message: {outcome:?}"
+    );
+    let len = u32::from_be_bytes([
+        outcome.body[1],
+        outcome.body[2],
+        outcome.body[3],
+        outcome.body[4],
+    ]) as usize;
     assert_eq!(outcome.body[0], 0, "{context}: uncompressed response");
-    let response = ExportTraceServiceResponse::decode(&outcome.body[5..5 + len]).expect("response decodes");
-    assert_eq!(response.partial_success, None, "{context}: full success leaves partial_success unset");
+    let response =
+        ExportTraceServiceResponse::decode(&outcome.body[5..5 + len]).expect("response decodes");
+    assert_eq!(
+        response.partial_success, None,
+        "{context}: full success leaves partial_success unset"
+    );
 }
 
 /// What is wrong with `outcome` for `case`, if anything.
 fn check(case: &Case, outcome: &Outcome) -> Option<String> {
     if outcome.http_status != 200 {
-        return Some(format!("{}: gRPC errors travel with HTTP 200: {outcome:?}", case.name));
+        return Some(format!(
+            "{}: gRPC errors travel with HTTP 200: {outcome:?}",
+            case.name
+        ));
     }
     if outcome.grpc_status != Some(case.want) {
-        return Some(format!("{}: expected grpc-status {}, got {outcome:?}", case.name, case.want));
+        return Some(format!(
+            "{}: expected grpc-status {}, got {outcome:?}",
+            case.name, case.want
+        ));
     }
     if outcome.grpc_message.trim().is_empty() {
-        return Some(format!("{}: the status must say what is wrong: {outcome:?}", case.name));
+        return Some(format!(
+            "{}: the status must say what is wrong: {outcome:?}",
+            case.name
+        ));
     }
     None
 }
@@ -335,26 +378,51 @@ fn bad_requests_are_refused_without_harming_the_connection() {
                 wrong.push(problem);
             }
             n += 1;
-            assert_good(&shared, n, n % 2 == 0, &format!("same connection after {}", case.name)).await;
+            assert_good(
+                &shared,
+                n,
+                n % 2 == 0,
+                &format!("same connection after {}", case.name),
+            )
+            .await;
             good_sent.push(n);
             n += 1;
             let fresh = connect(addr).await;
-            assert_good(&fresh, n, n % 2 == 0, &format!("new connection after {}", case.name)).await;
+            assert_good(
+                &fresh,
+                n,
+                n % 2 == 0,
+                &format!("new connection after {}", case.name),
+            )
+            .await;
             good_sent.push(n);
         }
     });
     let arrived = common::wait_until(WAIT, || backend.spans().len() >= good_sent.len());
     std::thread::sleep(Duration::from_millis(500));
-    let mut got: Vec<String> = backend.spans().iter().map(|f| hex(&f.item.span_id)).collect();
+    let mut got: Vec<String> = backend
+        .spans()
+        .iter()
+        .map(|f| hex(&f.item.span_id))
+        .collect();
     got.sort();
     let mut want: Vec<String> = good_sent.iter().map(|&n| hex(&span_id(n))).collect();
     want.sort();
-    assert!(arrived, "backend got {} of {} good spans", got.len(), want.len());
+    assert!(
+        arrived,
+        "backend got {} of {} good spans",
+        got.len(),
+        want.len()
+    );
     assert_eq!(got, want, "exactly the good spans arrive, once each");
     for flat in backend.spans() {
         assert_intact(&flat);
     }
-    assert!(wrong.is_empty(), "bad requests answered wrongly:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "bad requests answered wrongly:\n{}",
+        wrong.join("\n")
+    );
     drop(collector);
 }
 
@@ -377,7 +445,10 @@ fn concurrent_bad_streams_do_not_affect_good_ones() {
         let mut tasks = Vec::new();
         // The classification of each case is checked by the sequential test; this one is
         // about isolation, so it leaves out the case whose code is known to be disputed there.
-        for case in cases().into_iter().filter(|c| c.name != "non-gzip bytes flagged as gzip") {
+        for case in cases()
+            .into_iter()
+            .filter(|c| c.name != "non-gzip bytes flagged as gzip")
+        {
             let client = client.clone();
             tasks.push(tokio::spawn(async move {
                 let outcome = call(&client, case.path, &case.headers, case.body.clone()).await;
@@ -399,22 +470,93 @@ fn concurrent_bad_streams_do_not_affect_good_ones() {
     });
     let arrived = common::wait_until(WAIT, || backend.spans().len() >= goods.len());
     std::thread::sleep(Duration::from_millis(500));
-    let mut got: Vec<String> = backend.spans().iter().map(|f| hex(&f.item.span_id)).collect();
+    let mut got: Vec<String> = backend
+        .spans()
+        .iter()
+        .map(|f| hex(&f.item.span_id))
+        .collect();
     got.sort();
     let mut want: Vec<String> = goods.iter().map(|&n| hex(&span_id(n))).collect();
     want.sort();
-    assert!(arrived, "backend got {} of {} good spans", got.len(), want.len());
+    assert!(
+        arrived,
+        "backend got {} of {} good spans",
+        got.len(),
+        want.len()
+    );
     assert_eq!(got, want, "exactly the good spans arrive, once each");
-    assert!(wrong.is_empty(), "bad requests answered wrongly:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "bad requests answered wrongly:\n{}",
+        wrong.join("\n")
+    );
     drop(collector);
 }
 
 /// Asserts a received span is exactly the good span its id names, with its resource and scope.
 fn assert_intact(flat: &common::Flat<Span>) {
-    let n = u64::from_be_bytes(flat.item.span_id.clone().try_into().expect("8-byte span id")) & 0xffff_ffff;
+    let n = u64::from_be_bytes(
+        flat.item
+            .span_id
+            .clone()
+            .try_into()
+            .expect("8-byte span id"),
+    ) & 0xffff_ffff;
     let sent = good_request(n);
     let rs = &sent.resource_spans[0];
     assert_eq!(flat.item, rs.scope_spans[0].spans[0], "span {n} intact");
     assert_eq!(flat.resource, rs.resource, "span {n} resource intact");
     assert_eq!(flat.scope, rs.scope_spans[0].scope, "span {n} scope intact");
+}
+
+/// Scenario: one valid request whose gzip body has two members (allowed by RFC 1952 and by
+/// gRPC's gzip): member 1 inflates to request A (span 2001), member 2 to request B (span 2002),
+/// both of the same length; the decompressed payload A‖B is, by protobuf's concatenation rule,
+/// one request holding both spans. Guarantee: the request succeeds and both spans arrive, once
+/// each — a multi-member body is never cut to its first member.
+#[test]
+fn multi_member_gzip_body_delivers_every_member() {
+    let backend = Backend::start();
+    let mut config = Config::to_backend(&backend);
+    config.max_recv_msg_size_mib = Some(LIMIT_MIB);
+    let collector = Collector::start(&config);
+    let a = good_request(2001).encode_to_vec();
+    let b = good_request(2002).encode_to_vec();
+    assert_eq!(a.len(), b.len(), "test setup: members of equal size");
+    let mut body = gzip(&a);
+    body.extend(gzip(&b));
+    let rt = common::runtime();
+    let outcome = rt.block_on(async {
+        let client = connect(config.grpc_addr()).await;
+        call(
+            &client,
+            TRACE_EXPORT,
+            &[("grpc-encoding", "gzip")],
+            frame(true, &body),
+        )
+        .await
+    });
+    assert_eq!(outcome.grpc_status, Some(0), "{outcome:?}");
+    // Both spans travel in the same request and batch: once one is there, the other must be.
+    let first = common::wait_until(WAIT, || !backend.spans().is_empty());
+    assert!(first, "nothing arrived within {WAIT:?}");
+    let arrived = common::wait_until(Duration::from_secs(3), || backend.spans().len() >= 2);
+    std::thread::sleep(Duration::from_millis(500));
+    let mut got: Vec<String> = backend
+        .spans()
+        .iter()
+        .map(|f| hex(&f.item.span_id))
+        .collect();
+    got.sort();
+    assert!(
+        arrived,
+        "both members' spans arrive; got only {got:?} (expected {} and {})",
+        hex(&span_id(2001)),
+        hex(&span_id(2002))
+    );
+    assert_eq!(got, vec![hex(&span_id(2001)), hex(&span_id(2002))]);
+    for flat in backend.spans() {
+        assert_intact(&flat);
+    }
+    drop(collector);
 }

@@ -29,7 +29,9 @@ use opentelemetry_proto::tonic::metrics::v1::{
     ResourceMetrics, ScopeMetrics, Sum, Summary, SummaryDataPoint,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{span, status, ResourceSpans, ScopeSpans, Span, Status};
+use opentelemetry_proto::tonic::trace::v1::{
+    span, status, ResourceSpans, ScopeSpans, Span, Status,
+};
 use tonic::transport::Channel;
 
 const MAX_BATCH: u32 = 7;
@@ -57,7 +59,10 @@ fn every_value(tag: u64) -> Vec<KeyValue> {
             any(V::DoubleValue(f64::MIN_POSITIVE)),
             any(V::BytesValue(vec![0, 1, 2, 0xff])),
             any(V::ArrayValue(ArrayValue {
-                values: vec![any(V::IntValue(1)), any(V::ArrayValue(ArrayValue::default()))],
+                values: vec![
+                    any(V::IntValue(1)),
+                    any(V::ArrayValue(ArrayValue::default())),
+                ],
             })),
             any(V::KvlistValue(KeyValueList {
                 values: vec![kv("inner", V::StringValue("x".into()))],
@@ -72,7 +77,10 @@ fn every_value(tag: u64) -> Vec<KeyValue> {
             kv(
                 "m.map",
                 V::KvlistValue(KeyValueList {
-                    values: vec![kv("deeper", V::BytesValue(vec![9; 3])), kv("empty", V::KvlistValue(KeyValueList::default()))],
+                    values: vec![
+                        kv("deeper", V::BytesValue(vec![9; 3])),
+                        kv("empty", V::KvlistValue(KeyValueList::default())),
+                    ],
                 }),
             ),
         ],
@@ -101,8 +109,14 @@ fn every_value(tag: u64) -> Vec<KeyValue> {
 
 fn resource(batch: u64, r: u64) -> Resource {
     let mut attributes = vec![
-        kv("service.name", V::StringValue(format!("raw-service-{batch}-{r}"))),
-        kv("service.instance.id", V::StringValue(format!("instance-{r}"))),
+        kv(
+            "service.name",
+            V::StringValue(format!("raw-service-{batch}-{r}")),
+        ),
+        kv(
+            "service.instance.id",
+            V::StringValue(format!("instance-{r}")),
+        ),
     ];
     attributes.extend(every_value(r));
     Resource {
@@ -121,14 +135,19 @@ fn scope(r: u64, s: u64) -> InstrumentationScope {
     InstrumentationScope {
         name: format!("scope-{r}-{s}"),
         version: format!("{s}.0.{r}"),
-        attributes: vec![kv("scope.attr", V::IntValue(s as i64)), kv("scope.list", V::ArrayValue(ArrayValue::default()))],
+        attributes: vec![
+            kv("scope.attr", V::IntValue(s as i64)),
+            kv("scope.list", V::ArrayValue(ArrayValue::default())),
+        ],
         dropped_attributes_count: s as u32,
     }
 }
 
 /// A globally unique 8-byte id for item `n` of request `batch`.
 fn id8(batch: u64, n: u64) -> Vec<u8> {
-    ((batch << 32) | n | 0x0100_0000_0000_0000).to_be_bytes().to_vec()
+    ((batch << 32) | n | 0x0100_0000_0000_0000)
+        .to_be_bytes()
+        .to_vec()
 }
 
 fn id16(batch: u64, n: u64) -> Vec<u8> {
@@ -177,7 +196,11 @@ fn full_span(batch: u64, n: u64) -> Span {
         trace_id: id16(batch, n / 3),
         span_id: id8(batch, n),
         trace_state: format!("vendor=v{n},other=o"),
-        parent_span_id: if n % 3 == 0 { Vec::new() } else { id8(batch, n - 1) },
+        parent_span_id: if n % 3 == 0 {
+            Vec::new()
+        } else {
+            id8(batch, n - 1)
+        },
         flags: 0x0000_0301,
         name: format!("span {batch}/{n}"),
         kind: (n % 6) as i32,
@@ -210,7 +233,11 @@ fn full_span(batch: u64, n: u64) -> Span {
         }],
         dropped_links_count: 5,
         status: Some(Status {
-            message: if n % 3 == 2 { format!("error in {n}") } else { String::new() },
+            message: if n % 3 == 2 {
+                format!("error in {n}")
+            } else {
+                String::new()
+            },
             code: match n % 3 {
                 0 => status::StatusCode::Unset,
                 1 => status::StatusCode::Ok,
@@ -371,9 +398,18 @@ fn metric_request(batch: u64) -> ExportMetricsServiceRequest {
                                     count: 100 + n,
                                     sum: 5000.25,
                                     quantile_values: vec![
-                                        ValueAtQuantile { quantile: 0.0, value: 1.0 },
-                                        ValueAtQuantile { quantile: 0.5, value: 20.0 + n as f64 },
-                                        ValueAtQuantile { quantile: 1.0, value: 300.0 },
+                                        ValueAtQuantile {
+                                            quantile: 0.0,
+                                            value: 1.0,
+                                        },
+                                        ValueAtQuantile {
+                                            quantile: 0.5,
+                                            value: 20.0 + n as f64,
+                                        },
+                                        ValueAtQuantile {
+                                            quantile: 1.0,
+                                            value: 300.0,
+                                        },
                                     ],
                                     flags: 0,
                                 }
@@ -387,7 +423,9 @@ fn metric_request(batch: u64) -> ExportMetricsServiceRequest {
                     description: String::new(),
                     unit: String::new(),
                     metadata: Vec::new(),
-                    data: Some(metric::Data::Gauge(Gauge { data_points: Vec::new() })),
+                    data: Some(metric::Data::Gauge(Gauge {
+                        data_points: Vec::new(),
+                    })),
                 },
             ];
             scope_metrics.push(ScopeMetrics {
@@ -425,7 +463,11 @@ fn log_request(batch: u64) -> ExportLogsServiceRequest {
                     let mut attributes = vec![kv("log.id", V::StringValue(format!("{batch}/{n}")))];
                     attributes.extend(every_value(n));
                     LogRecord {
-                        time_unix_nano: if n % 4 == 0 { 0 } else { 1_700_000_000_000_000_000 + n },
+                        time_unix_nano: if n % 4 == 0 {
+                            0
+                        } else {
+                            1_700_000_000_000_000_000 + n
+                        },
                         observed_time_unix_nano: 1_700_000_000_000_000_100 + n,
                         severity_number: (n % 25) as i32,
                         severity_text: ["", "INFO", "WARN", "ERROR"][(n % 4) as usize].into(),
@@ -435,7 +477,11 @@ fn log_request(batch: u64) -> ExportLogsServiceRequest {
                         flags: 1,
                         trace_id: id16(batch, n),
                         span_id: id8(batch, n),
-                        event_name: if n % 2 == 0 { "app.event".into() } else { String::new() },
+                        event_name: if n % 2 == 0 {
+                            "app.event".into()
+                        } else {
+                            String::new()
+                        },
                     }
                 })
                 .collect();
@@ -463,14 +509,23 @@ fn point_id(m: &Metric) -> String {
         Some(metric::Data::Summary(s)) => &s.data_points[0].attributes,
         None => return "no data".into(),
     };
-    match attrs.first().and_then(|kv| kv.value.as_ref()).and_then(|v| v.value.as_ref()) {
+    match attrs
+        .first()
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|v| v.value.as_ref())
+    {
         Some(V::StringValue(id)) => format!("{} {id}", m.name),
         _ => "no point.id".into(),
     }
 }
 
 fn log_id(r: &LogRecord) -> String {
-    match r.attributes.first().and_then(|kv| kv.value.as_ref()).and_then(|v| v.value.as_ref()) {
+    match r
+        .attributes
+        .first()
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|v| v.value.as_ref())
+    {
         Some(V::StringValue(id)) => id.clone(),
         _ => "no log.id".into(),
     }
@@ -498,17 +553,42 @@ async fn send_all(url: String, requests: u64, connections: u64) {
     for c in 0..connections {
         let url = url.clone();
         tasks.push(tokio::spawn(async move {
-            let channel = Channel::from_shared(url).expect("url").connect().await.expect("connect");
+            let channel = Channel::from_shared(url)
+                .expect("url")
+                .connect()
+                .await
+                .expect("connect");
             let mut traces = TraceServiceClient::new(channel.clone());
             let mut metrics = MetricsServiceClient::new(channel.clone());
             let mut logs = LogsServiceClient::new(channel);
             for batch in (0..requests).filter(|b| b % connections == c) {
-                let answer = traces.export(trace_request(batch)).await.expect("trace export").into_inner();
-                assert_eq!(answer.partial_success, None, "full success leaves partial_success unset");
-                let answer = metrics.export(metric_request(batch)).await.expect("metrics export").into_inner();
-                assert_eq!(answer.partial_success, None, "full success leaves partial_success unset");
-                let answer = logs.export(log_request(batch)).await.expect("logs export").into_inner();
-                assert_eq!(answer.partial_success, None, "full success leaves partial_success unset");
+                let answer = traces
+                    .export(trace_request(batch))
+                    .await
+                    .expect("trace export")
+                    .into_inner();
+                assert_eq!(
+                    answer.partial_success, None,
+                    "full success leaves partial_success unset"
+                );
+                let answer = metrics
+                    .export(metric_request(batch))
+                    .await
+                    .expect("metrics export")
+                    .into_inner();
+                assert_eq!(
+                    answer.partial_success, None,
+                    "full success leaves partial_success unset"
+                );
+                let answer = logs
+                    .export(log_request(batch))
+                    .await
+                    .expect("logs export")
+                    .into_inner();
+                assert_eq!(
+                    answer.partial_success, None,
+                    "full success leaves partial_success unset"
+                );
             }
         }));
     }
@@ -517,11 +597,22 @@ async fn send_all(url: String, requests: u64, connections: u64) {
     }
 }
 
-fn expected(requests: u64) -> (Vec<common::Flat<Span>>, Vec<common::Flat<Metric>>, Vec<common::Flat<opentelemetry_proto::tonic::logs::v1::LogRecord>>) {
+/// Every span, data point and log record of `requests` batches, flattened.
+type Expected = (
+    Vec<common::Flat<Span>>,
+    Vec<common::Flat<Metric>>,
+    Vec<common::Flat<LogRecord>>,
+);
+
+fn expected(requests: u64) -> Expected {
     let traces: Vec<_> = (0..requests).map(trace_request).collect();
     let metrics: Vec<_> = (0..requests).map(metric_request).collect();
     let logs: Vec<_> = (0..requests).map(log_request).collect();
-    (flatten_traces(&traces), flatten_metrics(&metrics), flatten_logs(&logs))
+    (
+        flatten_traces(&traces),
+        flatten_metrics(&metrics),
+        flatten_logs(&logs),
+    )
 }
 
 fn assert_backend_has(backend: &Backend, requests: u64) {
@@ -622,7 +713,8 @@ fn raw_requests_are_retried_after_backend_unavailable() {
         endpoint: backend.endpoint(),
         compression: "none".into(),
         retry: Some(
-            "{enabled: true, initial_interval: 50ms, max_interval: 200ms, max_elapsed_time: 60s}".into(),
+            "{enabled: true, initial_interval: 50ms, max_interval: 200ms, max_elapsed_time: 60s}"
+                .into(),
         ),
     };
     config.batch = Some(Batch {
@@ -634,7 +726,11 @@ fn raw_requests_are_retried_after_backend_unavailable() {
     let requests = 2;
     common::runtime().block_on(send_all(config.grpc_url(), requests, 2));
     assert_backend_has(&backend, requests);
-    assert_eq!(backend.rejected(), 4, "the backend refused the first 4 exports");
+    assert_eq!(
+        backend.rejected(),
+        4,
+        "the backend refused the first 4 exports"
+    );
     assert!(
         collector.logs().contains("Will retry"),
         "retries are logged; logs:\n{}",

@@ -15,8 +15,13 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use common::{assert_same_items, flatten_logs, flatten_metrics, flatten_traces, hex, Backend, Collector, Config, Flat, WAIT};
-use opentelemetry::logs::{AnyValue as LogValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
+use common::{
+    assert_same_items, flatten_logs, flatten_metrics, flatten_traces, hex, Backend, Collector,
+    Config, Flat, WAIT,
+};
+use opentelemetry::logs::{
+    AnyValue as LogValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity,
+};
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::{
     Link, Span as _, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId,
@@ -60,7 +65,10 @@ impl<T: Clone> Sent<T> {
 
     fn assert_no_failures(&self) {
         let failures = self.failures.lock().unwrap();
-        assert!(failures.is_empty(), "the SDK's OTLP exporter failed: {failures:?}");
+        assert!(
+            failures.is_empty(),
+            "the SDK's OTLP exporter failed: {failures:?}"
+        );
     }
 }
 
@@ -77,17 +85,15 @@ impl<E: std::fmt::Debug, T> std::fmt::Debug for Tee<E, T> {
     }
 }
 
-fn recording<T: Send + Sync + 'static>(
+async fn recording<T: Send + Sync + 'static>(
     sent: Arc<Sent<T>>,
     export: impl Future<Output = OTelSdkResult> + Send,
-) -> impl Future<Output = OTelSdkResult> + Send {
-    async move {
-        let result = export.await;
-        if let Err(error) = &result {
-            sent.failures.lock().unwrap().push(error.to_string());
-        }
-        result
+) -> OTelSdkResult {
+    let result = export.await;
+    if let Err(error) = &result {
+        sent.failures.lock().unwrap().push(error.to_string());
     }
+    result
 }
 
 impl<E> Tee<E, ExportTraceServiceRequest> {
@@ -98,10 +104,11 @@ impl<E> Tee<E, ExportTraceServiceRequest> {
 
 impl<E: SpanExporter> SpanExporter for Tee<E, ExportTraceServiceRequest> {
     fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
-        let resource_spans = opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope(
-            batch.clone(),
-            &self.resource(),
-        );
+        let resource_spans =
+            opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope(
+                batch.clone(),
+                &self.resource(),
+            );
         self.sent
             .requests
             .lock()
@@ -126,10 +133,13 @@ impl<E: SpanExporter> SpanExporter for Tee<E, ExportTraceServiceRequest> {
 
 impl<E: LogExporter> LogExporter for Tee<E, ExportLogsServiceRequest> {
     fn export(&self, batch: LogBatch<'_>) -> impl Future<Output = OTelSdkResult> + Send {
-        let resource =
-            ResourceAttributesWithSchema::from(self.resource.as_ref().expect("set_resource was called"));
+        let resource = ResourceAttributesWithSchema::from(
+            self.resource.as_ref().expect("set_resource was called"),
+        );
         let resource_logs =
-            opentelemetry_proto::transform::logs::tonic::group_logs_by_resource_and_scope(&batch, &resource);
+            opentelemetry_proto::transform::logs::tonic::group_logs_by_resource_and_scope(
+                &batch, &resource,
+            );
         self.sent
             .requests
             .lock()
@@ -213,12 +223,18 @@ fn typed_attributes(i: usize) -> Vec<KeyValue> {
         KeyValue::new("attr.int", i as i64 * 1_000_000_007),
         KeyValue::new("attr.double", i as f64 + 0.25),
         KeyValue::new("attr.string", format!("value-{i}-ünïcødé")),
-        KeyValue::new("attr.bools", Value::Array(Array::Bool(vec![true, false, true]))),
+        KeyValue::new(
+            "attr.bools",
+            Value::Array(Array::Bool(vec![true, false, true])),
+        ),
         KeyValue::new("attr.ints", Value::Array(Array::I64(vec![-1, 0, i64::MAX]))),
         KeyValue::new("attr.doubles", Value::Array(Array::F64(vec![-0.5, 1e300]))),
         KeyValue::new(
             "attr.strings",
-            Value::Array(Array::String(vec![StringValue::from("a"), StringValue::from("")])),
+            Value::Array(Array::String(vec![
+                StringValue::from("a"),
+                StringValue::from(""),
+            ])),
         ),
         KeyValue::new("seq", i as i64),
     ]
@@ -250,7 +266,10 @@ fn assert_typed_attributes(attributes: &[PKeyValue], i: usize, context: &str) {
     use any_value::Value as V;
     let arr = |vals: Vec<V>| {
         V::ArrayValue(opentelemetry_proto::tonic::common::v1::ArrayValue {
-            values: vals.into_iter().map(|v| AnyValue { value: Some(v) }).collect(),
+            values: vals
+                .into_iter()
+                .map(|v| AnyValue { value: Some(v) })
+                .collect(),
         })
     };
     let expected = [
@@ -258,22 +277,57 @@ fn assert_typed_attributes(attributes: &[PKeyValue], i: usize, context: &str) {
         ("attr.int", V::IntValue(i as i64 * 1_000_000_007)),
         ("attr.double", V::DoubleValue(i as f64 + 0.25)),
         ("attr.string", V::StringValue(format!("value-{i}-ünïcødé"))),
-        ("attr.bools", arr(vec![V::BoolValue(true), V::BoolValue(false), V::BoolValue(true)])),
-        ("attr.ints", arr(vec![V::IntValue(-1), V::IntValue(0), V::IntValue(i64::MAX)])),
-        ("attr.doubles", arr(vec![V::DoubleValue(-0.5), V::DoubleValue(1e300)])),
-        ("attr.strings", arr(vec![V::StringValue("a".into()), V::StringValue(String::new())])),
+        (
+            "attr.bools",
+            arr(vec![
+                V::BoolValue(true),
+                V::BoolValue(false),
+                V::BoolValue(true),
+            ]),
+        ),
+        (
+            "attr.ints",
+            arr(vec![V::IntValue(-1), V::IntValue(0), V::IntValue(i64::MAX)]),
+        ),
+        (
+            "attr.doubles",
+            arr(vec![V::DoubleValue(-0.5), V::DoubleValue(1e300)]),
+        ),
+        (
+            "attr.strings",
+            arr(vec![
+                V::StringValue("a".into()),
+                V::StringValue(String::new()),
+            ]),
+        ),
         ("seq", V::IntValue(i as i64)),
     ];
     for (key, value) in expected {
-        assert_eq!(attr(attributes, key), Some(&value), "{context}: attribute {key}");
+        assert_eq!(
+            attr(attributes, key),
+            Some(&value),
+            "{context}: attribute {key}"
+        );
     }
 }
 
 fn assert_resource_and_scope<T>(item: &Flat<T>, service: &str, scope_name: &str, context: &str) {
     let resource = item.resource.as_ref().expect("resource present");
-    assert_eq!(string_attr(&resource.attributes, "service.name").as_deref(), Some(service), "{context}");
-    assert_eq!(string_attr(&resource.attributes, "service.version").as_deref(), Some("9.8.7"), "{context}");
-    assert_eq!(int_attr(&resource.attributes, "host.cores"), Some(2), "{context}");
+    assert_eq!(
+        string_attr(&resource.attributes, "service.name").as_deref(),
+        Some(service),
+        "{context}"
+    );
+    assert_eq!(
+        string_attr(&resource.attributes, "service.version").as_deref(),
+        Some("9.8.7"),
+        "{context}"
+    );
+    assert_eq!(
+        int_attr(&resource.attributes, "host.cores"),
+        Some(2),
+        "{context}"
+    );
     assert_eq!(
         string_attr(&resource.attributes, "telemetry.sdk.language").as_deref(),
         Some("rust"),
@@ -282,8 +336,15 @@ fn assert_resource_and_scope<T>(item: &Flat<T>, service: &str, scope_name: &str,
     let scope = item.scope.as_ref().expect("scope present");
     assert_eq!(scope.name, scope_name, "{context}");
     assert_eq!(scope.version, "1.2.3", "{context}");
-    assert_eq!(string_attr(&scope.attributes, "scope.owner").as_deref(), Some("tests"), "{context}");
-    assert_eq!(item.scope_schema_url, "https://opentelemetry.io/schemas/1.26.0", "{context}");
+    assert_eq!(
+        string_attr(&scope.attributes, "scope.owner").as_deref(),
+        Some("tests"),
+        "{context}"
+    );
+    assert_eq!(
+        item.scope_schema_url, "https://opentelemetry.io/schemas/1.26.0",
+        "{context}"
+    );
 }
 
 /// Waits for the backend to hold `want` items, then a little longer so that duplicates (which
@@ -291,7 +352,11 @@ fn assert_resource_and_scope<T>(item: &Flat<T>, service: &str, scope_name: &str,
 fn settle(count: impl Fn() -> usize, want: usize) {
     let reached = common::wait_until(WAIT, || count() >= want);
     std::thread::sleep(Duration::from_millis(1000));
-    assert!(reached, "backend got {} of {want} items within {WAIT:?}", count());
+    assert!(
+        reached,
+        "backend got {} of {want} items within {WAIT:?}",
+        count()
+    );
 }
 
 /// Scenario: the SDK's batch span processor exports 40 spans (8 of them children, every span
@@ -328,7 +393,13 @@ fn sdk_traces_arrive_exactly_once_and_intact() {
         true,
         TraceState::from_key_value([("vendor", "abc"), ("other", "x-y")]).expect("trace state"),
     );
-    let kinds = [SpanKind::Internal, SpanKind::Server, SpanKind::Client, SpanKind::Producer, SpanKind::Consumer];
+    let kinds = [
+        SpanKind::Internal,
+        SpanKind::Server,
+        SpanKind::Client,
+        SpanKind::Producer,
+        SpanKind::Consumer,
+    ];
     // name → (trace id, span id, parent span id)
     let mut made: BTreeMap<String, (TraceId, SpanId, Option<SpanId>)> = BTreeMap::new();
     for i in 0..32_usize {
@@ -337,9 +408,19 @@ fn sdk_traces_arrive_exactly_once_and_intact() {
             .span_builder(name.clone())
             .with_kind(kinds[i % kinds.len()].clone())
             .with_attributes(typed_attributes(i))
-            .with_links(vec![Link::new(linked.clone(), vec![KeyValue::new("link.seq", i as i64)], 0)])
+            .with_links(vec![Link::new(
+                linked.clone(),
+                vec![KeyValue::new("link.seq", i as i64)],
+                0,
+            )])
             .start(&tracer);
-        span.add_event("event.first", vec![KeyValue::new("event.seq", i as i64), KeyValue::new("event.ok", true)]);
+        span.add_event(
+            "event.first",
+            vec![
+                KeyValue::new("event.seq", i as i64),
+                KeyValue::new("event.ok", true),
+            ],
+        );
         span.add_event("event.second", vec![KeyValue::new("event.note", "second")]);
         match i % 3 {
             0 => span.set_status(Status::error(format!("failure {i}"))),
@@ -356,7 +437,14 @@ fn sdk_traces_arrive_exactly_once_and_intact() {
                 .with_attributes(typed_attributes(100 + i))
                 .start_with_context(&tracer, &parent);
             let child_context = child.span_context().clone();
-            made.insert(child_name, (child_context.trace_id(), child_context.span_id(), Some(context.span_id())));
+            made.insert(
+                child_name,
+                (
+                    child_context.trace_id(),
+                    child_context.span_id(),
+                    Some(context.span_id()),
+                ),
+            );
             child.end();
         }
         span.end();
@@ -367,16 +455,23 @@ fn sdk_traces_arrive_exactly_once_and_intact() {
     sent.assert_no_failures();
 
     let expected = flatten_traces(&sent.requests());
-    assert_eq!(expected.len(), made.len(), "the tee saw every span the SDK made");
+    assert_eq!(
+        expected.len(),
+        made.len(),
+        "the tee saw every span the SDK made"
+    );
     settle(|| backend.spans().len(), expected.len());
     let actual = backend.spans();
     assert_same_items("span", &expected, &actual, |s: &Span| hex(&s.span_id));
 
     // Explicit checks: the SDK really produced what the test asked for, and it got through.
-    let by_name: BTreeMap<&str, &Flat<Span>> = actual.iter().map(|f| (f.item.name.as_str(), f)).collect();
+    let by_name: BTreeMap<&str, &Flat<Span>> =
+        actual.iter().map(|f| (f.item.name.as_str(), f)).collect();
     assert_eq!(by_name.len(), made.len(), "span names are unique");
     for (name, (trace_id, span_id, parent)) in &made {
-        let flat = by_name.get(name.as_str()).unwrap_or_else(|| panic!("span {name} missing"));
+        let flat = by_name
+            .get(name.as_str())
+            .unwrap_or_else(|| panic!("span {name} missing"));
         let s = &flat.item;
         assert_eq!(s.trace_id, trace_id.to_bytes().to_vec(), "{name} trace id");
         assert_eq!(s.span_id, span_id.to_bytes().to_vec(), "{name} span id");
@@ -386,7 +481,10 @@ fn sdk_traces_arrive_exactly_once_and_intact() {
             "{name} parent"
         );
         assert_resource_and_scope(flat, "sdk-traces", "sdk-trace-scope", name);
-        assert!(s.end_time_unix_nano >= s.start_time_unix_nano && s.start_time_unix_nano > 0, "{name} times");
+        assert!(
+            s.end_time_unix_nano >= s.start_time_unix_nano && s.start_time_unix_nano > 0,
+            "{name} times"
+        );
         let seq = int_attr(&s.attributes, "seq").expect("seq attribute") as usize;
         assert_typed_attributes(&s.attributes, seq, name);
         if parent.is_some() {
@@ -403,14 +501,26 @@ fn sdk_traces_arrive_exactly_once_and_intact() {
         assert_eq!(s.kind, want_kind as i32, "{name} kind");
         let names: Vec<&str> = s.events.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["event.first", "event.second"], "{name} events");
-        assert_eq!(int_attr(&s.events[0].attributes, "event.seq"), Some(i as i64), "{name} event attrs");
+        assert_eq!(
+            int_attr(&s.events[0].attributes, "event.seq"),
+            Some(i as i64),
+            "{name} event attrs"
+        );
         assert_eq!(s.links.len(), 1, "{name} links");
         let link = &s.links[0];
         assert_eq!(link.trace_id, vec![7; 16], "{name} link trace id");
         assert_eq!(link.span_id, vec![9; 8], "{name} link span id");
         let states: BTreeSet<&str> = link.trace_state.split(',').collect();
-        assert_eq!(states, BTreeSet::from(["vendor=abc", "other=x-y"]), "{name} link trace state");
-        assert_eq!(int_attr(&link.attributes, "link.seq"), Some(i as i64), "{name} link attrs");
+        assert_eq!(
+            states,
+            BTreeSet::from(["vendor=abc", "other=x-y"]),
+            "{name} link trace state"
+        );
+        assert_eq!(
+            int_attr(&link.attributes, "link.seq"),
+            Some(i as i64),
+            "{name} link attrs"
+        );
         let st = s.status.clone().unwrap_or_default();
         match i % 3 {
             0 => {
@@ -459,8 +569,14 @@ fn sdk_metrics_arrive_exactly_once_and_intact() {
         .with_description("Requests served")
         .with_unit("{request}")
         .build();
-    let bytes = meter.f64_counter("http.server.bytes").with_unit("By").build();
-    let queue = meter.i64_up_down_counter("queue.depth").with_description("Items queued").build();
+    let bytes = meter
+        .f64_counter("http.server.bytes")
+        .with_unit("By")
+        .build();
+    let queue = meter
+        .i64_up_down_counter("queue.depth")
+        .with_description("Items queued")
+        .build();
     let latency = meter
         .f64_histogram("http.server.duration")
         .with_unit("ms")
@@ -500,7 +616,11 @@ fn sdk_metrics_arrive_exactly_once_and_intact() {
 
     let expected = flatten_metrics(&sent.requests());
     // 8 instruments × 3 attribute sets × 2 collections.
-    assert_eq!(expected.len(), 8 * 3 * 2, "the tee saw two collections of every point");
+    assert_eq!(
+        expected.len(),
+        8 * 3 * 2,
+        "the tee saw two collections of every point"
+    );
     settle(|| backend.points().len(), expected.len());
     let actual = backend.points();
     assert_same_items("data point", &expected, &actual, point_key);
@@ -528,11 +648,17 @@ fn sdk_metrics_arrive_exactly_once_and_intact() {
                 assert!(s.is_monotonic);
                 assert_eq!(m.unit, "{request}");
                 assert_eq!(m.description, "Requests served");
-                assert!(matches!(s.data_points[0].value, Some(number_data_point::Value::AsInt(_))));
+                assert!(matches!(
+                    s.data_points[0].value,
+                    Some(number_data_point::Value::AsInt(_))
+                ));
             }
             ("http.server.bytes", Some(metric::Data::Sum(s))) => {
                 assert!(s.is_monotonic);
-                assert!(matches!(s.data_points[0].value, Some(number_data_point::Value::AsDouble(_))));
+                assert!(matches!(
+                    s.data_points[0].value,
+                    Some(number_data_point::Value::AsDouble(_))
+                ));
             }
             ("queue.depth", Some(metric::Data::Sum(s))) => assert!(!s.is_monotonic),
             ("http.server.duration", Some(metric::Data::Histogram(h))) => {
@@ -543,7 +669,11 @@ fn sdk_metrics_arrive_exactly_once_and_intact() {
                 assert_eq!(h.aggregation_temporality, 2, "cumulative");
                 let want = if is_second(flat, &actual) { 10 } else { 5 };
                 assert_eq!(p.count, want, "histogram count");
-                assert_eq!(p.bucket_counts.iter().sum::<u64>(), want, "bucket counts add up");
+                assert_eq!(
+                    p.bucket_counts.iter().sum::<u64>(),
+                    want,
+                    "bucket counts add up"
+                );
             }
             ("payload.size", Some(metric::Data::Histogram(_))) => {}
             ("room.temperature" | "disk.free" | "balance.delta", Some(metric::Data::Gauge(_))) => {}
@@ -564,13 +694,26 @@ fn is_second(flat: &Flat<Metric>, all: &[Flat<Metric>]) -> bool {
 
 fn point_attrs_and_time(m: &Metric) -> (Vec<PKeyValue>, u64) {
     match &m.data {
-        Some(metric::Data::Gauge(g)) => (g.data_points[0].attributes.clone(), g.data_points[0].time_unix_nano),
-        Some(metric::Data::Sum(s)) => (s.data_points[0].attributes.clone(), s.data_points[0].time_unix_nano),
-        Some(metric::Data::Histogram(h)) => (h.data_points[0].attributes.clone(), h.data_points[0].time_unix_nano),
-        Some(metric::Data::ExponentialHistogram(h)) => {
-            (h.data_points[0].attributes.clone(), h.data_points[0].time_unix_nano)
-        }
-        Some(metric::Data::Summary(s)) => (s.data_points[0].attributes.clone(), s.data_points[0].time_unix_nano),
+        Some(metric::Data::Gauge(g)) => (
+            g.data_points[0].attributes.clone(),
+            g.data_points[0].time_unix_nano,
+        ),
+        Some(metric::Data::Sum(s)) => (
+            s.data_points[0].attributes.clone(),
+            s.data_points[0].time_unix_nano,
+        ),
+        Some(metric::Data::Histogram(h)) => (
+            h.data_points[0].attributes.clone(),
+            h.data_points[0].time_unix_nano,
+        ),
+        Some(metric::Data::ExponentialHistogram(h)) => (
+            h.data_points[0].attributes.clone(),
+            h.data_points[0].time_unix_nano,
+        ),
+        Some(metric::Data::Summary(s)) => (
+            s.data_points[0].attributes.clone(),
+            s.data_points[0].time_unix_nano,
+        ),
         None => (Vec::new(), 0),
     }
 }
@@ -593,12 +736,25 @@ fn point_key(m: &Metric) -> String {
 fn log_body(i: usize) -> LogValue {
     let map: std::collections::HashMap<Key, LogValue> = [
         (Key::from("nested.int"), LogValue::Int(7)),
-        (Key::from("nested.list"), LogValue::ListAny(Box::new(vec![LogValue::Boolean(false), LogValue::Double(2.5)]))),
+        (
+            Key::from("nested.list"),
+            LogValue::ListAny(Box::new(vec![
+                LogValue::Boolean(false),
+                LogValue::Double(2.5),
+            ])),
+        ),
         (
             Key::from("nested.map"),
-            LogValue::Map(Box::new([(Key::from("deep"), LogValue::String("yes".into()))].into_iter().collect())),
+            LogValue::Map(Box::new(
+                [(Key::from("deep"), LogValue::String("yes".into()))]
+                    .into_iter()
+                    .collect(),
+            )),
         ),
-        (Key::from("nested.bytes"), LogValue::Bytes(Box::new(vec![0, 255, 10]))),
+        (
+            Key::from("nested.bytes"),
+            LogValue::Bytes(Box::new(vec![0, 255, 10])),
+        ),
     ]
     .into_iter()
     .collect();
@@ -611,7 +767,10 @@ fn log_body(i: usize) -> LogValue {
         5 => LogValue::ListAny(Box::new(vec![
             LogValue::Int(1),
             LogValue::String("two".into()),
-            LogValue::ListAny(Box::new(vec![LogValue::Double(3.0), LogValue::Bytes(Box::new(vec![4]))])),
+            LogValue::ListAny(Box::new(vec![
+                LogValue::Double(3.0),
+                LogValue::Bytes(Box::new(vec![4])),
+            ])),
             LogValue::Map(Box::new(map)),
         ])),
         _ => LogValue::Map(Box::new(map)),
@@ -658,7 +817,8 @@ fn sdk_logs_arrive_exactly_once_and_intact() {
         record.set_severity_number(severity);
         record.set_severity_text(text);
         record.set_event_name("test.event");
-        record.set_timestamp(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + i as u64));
+        record
+            .set_timestamp(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + i as u64));
         record.set_observed_timestamp(SystemTime::now());
         record.set_body(log_body(i));
         record.add_attribute("seq", i as i64);
@@ -666,10 +826,17 @@ fn sdk_logs_arrive_exactly_once_and_intact() {
         record.add_attribute("attr.double", 0.5);
         record.add_attribute("attr.string", "text");
         record.add_attribute("attr.bytes", LogValue::Bytes(Box::new(vec![1, 2, 3])));
-        record.add_attribute("attr.list", LogValue::ListAny(Box::new(vec![LogValue::Int(1), LogValue::Boolean(true)])));
+        record.add_attribute(
+            "attr.list",
+            LogValue::ListAny(Box::new(vec![LogValue::Int(1), LogValue::Boolean(true)])),
+        );
         record.add_attribute(
             "attr.map",
-            LogValue::Map(Box::new([(Key::from("k"), LogValue::String("v".into()))].into_iter().collect())),
+            LogValue::Map(Box::new(
+                [(Key::from("k"), LogValue::String("v".into()))]
+                    .into_iter()
+                    .collect(),
+            )),
         );
         if i % 2 == 0 {
             record.set_trace_context(
@@ -699,8 +866,16 @@ fn sdk_logs_arrive_exactly_once_and_intact() {
         let context = format!("log record {i}");
         assert_resource_and_scope(flat, "sdk-logs", "sdk-log-scope", &context);
         assert_eq!(r.event_name, "test.event", "{context}");
-        assert_eq!(r.severity_text, severities[i % severities.len()].1, "{context}");
-        assert_eq!(r.time_unix_nano, (1_700_000_000 + i as u64) * 1_000_000_000, "{context}");
+        assert_eq!(
+            r.severity_text,
+            severities[i % severities.len()].1,
+            "{context}"
+        );
+        assert_eq!(
+            r.time_unix_nano,
+            (1_700_000_000 + i as u64) * 1_000_000_000,
+            "{context}"
+        );
         assert!(r.observed_time_unix_nano > 0, "{context}");
         if i % 2 == 0 {
             assert_eq!(r.trace_id, vec![i as u8 + 1; 16], "{context}");
@@ -711,10 +886,17 @@ fn sdk_logs_arrive_exactly_once_and_intact() {
             "{context}: bytes attribute"
         );
         assert!(
-            matches!(attr(&r.attributes, "attr.map"), Some(any_value::Value::KvlistValue(_))),
+            matches!(
+                attr(&r.attributes, "attr.map"),
+                Some(any_value::Value::KvlistValue(_))
+            ),
             "{context}: map attribute"
         );
-        let body = r.body.as_ref().and_then(|b| b.value.as_ref()).expect("body");
+        let body = r
+            .body
+            .as_ref()
+            .and_then(|b| b.value.as_ref())
+            .expect("body");
         kinds.insert(match body {
             any_value::Value::StringValue(_) => "string",
             any_value::Value::BoolValue(_) => "bool",

@@ -56,7 +56,10 @@ fn one_log(n: usize) -> ExportLogsServiceRequest {
 #[test]
 fn shards_are_pinned_and_share_connections() {
     if common::cpus() < 2 {
-        println!("SKIPPED: shard_pinning needs at least 2 CPUs, this machine lets us use {}", common::cpus());
+        println!(
+            "SKIPPED: shard_pinning needs at least 2 CPUs, this machine lets us use {}",
+            common::cpus()
+        );
         return;
     }
     let backend = Backend::start();
@@ -69,16 +72,25 @@ fn shards_are_pinned_and_share_connections() {
         let allowed = threads
             .get(name)
             .unwrap_or_else(|| panic!("no thread named {name}; threads: {threads:?}"));
-        assert_eq!(allowed, &vec![cpu.to_owned()], "{name} is pinned to CPU {cpu} only; threads: {threads:?}");
+        // glommio may start helper threads that inherit the shard's name and pinning.
+        assert!(
+            allowed.iter().all(|a| a == cpu),
+            "every {name} thread is pinned to CPU {cpu} only; threads: {threads:?}"
+        );
     }
-    assert!(!threads.contains_key("shard2"), "two cores, two shards: {threads:?}");
+    assert!(
+        !threads.contains_key("shard2"),
+        "two cores, two shards: {threads:?}"
+    );
 
     let connections = 40;
     let url = config.grpc_url();
     common::runtime().block_on(async move {
         for n in 0..connections {
             // A new channel is a new TCP connection.
-            let mut client = LogsServiceClient::connect(url.clone()).await.expect("connect");
+            let mut client = LogsServiceClient::connect(url.clone())
+                .await
+                .expect("connect");
             client.export(one_log(n)).await.expect("export");
         }
     });
@@ -95,6 +107,12 @@ fn shards_are_pinned_and_share_connections() {
     };
     let (on0, on1) = (accepted(0), accepted(1));
     println!("accepted connections: shard0={on0} shard1={on1}");
-    assert!(on0 + on1 >= connections, "each connection is logged as accepted; logs:\n{logs}");
-    assert!(on0 > 0 && on1 > 0, "both shards accepted connections (shard0={on0}, shard1={on1})");
+    assert!(
+        on0 + on1 >= connections,
+        "each connection is logged as accepted; logs:\n{logs}"
+    );
+    assert!(
+        on0 > 0 && on1 > 0,
+        "both shards accepted connections (shard0={on0}, shard1={on1})"
+    );
 }

@@ -130,7 +130,10 @@ impl Status {
 
     /// Writes this status as trailer fields.
     pub fn to_headers(&self, headers: &mut HeaderMap) {
-        headers.insert("grpc-status", HeaderValue::from(u16::from(self.code.as_u8())));
+        headers.insert(
+            "grpc-status",
+            HeaderValue::from(u16::from(self.code.as_u8())),
+        );
         if !self.message.is_empty() {
             if let Ok(value) = HeaderValue::from_str(&percent_encode(&self.message)) {
                 headers.insert("grpc-message", value);
@@ -263,6 +266,8 @@ pub async fn read_unary(body: &mut RecvStream, limit: usize) -> Result<Message, 
             None if buf.is_empty() => single = Some(chunk),
             None => buf.extend_from_slice(&chunk),
             Some(first) => {
+                let want = expected.map_or(0, |(_, len)| PREFIX_LEN + len);
+                buf.reserve(want.max(first.len() + chunk.len()));
                 buf.extend_from_slice(&first);
                 buf.extend_from_slice(&chunk);
             }
@@ -270,7 +275,11 @@ pub async fn read_unary(body: &mut RecvStream, limit: usize) -> Result<Message, 
         let available = single.as_ref().map_or(buf.len(), Bytes::len);
         if expected.is_none() && available >= PREFIX_LEN {
             let head = single.as_deref().unwrap_or(&buf[..]);
-            expected = Some(parse_prefix(head, limit)?);
+            let (compressed, len) = parse_prefix(head, limit)?;
+            expected = Some((compressed, len));
+            if single.is_none() {
+                buf.reserve((PREFIX_LEN + len).saturating_sub(buf.len()));
+            }
         }
         if let Some((compressed, len)) = expected {
             if available >= PREFIX_LEN + len {
@@ -407,10 +416,19 @@ mod tests {
     fn prefix_limits() {
         assert!(matches!(
             parse_prefix(&encode_prefix(false, 11), 10),
-            Err(FrameError::TooLarge { declared: 11, limit: 10 })
+            Err(FrameError::TooLarge {
+                declared: 11,
+                limit: 10
+            })
         ));
-        assert_eq!(parse_prefix(&encode_prefix(true, 10), 10).ok(), Some((true, 10)));
-        assert!(matches!(parse_prefix(&[2, 0, 0, 0, 0], 10), Err(FrameError::BadFlag(2))));
+        assert_eq!(
+            parse_prefix(&encode_prefix(true, 10), 10).ok(),
+            Some((true, 10))
+        );
+        assert!(matches!(
+            parse_prefix(&[2, 0, 0, 0, 0], 10),
+            Err(FrameError::BadFlag(2))
+        ));
     }
 
     #[test]

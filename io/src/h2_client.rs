@@ -62,11 +62,11 @@ impl H2Client {
     pub async fn connect(authority: &str, settings: H2ClientSettings) -> Result<H2Client, IoError> {
         let addr = resolve(authority)?;
         let stream = glommio::timer::timeout(settings.connect_timeout, TcpStream::connect(addr))
-        .await
-        .map_err(|error| IoError::Connect {
-            addr: authority.to_owned(),
-            source: error.into(),
-        })?;
+            .await
+            .map_err(|error| IoError::Connect {
+                addr: authority.to_owned(),
+                source: error.into(),
+            })?;
         stream.set_nodelay(true).map_err(std::io::Error::from)?;
         let (send, connection) = h2::client::Builder::new()
             .initial_window_size(settings.stream_window_bytes)

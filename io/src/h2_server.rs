@@ -31,6 +31,9 @@ pub struct H2ServerSettings {
     pub connection_window_bytes: u32,
     /// Largest header block we accept, in bytes.
     pub max_header_list_bytes: u32,
+    /// Largest DATA frame a client may send. Larger than HTTP/2's 16 KiB default so that a
+    /// typical OTLP request arrives in one frame and is kept without a copy.
+    pub max_frame_bytes: u32,
 }
 
 impl Default for H2ServerSettings {
@@ -41,6 +44,7 @@ impl Default for H2ServerSettings {
             connection_window_bytes: 8 << 20,
             // gRPC's default maximum metadata size.
             max_header_list_bytes: 16 << 10,
+            max_frame_bytes: 256 << 10,
         }
     }
 }
@@ -64,6 +68,7 @@ where
         .initial_window_size(settings.stream_window_bytes)
         .initial_connection_window_size(settings.connection_window_bytes)
         .max_header_list_size(settings.max_header_list_bytes)
+        .max_frame_size(settings.max_frame_bytes)
         .handshake::<_, Bytes>(h2_io(stream))
         .await?;
     let mut drain = pin!(drain);

@@ -5,8 +5,10 @@
 //! - [`listener`]: per-shard SO_REUSEPORT TCP listeners;
 //! - [`h2_server`] and [`h2_client`]: HTTP/2 (the `h2` crate) over glommio's TCP streams;
 //! - [`grpc`]: gRPC message framing, status codes and trailers;
+//! - [`compression`]: bounded whole-buffer gzip/deflate for message bodies;
 //! - [`system`]: probes of the kernel limits a shard depends on.
 
+pub mod compression;
 pub mod error;
 pub mod grpc;
 pub mod h2_client;

@@ -262,8 +262,8 @@ mod tests {
             spin_before_park: None,
         };
         let runtime = start(settings, |ctx: ShardContext| async move {
-            let allowed = std::fs::read_to_string("/proc/thread-self/status")
-                .map_err(|e| e.to_string())?;
+            let allowed =
+                std::fs::read_to_string("/proc/thread-self/status").map_err(|e| e.to_string())?;
             let line = allowed
                 .lines()
                 .find(|l| l.starts_with("Cpus_allowed_list:"))

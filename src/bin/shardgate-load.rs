@@ -18,15 +18,18 @@ use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, Instrumentatio
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
-use shardgate::compression::GzipEncoder;
 use shardgate::signal::Signal;
+use shardgate_io::compression::GzipEncoder;
 use shardgate_io::grpc::{self, Code, Status};
 use shardgate_io::h2_client::{H2Client, H2ClientSettings};
 use shardgate_shards::task;
 
 /// Command-line options.
 #[derive(Debug, Parser)]
-#[command(name = "shardgate-load", about = "Send OTLP/gRPC trace load and report spans/s and latency")]
+#[command(
+    name = "shardgate-load",
+    about = "Send OTLP/gRPC trace load and report spans/s and latency"
+)]
 struct Args {
     /// host:port of the OTLP/gRPC receiver.
     #[arg(long, default_value = "127.0.0.1:4317")]
@@ -205,7 +208,10 @@ fn request_body(spans: u32, gzip: bool) -> Bytes {
                 string("server.address", "orders.internal.example.com"),
                 int("server.port", 8080),
                 int("http.response.status_code", 200),
-                string("user_agent.original", "Mozilla/5.0 (X11; Linux x86_64) shardgate-load"),
+                string(
+                    "user_agent.original",
+                    "Mozilla/5.0 (X11; Linux x86_64) shardgate-load",
+                ),
                 string("network.protocol.version", "1.1"),
                 int("http.response.body.size", 1534),
                 string("client.address", "10.1.2.3"),

@@ -26,7 +26,12 @@ pub struct Delivery {
 
 impl Delivery {
     /// Wraps `exporter` with at most `in_flight_max` concurrent requests.
-    pub fn new(id: ComponentId, exporter: Exporter, in_flight_max: u32, retry: RetryConfig) -> Self {
+    pub fn new(
+        id: ComponentId,
+        exporter: Exporter,
+        in_flight_max: u32,
+        retry: RetryConfig,
+    ) -> Self {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
         let seed = u64::from(std::process::id()) ^ now.map_or(0, |d| d.as_nanos() as u64);
         Delivery {

@@ -16,11 +16,11 @@ use shardgate_io::h2_client::{FullResponse, H2Client, H2ClientSettings};
 use shardgate_shards::task::Semaphore;
 
 use super::{grpc_status, ExportError};
-use crate::compression::GzipEncoder;
 use crate::config::{ComponentId, Compression, OtlpExporterConfig};
 use crate::otlp;
 use crate::pipeline::payload::Payload;
 use crate::signal::Signal;
+use shardgate_io::compression::GzipEncoder;
 
 const USER_AGENT: &str = concat!("shardgate/", env!("CARGO_PKG_VERSION"));
 
@@ -204,8 +204,8 @@ impl OtlpGrpcExporter {
 }
 
 mod otlp_proto {
-    pub use opentelemetry_proto::tonic::collector::{logs::v1 as logs, metrics::v1 as metrics};
     pub use opentelemetry_proto::tonic::collector::trace::v1 as trace;
+    pub use opentelemetry_proto::tonic::collector::{logs::v1 as logs, metrics::v1 as metrics};
 }
 
 /// The partial success of an OTLP response type, generically.

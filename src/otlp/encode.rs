@@ -48,8 +48,14 @@ mod tests {
 
     #[test]
     fn writes_tag_length_body_and_appends() {
-        let small = ResourceChunk { bytes: Bytes::from_static(b"abc"), items: 1 };
-        let big = ResourceChunk { bytes: Bytes::from(vec![0u8; 200]), items: 1 };
+        let small = ResourceChunk {
+            bytes: Bytes::from_static(b"abc"),
+            items: 1,
+        };
+        let big = ResourceChunk {
+            bytes: Bytes::from(vec![0u8; 200]),
+            items: 1,
+        };
         let mut out = BytesMut::from(&b"xy"[..]);
         encode_request([&small, &big], &mut out);
         assert_eq!(&out[..7], b"xy\x0A\x03abc");
@@ -60,7 +66,10 @@ mod tests {
         encode_request(&[], &mut empty);
         assert!(empty.is_empty());
         for signal in Signal::ALL {
-            assert!(Req::decode(signal, &out[2..]).is_err(), "the chunks are not valid bodies");
+            assert!(
+                Req::decode(signal, &out[2..]).is_err(),
+                "the chunks are not valid bodies"
+            );
         }
     }
 

@@ -62,7 +62,6 @@ pub(crate) mod testgen {
     use proptest::prelude::*;
     use prost::Message;
 
-    use super::schema::{self, Field, Kind, Schema};
     use super::wire::put_varint;
     use crate::signal::Signal;
 
@@ -107,8 +106,16 @@ pub(crate) mod testgen {
         pub fn items_per_resource(&self) -> Vec<u64> {
             match self {
                 Req::T(r) => r.resource_spans.iter().map(|rs| spans(rs) as u64).collect(),
-                Req::M(r) => r.resource_metrics.iter().map(|rm| points(rm) as u64).collect(),
-                Req::L(r) => r.resource_logs.iter().map(|rl| records(rl) as u64).collect(),
+                Req::M(r) => r
+                    .resource_metrics
+                    .iter()
+                    .map(|rm| points(rm) as u64)
+                    .collect(),
+                Req::L(r) => r
+                    .resource_logs
+                    .iter()
+                    .map(|rl| records(rl) as u64)
+                    .collect(),
             }
         }
         pub fn items(&self) -> u64 {
@@ -123,7 +130,11 @@ pub(crate) mod testgen {
         rl.scope_logs.iter().map(|s| s.log_records.len()).sum()
     }
     fn points(rm: &metrics::ResourceMetrics) -> usize {
-        rm.scope_metrics.iter().flat_map(|s| &s.metrics).map(metric_points).sum()
+        rm.scope_metrics
+            .iter()
+            .flat_map(|s| &s.metrics)
+            .map(metric_points)
+            .sum()
     }
     pub fn metric_points(m: &metrics::Metric) -> usize {
         match &m.data {
@@ -201,7 +212,11 @@ pub(crate) mod testgen {
     }
     /// Doubles without NaN (so decoded == original holds).
     fn double() -> impl Strategy<Value = f64> + Clone {
-        prop_oneof![Just(0.0), Just(-0.0), any::<i32>().prop_map(|i| f64::from(i) / 8.0)]
+        prop_oneof![
+            Just(0.0),
+            Just(-0.0),
+            any::<i32>().prop_map(|i| f64::from(i) / 8.0)
+        ]
     }
 
     pub fn any_value() -> impl Strategy<Value = common::AnyValue> + Clone {
@@ -212,7 +227,9 @@ pub(crate) mod testgen {
             any::<i64>().prop_map(Value::IntValue).prop_map(Some),
             double().prop_map(Value::DoubleValue).prop_map(Some),
             blob().prop_map(Value::BytesValue).prop_map(Some),
-            any::<i32>().prop_map(Value::StringValueStrindex).prop_map(Some),
+            any::<i32>()
+                .prop_map(Value::StringValueStrindex)
+                .prop_map(Some),
         ]
         .prop_map(|value| common::AnyValue { value });
         leaf.prop_recursive(3, 16, 3, |inner| {
@@ -230,16 +247,28 @@ pub(crate) mod testgen {
     }
 
     fn kv((key, value, key_strindex): (String, Option<common::AnyValue>, i32)) -> common::KeyValue {
-        common::KeyValue { key, value, key_strindex }
+        common::KeyValue {
+            key,
+            value,
+            key_strindex,
+        }
     }
 
     fn attrs() -> impl Strategy<Value = Vec<common::KeyValue>> + Clone {
-        vec((text(), of(any_value()), prop_oneof![Just(0), any::<i32>()]).prop_map(kv), 0..3)
+        vec(
+            (text(), of(any_value()), prop_oneof![Just(0), any::<i32>()]).prop_map(kv),
+            0..3,
+        )
     }
 
     fn resource() -> impl Strategy<Value = resource::Resource> {
         let entity = (text(), text(), vec(text(), 0..2), vec(text(), 0..2)).prop_map(|e| {
-            common::EntityRef { schema_url: e.0, r#type: e.1, id_keys: e.2, description_keys: e.3 }
+            common::EntityRef {
+                schema_url: e.0,
+                r#type: e.1,
+                id_keys: e.2,
+                description_keys: e.3,
+            }
         });
         (attrs(), any::<u32>(), vec(entity, 0..2)).prop_map(|r| resource::Resource {
             attributes: r.0,
@@ -258,12 +287,13 @@ pub(crate) mod testgen {
     }
 
     fn span() -> impl Strategy<Value = trace::Span> {
-        let event = (any::<u64>(), text(), attrs(), any::<u32>()).prop_map(|e| trace::span::Event {
-            time_unix_nano: e.0,
-            name: e.1,
-            attributes: e.2,
-            dropped_attributes_count: e.3,
-        });
+        let event =
+            (any::<u64>(), text(), attrs(), any::<u32>()).prop_map(|e| trace::span::Event {
+                time_unix_nano: e.0,
+                name: e.1,
+                attributes: e.2,
+                dropped_attributes_count: e.3,
+            });
         let link = (blob(), blob(), text(), attrs(), any::<u32>(), any::<u32>()).prop_map(|l| {
             trace::span::Link {
                 trace_id: l.0,
@@ -274,10 +304,27 @@ pub(crate) mod testgen {
                 flags: l.5,
             }
         });
-        let status = (text(), 0..3i32).prop_map(|s| trace::Status { message: s.0, code: s.1 });
-        let ids = (blob(), blob(), text(), blob(), text(), any::<i32>(), any::<u32>());
+        let status = (text(), 0..3i32).prop_map(|s| trace::Status {
+            message: s.0,
+            code: s.1,
+        });
+        let ids = (
+            blob(),
+            blob(),
+            text(),
+            blob(),
+            text(),
+            any::<i32>(),
+            any::<u32>(),
+        );
         let times = (any::<u64>(), any::<u64>(), attrs(), any::<u32>());
-        let rest = (vec(event, 0..2), any::<u32>(), vec(link, 0..2), any::<u32>(), of(status));
+        let rest = (
+            vec(event, 0..2),
+            any::<u32>(),
+            vec(link, 0..2),
+            any::<u32>(),
+            of(status),
+        );
         (ids, times, rest).prop_map(|(i, t, r)| trace::Span {
             trace_id: i.0,
             span_id: i.1,
@@ -313,7 +360,14 @@ pub(crate) mod testgen {
     }
 
     pub fn logs() -> impl Strategy<Value = ExportLogsServiceRequest> {
-        let head = (any::<u64>(), any::<u64>(), any::<i32>(), text(), of(any_value()), attrs());
+        let head = (
+            any::<u64>(),
+            any::<u64>(),
+            any::<i32>(),
+            text(),
+            of(any_value()),
+            attrs(),
+        );
         let tail = (any::<u32>(), any::<u32>(), blob(), blob(), text());
         let rec = (head, tail).prop_map(|(h, t)| logs::LogRecord {
             time_unix_nano: h.0,
@@ -342,9 +396,14 @@ pub(crate) mod testgen {
     }
 
     pub fn metrics() -> impl Strategy<Value = ExportMetricsServiceRequest> {
-        let metric = (text(), text(), text(), attrs(), of(metric_data())).prop_map(|m| {
-            metrics::Metric { name: m.0, description: m.1, unit: m.2, metadata: m.3, data: m.4 }
-        });
+        let metric =
+            (text(), text(), text(), attrs(), of(metric_data())).prop_map(|m| metrics::Metric {
+                name: m.0,
+                description: m.1,
+                unit: m.2,
+                metadata: m.3,
+                data: m.4,
+            });
         let sm = (of(scope()), vec(metric, 0..3), text()).prop_map(|s| metrics::ScopeMetrics {
             scope: s.0,
             metrics: s.1,
@@ -360,7 +419,10 @@ pub(crate) mod testgen {
 
     fn exemplar() -> impl Strategy<Value = metrics::Exemplar> + Clone {
         use metrics::exemplar::Value as V;
-        let value = prop_oneof![double().prop_map(V::AsDouble), any::<i64>().prop_map(V::AsInt)];
+        let value = prop_oneof![
+            double().prop_map(V::AsDouble),
+            any::<i64>().prop_map(V::AsInt)
+        ];
         (attrs(), any::<u64>(), of(value), blob(), blob()).prop_map(|e| metrics::Exemplar {
             filtered_attributes: e.0,
             time_unix_nano: e.1,
@@ -372,23 +434,42 @@ pub(crate) mod testgen {
 
     fn number_point() -> impl Strategy<Value = metrics::NumberDataPoint> + Clone {
         use metrics::number_data_point::Value as V;
-        let value = prop_oneof![double().prop_map(V::AsDouble), any::<i64>().prop_map(V::AsInt)];
+        let value = prop_oneof![
+            double().prop_map(V::AsDouble),
+            any::<i64>().prop_map(V::AsInt)
+        ];
         let e = vec(exemplar(), 0..2);
-        (attrs(), any::<u64>(), any::<u64>(), of(value), e, any::<u32>()).prop_map(|p| {
-            metrics::NumberDataPoint {
+        (
+            attrs(),
+            any::<u64>(),
+            any::<u64>(),
+            of(value),
+            e,
+            any::<u32>(),
+        )
+            .prop_map(|p| metrics::NumberDataPoint {
                 attributes: p.0,
                 start_time_unix_nano: p.1,
                 time_unix_nano: p.2,
                 value: p.3,
                 exemplars: p.4,
                 flags: p.5,
-            }
-        })
+            })
     }
 
     fn histogram_point() -> impl Strategy<Value = metrics::HistogramDataPoint> {
-        let head = (attrs(), any::<u64>(), any::<u64>(), any::<u64>(), of(double()));
-        let buckets = (vec(any::<u64>(), 0..4), vec(double(), 0..4), vec(exemplar(), 0..2));
+        let head = (
+            attrs(),
+            any::<u64>(),
+            any::<u64>(),
+            any::<u64>(),
+            of(double()),
+        );
+        let buckets = (
+            vec(any::<u64>(), 0..4),
+            vec(double(), 0..4),
+            vec(exemplar(), 0..2),
+        );
         let tail = (any::<u32>(), of(double()), of(double()));
         (head, buckets, tail).prop_map(|(h, b, t)| metrics::HistogramDataPoint {
             attributes: h.0,
@@ -407,9 +488,18 @@ pub(crate) mod testgen {
 
     fn exp_histogram_point() -> impl Strategy<Value = metrics::ExponentialHistogramDataPoint> {
         use metrics::exponential_histogram_data_point::Buckets;
-        let buckets = (any::<i32>(), vec(any::<u64>(), 0..4))
-            .prop_map(|b| Buckets { offset: b.0, bucket_counts: b.1 });
-        let head = (attrs(), any::<u64>(), any::<u64>(), any::<u64>(), of(double()), any::<i32>());
+        let buckets = (any::<i32>(), vec(any::<u64>(), 0..4)).prop_map(|b| Buckets {
+            offset: b.0,
+            bucket_counts: b.1,
+        });
+        let head = (
+            attrs(),
+            any::<u64>(),
+            any::<u64>(),
+            any::<u64>(),
+            of(double()),
+            any::<i32>(),
+        );
         let mid = (any::<u64>(), of(buckets.clone()), of(buckets), any::<u32>());
         let tail = (vec(exemplar(), 0..2), of(double()), of(double()), double());
         (head, mid, tail).prop_map(|(h, m, t)| metrics::ExponentialHistogramDataPoint {
@@ -432,7 +522,10 @@ pub(crate) mod testgen {
 
     fn summary_point() -> impl Strategy<Value = metrics::SummaryDataPoint> {
         use metrics::summary_data_point::ValueAtQuantile;
-        let q = (double(), double()).prop_map(|q| ValueAtQuantile { quantile: q.0, value: q.1 });
+        let q = (double(), double()).prop_map(|q| ValueAtQuantile {
+            quantile: q.0,
+            value: q.1,
+        });
         let head = (attrs(), any::<u64>(), any::<u64>(), any::<u64>(), double());
         (head, vec(q, 0..3), any::<u32>()).prop_map(|(h, q, flags)| metrics::SummaryDataPoint {
             attributes: h.0,
@@ -474,156 +567,122 @@ pub(crate) mod testgen {
         ]
     }
 
-    // ---- schema-guided random wire messages -------------------------------------------------
+    // ---- random wire-format messages and mutations ------------------------------------------
 
-    /// A tiny deterministic PRNG (xorshift64*), seeded by proptest.
-    pub struct Rng(u64);
-
-    impl Rng {
-        pub fn new(seed: u64) -> Rng {
-            Rng(seed | 1)
-        }
-        pub fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        pub fn below(&mut self, n: u64) -> u64 {
-            self.next() % n.max(1)
-        }
-        /// True with probability `permille`/1000.
-        pub fn chance(&mut self, permille: u64) -> bool {
-            self.below(1000) < permille
-        }
+    /// A random wire-format field: the scalar payloads, raw bytes, nested fields, groups.
+    #[derive(Debug, Clone)]
+    pub enum W {
+        Varint(u64),
+        Fixed64,
+        Fixed32,
+        Raw(Vec<u8>),
+        Text(String),
+        Msg(Vec<(u32, W)>),
+        Group(Vec<(u32, W)>),
     }
 
-    fn put_key(out: &mut Vec<u8>, field: u32, wt: u8) {
-        put_varint((u64::from(field) << 3) | u64::from(wt), out);
-    }
-
-    fn put_len(out: &mut Vec<u8>, field: u32, body: &[u8]) {
-        put_key(out, field, 2);
-        put_varint(body.len() as u64, out);
-        out.extend_from_slice(body);
-    }
-
-    fn random_bytes(rng: &mut Rng, max: u64) -> Vec<u8> {
-        (0..rng.below(max)).map(|_| rng.next() as u8).collect()
-    }
-
-    /// A random value for `kind`, encoded with the right wire type (packed sometimes).
-    fn put_value(rng: &mut Rng, out: &mut Vec<u8>, field: &Field, depth: u32, bad: u64) {
-        let n = field.number;
-        match field.kind {
-            Kind::Varint if field.packable && rng.chance(500) => {
-                let mut body = Vec::new();
-                for _ in 0..rng.below(4) {
-                    put_varint(rng.next() >> rng.below(64), &mut body);
-                }
-                put_len(out, n, &body);
+    fn put(out: &mut Vec<u8>, field: u32, w: &W) {
+        let key = |out: &mut Vec<u8>, wt: u64| put_varint((u64::from(field) << 3) | wt, out);
+        let len = |out: &mut Vec<u8>, body: &[u8]| {
+            key(out, 2);
+            put_varint(body.len() as u64, out);
+            out.extend_from_slice(body);
+        };
+        match w {
+            W::Varint(v) => {
+                key(out, 0);
+                put_varint(*v, out);
             }
-            Kind::Fixed64 if field.packable && rng.chance(500) => {
-                let body = vec![7u8; 8 * rng.below(4) as usize];
-                put_len(out, n, &body);
-            }
-            Kind::Varint => {
-                put_key(out, n, 0);
-                put_varint(rng.next() >> rng.below(64), out);
-            }
-            Kind::Fixed64 => {
-                put_key(out, n, 1);
-                out.extend_from_slice(&rng.next().to_le_bytes());
-            }
-            Kind::Fixed32 => {
-                put_key(out, n, 5);
-                out.extend_from_slice(&(rng.next() as u32).to_le_bytes());
-            }
-            Kind::Str => {
-                let s: String = (0..rng.below(6)).map(|_| ['a', 'é', '€', '𝄞'][rng.below(4) as usize]).collect();
-                let mut b = s.into_bytes();
-                if rng.chance(bad) && !b.is_empty() {
-                    let i = rng.below(b.len() as u64) as usize;
-                    b[i] = rng.next() as u8;
-                }
-                put_len(out, n, &b);
-            }
-            Kind::Bytes => put_len(out, n, &random_bytes(rng, 17)),
-            Kind::Msg(inner) => put_len(out, n, &random_message(rng, inner, depth + 1, bad)),
-            Kind::Unknown => {}
-        }
-    }
-
-    /// A field with a random wire type and payload (for unknown numbers and corruption).
-    fn put_random_field(rng: &mut Rng, out: &mut Vec<u8>, n: u32, depth: u32) {
-        match rng.below(6) {
-            0 => {
-                put_key(out, n, 0);
-                put_varint(rng.next(), out);
-            }
-            1 => {
-                put_key(out, n, 1);
+            W::Fixed64 => {
+                key(out, 1);
                 out.extend_from_slice(&[0; 8]);
             }
-            2 => put_len(out, n, &random_bytes(rng, 12)),
-            3 if depth < 8 => {
-                put_key(out, n, 3);
-                for _ in 0..rng.below(3) {
-                    let inner = 1 + rng.below(20) as u32;
-                    put_random_field(rng, out, inner, depth + 1);
-                }
-                put_key(out, if rng.chance(20) { n + 1 } else { n }, 4);
-            }
-            4 => {
-                put_key(out, n, 5);
+            W::Fixed32 => {
+                key(out, 5);
                 out.extend_from_slice(&[0; 4]);
             }
-            _ => {
-                put_key(out, n, 0);
-                put_varint(rng.below(300), out);
+            W::Raw(b) => len(out, b),
+            W::Text(s) => len(out, s.as_bytes()),
+            W::Msg(fields) => len(out, &encode_fields(fields)),
+            W::Group(fields) => {
+                key(out, 3);
+                out.extend(encode_fields(fields));
+                key(out, 4);
             }
         }
     }
 
-    /// A random message that follows `schema` except with probability `bad`‰ per field
-    /// (wrong wire type, broken UTF-8), with unknown fields mixed in.
-    pub fn random_message(rng: &mut Rng, schema: &'static Schema, depth: u32, bad: u64) -> Vec<u8> {
+    pub fn encode_fields(fields: &[(u32, W)]) -> Vec<u8> {
         let mut out = Vec::new();
-        let known: Vec<&Field> = schema.fields.iter().filter(|f| f.number != 0).collect();
-        let fields = if depth > 6 { rng.below(2) } else { rng.below(7) };
-        for _ in 0..fields {
-            if rng.chance(100) || known.is_empty() {
-                let n = 1 + rng.below(40) as u32;
-                put_random_field(rng, &mut out, n, depth);
-            } else if rng.chance(bad) {
-                let f = known[rng.below(known.len() as u64) as usize];
-                put_random_field(rng, &mut out, f.number, depth);
-            } else {
-                let f = known[rng.below(known.len() as u64) as usize];
-                put_value(rng, &mut out, f, depth, bad);
-            }
+        for (f, w) in fields {
+            put(&mut out, *f, w);
         }
         out
     }
 
-    /// A random export request of `signal`: resource messages built by [`random_message`].
-    pub fn random_request(signal: Signal, seed: u64, bad: u64) -> Vec<u8> {
-        let mut rng = Rng::new(seed);
-        let mut out = Vec::new();
-        for _ in 0..rng.below(4) {
-            if rng.chance(50) {
-                let n = 1 + rng.below(5) as u32;
-                put_random_field(&mut rng, &mut out, n, 0);
-            } else {
-                let body = random_message(&mut rng, schema::resource_schema(signal), 1, bad);
-                put_len(&mut out, 1, &body);
+    pub fn wire() -> impl Strategy<Value = Vec<(u32, W)>> {
+        let leaf = prop_oneof![
+            any::<u64>().prop_map(W::Varint),
+            (0..300u64).prop_map(W::Varint),
+            Just(W::Fixed64),
+            Just(W::Fixed32),
+            prop::collection::vec(any::<u8>(), 0..17).prop_map(W::Raw),
+            "\\PC{0,4}".prop_map(W::Text),
+        ];
+        let num = prop_oneof![4 => 1..17u32, 1 => 1..40u32];
+        let w = leaf.prop_recursive(8, 96, 6, move |inner| {
+            let field = (prop_oneof![4 => 1..17u32, 1 => 1..40u32], inner);
+            prop_oneof![
+                4 => prop::collection::vec(field.clone(), 0..6).prop_map(W::Msg),
+                1 => prop::collection::vec(field, 0..3).prop_map(W::Group),
+            ]
+        });
+        let top = prop_oneof![8 => Just(1u32), 1 => num];
+        prop::collection::vec((top, w), 0..4)
+    }
+
+    #[derive(Debug, Clone)]
+    pub enum Mutation {
+        Set(prop::sample::Index, u8),
+        Truncate(prop::sample::Index),
+        Insert(prop::sample::Index, Vec<u8>),
+        Delete(prop::sample::Index, usize),
+    }
+
+    pub fn mutation() -> impl Strategy<Value = Mutation> {
+        let idx = any::<prop::sample::Index>;
+        prop_oneof![
+            4 => (idx(), any::<u8>()).prop_map(|(i, b)| Mutation::Set(i, b)),
+            1 => idx().prop_map(Mutation::Truncate),
+            2 => (idx(), prop::collection::vec(any::<u8>(), 1..4))
+                .prop_map(|(i, b)| Mutation::Insert(i, b)),
+            2 => (idx(), 1..4usize).prop_map(|(i, n)| Mutation::Delete(i, n)),
+        ]
+    }
+
+    pub fn apply(bytes: &mut Vec<u8>, m: &Mutation) {
+        let len = bytes.len();
+        match m {
+            _ if len == 0 => {}
+            Mutation::Set(i, b) => bytes[i.index(len)] = *b,
+            Mutation::Truncate(i) => bytes.truncate(i.index(len)),
+            Mutation::Insert(i, b) => {
+                let at = i.index(len + 1);
+                bytes.splice(at..at, b.iter().copied());
+            }
+            Mutation::Delete(i, n) => {
+                let at = i.index(len);
+                bytes.drain(at..(at + n).min(len));
             }
         }
-        out
     }
 
     /// A generated request of any signal.
     pub fn request() -> impl Strategy<Value = Req> {
-        prop_oneof![traces().prop_map(Req::T), metrics().prop_map(Req::M), logs().prop_map(Req::L)]
+        prop_oneof![
+            traces().prop_map(Req::T),
+            metrics().prop_map(Req::M),
+            logs().prop_map(Req::L)
+        ]
     }
 }

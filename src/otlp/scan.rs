@@ -68,9 +68,16 @@ pub fn scan_request(signal: Signal, body: &Bytes) -> Result<ScannedRequest, Scan
         let items = u32::try_from(items).map_err(|_| ScanError::TooManyItems { offset: start })?;
         if end > body.len() {
             // Unreachable: `len_delimited` bounds the payload by the body.
-            return Err(ScanError::LengthOverrun { len: 0, offset: start, left: 0 });
+            return Err(ScanError::LengthOverrun {
+                len: 0,
+                offset: start,
+                left: 0,
+            });
         }
-        out.chunks.push(ResourceChunk { bytes: body.slice(start..end), items });
+        out.chunks.push(ResourceChunk {
+            bytes: body.slice(start..end),
+            items,
+        });
         out.items += u64::from(items);
     }
     Ok(out)
@@ -98,18 +105,19 @@ struct Level {
     via: &'static Field,
 }
 
-static ROOT: Field = Field {
-    number: 0,
-    name: "",
-    kind: Kind::Unknown,
-    packable: false,
-    role: Role::Plain,
-};
+static ROOT: Field = Field::UNKNOWN;
 
 impl Level {
     #[inline(always)]
     fn new(schema: &'static Schema, end: usize, via: &'static Field) -> Level {
-        Level { schema, end, items: 0, oneof_field: 0, oneof_items: 0, via }
+        Level {
+            schema,
+            end,
+            items: 0,
+            oneof_field: 0,
+            oneof_items: 0,
+            via,
+        }
     }
 
     #[inline(always)]
@@ -167,78 +175,78 @@ pub(crate) fn scan_message(
             continue;
         }
         let key = r.key(cur.schema.name)?;
-        let budget = budget.saturating_sub(depth as u32);
+        // prost's recursion budget for this message's fields.
+        let here = budget.saturating_sub(depth as u32);
         let Some(field) = cur.schema.field(key.field) else {
-            skip_field(r, key, budget)?;
+            skip_field(r, key, here)?;
             continue;
         };
-        let Kind::Msg(inner) = field.kind else {
-            scan_scalar(r, key, field, cur.schema)?;
+        if key.wire_type != field.wire_type {
+            scan_packed(r, key, field, cur.schema)?;
             continue;
-        };
-        expect(key, field, cur.schema, WT_LEN)?;
-        if budget == 0 {
-            return Err(too_deep(key));
         }
-        let parent_end = r.enter()?;
-        let Some(slot) = stack.get_mut(depth) else {
-            return Err(too_deep(key));
-        };
-        *slot = Level { end: parent_end, ..cur };
-        depth += 1;
-        cur = Level::new(inner, r.end(), field);
-    }
-}
-
-/// Validates one occurrence of a known non-message field.
-#[inline(always)]
-fn scan_scalar(
-    r: &mut Reader<'_>,
-    key: Key,
-    field: &'static Field,
-    schema: &'static Schema,
-) -> Result<(), ScanError> {
-    match field.kind {
-        Kind::Varint if key.wire_type == WT_VARINT => r.varint().map(|_| ()),
-        Kind::Fixed64 if key.wire_type == WT_FIXED64 => r.skip_fixed(8),
-        Kind::Fixed32 if key.wire_type == WT_FIXED32 => r.skip_fixed(4),
-        Kind::Varint => scan_packable(r, key, field, schema, WT_VARINT),
-        Kind::Fixed64 => scan_packable(r, key, field, schema, WT_FIXED64),
-        Kind::Fixed32 => scan_packable(r, key, field, schema, WT_FIXED32),
-        Kind::Str => {
-            expect(key, field, schema, WT_LEN)?;
-            let s = r.len_delimited()?;
-            // Most strings are ASCII: a cheap word-at-a-time check before full UTF-8 validation.
-            let bytes = s.data();
-            if !bytes.is_ascii() && std::str::from_utf8(bytes).is_err() {
-                return Err(ScanError::InvalidUtf8 {
-                    message: schema.name,
-                    name: field.name,
-                    offset: s.offset(),
-                });
+        // One dispatch per field: the wire type already matches the kind.
+        match field.kind {
+            Kind::Varint => {
+                r.varint()?;
             }
-            Ok(())
+            Kind::Fixed64 => r.skip_fixed(8)?,
+            Kind::Fixed32 => r.skip_fixed(4)?,
+            Kind::Str => scan_string(r, field, cur.schema)?,
+            Kind::Bytes => {
+                r.len_delimited()?;
+            }
+            Kind::Unknown => skip_field(r, key, here)?,
+            Kind::Msg(inner) => {
+                if here == 0 {
+                    return Err(too_deep(key));
+                }
+                let parent_end = r.enter()?;
+                let Some(slot) = stack.get_mut(depth) else {
+                    return Err(too_deep(key));
+                };
+                *slot = Level {
+                    end: parent_end,
+                    ..cur
+                };
+                depth += 1;
+                cur = Level::new(inner, r.end(), field);
+            }
         }
-        Kind::Bytes => {
-            expect(key, field, schema, WT_LEN)?;
-            r.len_delimited().map(|_| ())
-        }
-        // Messages are entered by `scan_message`; unknown fields never get here.
-        Kind::Msg(_) | Kind::Unknown => Err(wrong_wire_type(key, field, schema, WT_LEN)),
     }
 }
 
-/// A scalar field whose key did not carry its scalar wire type: packed if the field is a
-/// repeated numeric and the key is length-delimited, otherwise a wire-type error.
-#[cold]
+/// Validates a `string` field's payload as UTF-8.
+#[inline(always)]
+fn scan_string(
+    r: &mut Reader<'_>,
+    field: &'static Field,
+    schema: &'static Schema,
+) -> Result<(), ScanError> {
+    let s = r.len_delimited()?;
+    // Most strings are ASCII: a cheap word-at-a-time check before full UTF-8 validation.
+    let bytes = s.data();
+    if !bytes.is_ascii() && std::str::from_utf8(bytes).is_err() {
+        return Err(ScanError::InvalidUtf8 {
+            message: schema.name,
+            name: field.name,
+            offset: s.offset(),
+        });
+    }
+    Ok(())
+}
+
+/// A field whose key does not carry its kind's wire type: packed values if the field is a
+/// repeated numeric (`bucket_counts`, `explicit_bounds`) and the key is length-delimited,
+/// otherwise a wire-type error.
 #[inline(never)]
-fn scan_packable(
+fn scan_packed(
     r: &mut Reader<'_>,
     key: Key,
     field: &'static Field,
     schema: &'static Schema,
-    scalar_wire_type: u8,
 ) -> Result<(), ScanError> {
+    let scalar_wire_type = field.wire_type;
     if !field.packable || key.wire_type != WT_LEN {
         return Err(wrong_wire_type(key, field, schema, scalar_wire_type));
     }
@@ -266,15 +274,6 @@ fn scan_packable(
     Ok(())
 }
 
-#[inline(always)]
-fn expect(key: Key, field: &Field, schema: &Schema, wire_type: u8) -> Result<(), ScanError> {
-    if key.wire_type == wire_type {
-        Ok(())
-    } else {
-        Err(wrong_wire_type(key, field, schema, wire_type))
-    }
-}
-
 #[cold]
 fn wrong_wire_type(key: Key, field: &Field, schema: &Schema, expected: u8) -> ScanError {
     ScanError::WrongWireType {
@@ -289,7 +288,10 @@ fn wrong_wire_type(key: Key, field: &Field, schema: &Schema, expected: u8) -> Sc
 
 #[cold]
 fn too_deep(key: Key) -> ScanError {
-    ScanError::TooDeep { limit: RECURSION_LIMIT, offset: key.offset }
+    ScanError::TooDeep {
+        limit: RECURSION_LIMIT,
+        offset: key.offset,
+    }
 }
 
 /// Skips an unknown field exactly as prost's `skip_field`: it needs `budget > 0` whatever the
@@ -317,7 +319,10 @@ pub(crate) fn skip_field(r: &mut Reader<'_>, key: Key, budget: u32) -> Result<()
             }
             skip_field(r, inner, budget - 1)?;
         },
-        _ => Err(ScanError::UnexpectedEndGroup { field: key.field, offset: key.offset }),
+        _ => Err(ScanError::UnexpectedEndGroup {
+            field: key.field,
+            offset: key.offset,
+        }),
     }
 }
 
@@ -325,6 +330,7 @@ pub(crate) fn skip_field(r: &mut Reader<'_>, key: Key, budget: u32) -> Result<()
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::otlp::schema::random;
     use crate::otlp::testgen::{self, Req};
     use proptest::prelude::*;
 
@@ -366,7 +372,11 @@ mod tests {
     fn check(signal: Signal, bytes: &[u8]) -> Result<ScannedRequest, ScanError> {
         let ours = scan(signal, bytes);
         let theirs = Req::decode(signal, bytes);
-        assert_eq!(ours.is_ok(), theirs.is_ok(), "scan {ours:?} vs prost {theirs:?}");
+        assert_eq!(
+            ours.is_ok(),
+            theirs.is_ok(),
+            "scan {ours:?} vs prost {theirs:?}"
+        );
         if let (Ok(o), Ok(t)) = (&ours, &theirs) {
             assert_eq!(o.chunks.len(), t.resources());
             let per: Vec<u64> = o.chunks.iter().map(|c| u64::from(c.items)).collect();
@@ -390,7 +400,10 @@ mod tests {
     #[test]
     fn counts_spans_over_multiple_resources_and_slices_zero_copy() {
         let span = cat(&[&ld(5, b"GET /"), &f64f(7), &f64f(8)]);
-        let r1 = cat(&[&ld(2, &cat(&[&ld(2, &span), &ld(2, &span)])), &ld(2, &ld(2, &span))]);
+        let r1 = cat(&[
+            &ld(2, &cat(&[&ld(2, &span), &ld(2, &span)])),
+            &ld(2, &ld(2, &span)),
+        ]);
         let r2 = ld(2, &ld(2, &span));
         let body = Bytes::from(cat(&[&ld(1, &r1), &ld(1, &r2), &ld(1, &[])]));
         let s = scan_request(Signal::Traces, &body).unwrap();
@@ -400,7 +413,10 @@ mod tests {
         assert_eq!(s.chunks[0].bytes, r1);
         assert_eq!(s.chunks[1].bytes, r2);
         let range = body.as_ptr_range();
-        assert!(range.contains(&s.chunks[1].bytes.as_ptr()), "chunks must share the body");
+        assert!(
+            range.contains(&s.chunks[1].bytes.as_ptr()),
+            "chunks must share the body"
+        );
         check(Signal::Traces, &body).unwrap();
     }
 
@@ -409,12 +425,12 @@ mod tests {
         let dp = cat(&[&f64f(3), &f64f(4)]);
         let pts = |n: usize| -> Vec<u8> { (0..n).flat_map(|_| ld(1, &dp)).collect() };
         let metrics: Vec<u8> = [
-            ld(5, &pts(1)),                       // gauge
-            ld(7, &cat(&[&pts(2), &vi(2, 2)])),   // sum
-            ld(9, &pts(3)),                       // histogram
-            ld(10, &pts(4)),                      // exponential histogram
-            ld(11, &pts(5)),                      // summary
-            ld(1, b"no data"),                    // metric without data
+            ld(5, &pts(1)),                     // gauge
+            ld(7, &cat(&[&pts(2), &vi(2, 2)])), // sum
+            ld(9, &pts(3)),                     // histogram
+            ld(10, &pts(4)),                    // exponential histogram
+            ld(11, &pts(5)),                    // summary
+            ld(1, b"no data"),                  // metric without data
         ]
         .iter()
         .flat_map(|m| ld(2, &cat(&[&ld(1, b"m"), m])))
@@ -429,8 +445,8 @@ mod tests {
         let gauge = |n: usize| ld(5, &(0..n).flat_map(|_| ld(1, &[])).collect::<Vec<_>>());
         let sum = |n: usize| ld(7, &(0..n).flat_map(|_| ld(1, &[])).collect::<Vec<_>>());
         for (metric, want) in [
-            (cat(&[&gauge(2), &sum(3)]), 3),          // a different variant replaces
-            (cat(&[&gauge(2), &gauge(1)]), 3),        // the same variant merges
+            (cat(&[&gauge(2), &sum(3)]), 3),   // a different variant replaces
+            (cat(&[&gauge(2), &gauge(1)]), 3), // the same variant merges
             (cat(&[&gauge(2), &sum(3), &gauge(1)]), 1),
             (cat(&[&sum(2), &ld(1, b"x"), &sum(2)]), 4),
         ] {
@@ -441,8 +457,18 @@ mod tests {
 
     #[test]
     fn counts_log_records() {
-        let rec = cat(&[&f64f(1), &vi(2, 9), &ld(5, &ld(1, b"body")), &ld(12, b"event")]);
-        let scope = cat(&[&ld(1, &ld(1, b"lib")), &ld(2, &rec), &ld(2, &rec), &ld(3, b"url")]);
+        let rec = cat(&[
+            &f64f(1),
+            &vi(2, 9),
+            &ld(5, &ld(1, b"body")),
+            &ld(12, b"event"),
+        ]);
+        let scope = cat(&[
+            &ld(1, &ld(1, b"lib")),
+            &ld(2, &rec),
+            &ld(2, &rec),
+            &ld(3, b"url"),
+        ]);
         let body = cat(&[&ld(1, &ld(2, &scope)), &ld(1, &ld(2, &scope))]);
         let s = check(Signal::Logs, &body).unwrap();
         assert_eq!(s.items, 4);
@@ -472,16 +498,37 @@ mod tests {
         let hist = |dp: &[u8]| ld(1, &ld(2, &ld(2, &ld(9, &ld(1, dp)))));
         let unpacked = cat(&[&f64f(6), &f64f(6), &f64f(7)]);
         check(Signal::Metrics, &hist(&unpacked)).unwrap();
-        check(Signal::Metrics, &hist(&cat(&[&ld(6, &[0; 16]), &ld(7, &[])]))).unwrap();
+        check(
+            Signal::Metrics,
+            &hist(&cat(&[&ld(6, &[0; 16]), &ld(7, &[])])),
+        )
+        .unwrap();
         let err = check(Signal::Metrics, &hist(&ld(7, &[0; 12]))).unwrap_err();
-        assert!(matches!(err, ScanError::PackedLength { len: 12, width: 8, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                ScanError::PackedLength {
+                    len: 12,
+                    width: 8,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         // Buckets.bucket_counts: packed varints must end exactly at the end.
         let exp = |b: &[u8]| ld(1, &ld(2, &ld(2, &ld(10, &ld(1, &ld(8, b))))));
-        check(Signal::Metrics, &exp(&cat(&[&vi(1, 3), &ld(2, &[1, 0x96, 0x01])]))).unwrap();
+        check(
+            Signal::Metrics,
+            &exp(&cat(&[&vi(1, 3), &ld(2, &[1, 0x96, 0x01])])),
+        )
+        .unwrap();
         check(Signal::Metrics, &exp(&ld(2, &[1, 0x96]))).unwrap_err();
         // A non-repeated fixed64 does not accept the packed form.
         let err = check(Signal::Traces, &traces_with_spans(&[&ld(7, &[0; 8])])).unwrap_err();
-        assert!(matches!(err, ScanError::WrongWireType { field: 7, .. }), "{err}");
+        assert!(
+            matches!(err, ScanError::WrongWireType { field: 7, .. }),
+            "{err}"
+        );
     }
 
     // ---- error classes -----------------------------------------------------------------------
@@ -522,7 +569,14 @@ mod tests {
         );
         // Request field 1 must be length-delimited.
         let err = check(Signal::Logs, &vi(1, 1)).unwrap_err();
-        assert!(matches!(err, ScanError::WrongWireType { field: 1, expected: 2, .. }));
+        assert!(matches!(
+            err,
+            ScanError::WrongWireType {
+                field: 1,
+                expected: 2,
+                ..
+            }
+        ));
         // A known message field encoded as a group.
         let group = cat(&[&key(15, WT_START_GROUP), &key(15, WT_END_GROUP)]);
         check(Signal::Traces, &traces_with_spans(&[&group])).unwrap_err();
@@ -551,7 +605,14 @@ mod tests {
         // The span claims 10 bytes but its scope message holds 2.
         let body = ld(1, &ld(2, &[0x12, 0x0A]));
         let err = check(Signal::Traces, &body).unwrap_err();
-        assert_eq!(err, ScanError::LengthOverrun { len: 10, offset: 5, left: 0 });
+        assert_eq!(
+            err,
+            ScanError::LengthOverrun {
+                len: 10,
+                offset: 5,
+                left: 0
+            }
+        );
         // Top-level length past the end of the body.
         let err = check(Signal::Metrics, &[0x0A, 0x05, 0x00]).unwrap_err();
         assert_eq!(
@@ -571,7 +632,14 @@ mod tests {
         let err = check(Signal::Traces, &traces_with_spans(&[&[0x00]])).unwrap_err();
         assert!(matches!(err, ScanError::FieldNumberZero { .. }), "{err}");
         let err = scan(Signal::Traces, &[0x0E]).unwrap_err();
-        assert!(matches!(err, ScanError::InvalidWireType { wire_type: 6, field: 1, .. }));
+        assert!(matches!(
+            err,
+            ScanError::InvalidWireType {
+                wire_type: 6,
+                field: 1,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -580,10 +648,13 @@ mod tests {
         check(Signal::Traces, &ok).unwrap();
         let mismatched = cat(&[&key(9, WT_START_GROUP), &key(8, WT_END_GROUP)]);
         let err = check(Signal::Traces, &mismatched).unwrap_err();
-        assert!(matches!(err, ScanError::UnexpectedEndGroup { field: 8, .. }));
+        assert!(matches!(
+            err,
+            ScanError::UnexpectedEndGroup { field: 8, .. }
+        ));
         check(Signal::Traces, &key(9, WT_END_GROUP)).unwrap_err();
         check(Signal::Traces, &key(9, WT_START_GROUP)).unwrap_err(); // unterminated
-        // A group may not run past the end of its enclosing message.
+                                                                     // A group may not run past the end of its enclosing message.
         let span = cat(&[&key(30, WT_START_GROUP)]);
         let body = cat(&[&traces_with_spans(&[&span]), &key(30, WT_END_GROUP)]);
         check(Signal::Traces, &body).unwrap_err();
@@ -610,11 +681,17 @@ mod tests {
                 flips += usize::from(ok != last);
                 last = ok;
             }
-            assert_eq!((flips, last), (1, false), "one ok→err transition for {inner:?}");
+            assert_eq!(
+                (flips, last),
+                (1, false),
+                "one ok→err transition for {inner:?}"
+            );
         }
         let err = scan(Signal::Logs, &deep_log(60, b"")).unwrap_err();
         assert!(matches!(err, ScanError::TooDeep { limit: 100, .. }));
-        assert!(err.to_string().starts_with("messages nested deeper than 100"));
+        assert!(err
+            .to_string()
+            .starts_with("messages nested deeper than 100"));
         // Nested groups in an unknown field count against the same limit.
         let mut g = Vec::new();
         for _ in 0..120 {
@@ -634,99 +711,6 @@ mod tests {
 
     // ---- properties --------------------------------------------------------------------------
 
-    /// A random wire-format field: the scalar payloads, raw bytes, nested fields, groups.
-    #[derive(Debug, Clone)]
-    enum W {
-        Varint(u64),
-        Fixed64,
-        Fixed32,
-        Raw(Vec<u8>),
-        Text(String),
-        Msg(Vec<(u32, W)>),
-        Group(Vec<(u32, W)>),
-    }
-
-    fn put(out: &mut Vec<u8>, field: u32, w: &W) {
-        match w {
-            W::Varint(v) => out.extend(vi(field, *v)),
-            W::Fixed64 => out.extend(f64f(field)),
-            W::Fixed32 => out.extend(cat(&[&key(field, WT_FIXED32), &[0; 4]])),
-            W::Raw(b) => out.extend(ld(field, b)),
-            W::Text(s) => out.extend(ld(field, s.as_bytes())),
-            W::Msg(fields) => out.extend(ld(field, &encode_fields(fields))),
-            W::Group(fields) => {
-                out.extend(key(field, WT_START_GROUP));
-                out.extend(encode_fields(fields));
-                out.extend(key(field, WT_END_GROUP));
-            }
-        }
-    }
-
-    fn encode_fields(fields: &[(u32, W)]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for (f, w) in fields {
-            put(&mut out, *f, w);
-        }
-        out
-    }
-
-    fn wire() -> impl Strategy<Value = Vec<(u32, W)>> {
-        let leaf = prop_oneof![
-            any::<u64>().prop_map(W::Varint),
-            (0..300u64).prop_map(W::Varint),
-            Just(W::Fixed64),
-            Just(W::Fixed32),
-            prop::collection::vec(any::<u8>(), 0..17).prop_map(W::Raw),
-            "\\PC{0,4}".prop_map(W::Text),
-        ];
-        let num = prop_oneof![4 => 1..17u32, 1 => 1..40u32];
-        let w = leaf.prop_recursive(8, 96, 6, move |inner| {
-            let field = (prop_oneof![4 => 1..17u32, 1 => 1..40u32], inner);
-            prop_oneof![
-                4 => prop::collection::vec(field.clone(), 0..6).prop_map(W::Msg),
-                1 => prop::collection::vec(field, 0..3).prop_map(W::Group),
-            ]
-        });
-        let top = prop_oneof![8 => Just(1u32), 1 => num];
-        prop::collection::vec((top, w), 0..4)
-    }
-
-    #[derive(Debug, Clone)]
-    enum Mutation {
-        Set(prop::sample::Index, u8),
-        Truncate(prop::sample::Index),
-        Insert(prop::sample::Index, Vec<u8>),
-        Delete(prop::sample::Index, usize),
-    }
-
-    fn mutation() -> impl Strategy<Value = Mutation> {
-        let idx = any::<prop::sample::Index>;
-        prop_oneof![
-            4 => (idx(), any::<u8>()).prop_map(|(i, b)| Mutation::Set(i, b)),
-            1 => idx().prop_map(Mutation::Truncate),
-            2 => (idx(), prop::collection::vec(any::<u8>(), 1..4))
-                .prop_map(|(i, b)| Mutation::Insert(i, b)),
-            2 => (idx(), 1..4usize).prop_map(|(i, n)| Mutation::Delete(i, n)),
-        ]
-    }
-
-    fn apply(bytes: &mut Vec<u8>, m: &Mutation) {
-        let len = bytes.len();
-        match m {
-            _ if len == 0 => {}
-            Mutation::Set(i, b) => bytes[i.index(len)] = *b,
-            Mutation::Truncate(i) => bytes.truncate(i.index(len)),
-            Mutation::Insert(i, b) => {
-                let at = i.index(len + 1);
-                bytes.splice(at..at, b.iter().copied());
-            }
-            Mutation::Delete(i, n) => {
-                let at = i.index(len);
-                bytes.drain(at..(at + n).min(len));
-            }
-        }
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
@@ -743,11 +727,11 @@ mod tests {
         #[test]
         fn scan_agrees_with_prost_on_mutations(
             req in testgen::request(),
-            muts in prop::collection::vec(mutation(), 1..4),
+            muts in prop::collection::vec(testgen::mutation(), 1..4),
         ) {
             let mut bytes = req.encode();
             for m in &muts {
-                apply(&mut bytes, m);
+                testgen::apply(&mut bytes, m);
             }
             for signal in Signal::ALL {
                 check(signal, &bytes).ok();
@@ -761,13 +745,13 @@ mod tests {
         #[test]
         fn scan_agrees_with_prost_on_schema_guided_messages(seed in any::<u64>(), bad in 0..30u64) {
             for signal in Signal::ALL {
-                check(signal, &testgen::random_request(signal, seed, bad)).ok();
+                check(signal, &random::random_request(signal, seed, bad)).ok();
             }
         }
 
         #[test]
-        fn scan_agrees_with_prost_on_random_wire_messages(fields in wire()) {
-            let bytes = encode_fields(&fields);
+        fn scan_agrees_with_prost_on_random_wire_messages(fields in testgen::wire()) {
+            let bytes = testgen::encode_fields(&fields);
             for signal in Signal::ALL {
                 check(signal, &bytes).ok();
             }

@@ -15,6 +15,7 @@
 //!   occurrence of a different variant replaces the earlier one, and a repeat of the same
 //!   variant merges into it.
 
+use super::wire::{WT_FIXED32, WT_FIXED64, WT_LEN, WT_VARINT};
 use crate::signal::Signal;
 
 /// How a field is encoded (what prost's generated code reads).
@@ -55,16 +56,31 @@ pub(crate) struct Field {
     pub number: u32,
     pub name: &'static str,
     pub kind: Kind,
+    /// The wire type of one value of `kind` (a packed repeated field may also come as 2).
+    pub wire_type: u8,
     pub packable: bool,
     pub role: Role,
 }
 
 impl Field {
-    const UNKNOWN: Field =
-        Field { number: 0, name: "", kind: Kind::Unknown, packable: false, role: Role::Plain };
+    pub(crate) const UNKNOWN: Field = Field::new(0, "", Kind::Unknown);
 
     const fn new(number: u32, name: &'static str, kind: Kind) -> Field {
-        Field { number, name, kind, packable: false, role: Role::Plain }
+        let wire_type = match kind {
+            Kind::Varint => WT_VARINT,
+            Kind::Fixed64 => WT_FIXED64,
+            Kind::Fixed32 => WT_FIXED32,
+            Kind::Str | Kind::Bytes | Kind::Msg(_) => WT_LEN,
+            Kind::Unknown => u8::MAX,
+        };
+        Field {
+            number,
+            name,
+            kind,
+            wire_type,
+            packable: false,
+            role: Role::Plain,
+        }
     }
 }
 
@@ -116,7 +132,10 @@ const fn msg(n: u32, name: &'static str, schema: &'static Schema) -> Field {
     Field::new(n, name, Kind::Msg(schema))
 }
 const fn packed(field: Field) -> Field {
-    Field { packable: true, ..field }
+    Field {
+        packable: true,
+        ..field
+    }
 }
 const fn role(field: Field, role: Role) -> Field {
     Field { role, ..field }
@@ -288,7 +307,10 @@ pub(crate) static METRIC: Schema = Schema {
         role(msg(5, "gauge", &GAUGE), Role::OneofCarrier),
         role(msg(7, "sum", &SUM), Role::OneofCarrier),
         role(msg(9, "histogram", &HISTOGRAM), Role::OneofCarrier),
-        role(msg(10, "exponential_histogram", &EXPONENTIAL_HISTOGRAM), Role::OneofCarrier),
+        role(
+            msg(10, "exponential_histogram", &EXPONENTIAL_HISTOGRAM),
+            Role::OneofCarrier,
+        ),
         role(msg(11, "summary", &SUMMARY), Role::OneofCarrier),
         msg(12, "metadata", &KEY_VALUE),
     ]),
@@ -319,7 +341,10 @@ pub(crate) static HISTOGRAM: Schema = Schema {
 pub(crate) static EXPONENTIAL_HISTOGRAM: Schema = Schema {
     name: "opentelemetry.proto.metrics.v1.ExponentialHistogram",
     fields: &table::<3>(&[
-        role(msg(1, "data_points", &EXPONENTIAL_HISTOGRAM_DATA_POINT), Role::Item),
+        role(
+            msg(1, "data_points", &EXPONENTIAL_HISTOGRAM_DATA_POINT),
+            Role::Item,
+        ),
         varint(2, "aggregation_temporality"),
     ]),
 };
@@ -519,6 +544,168 @@ pub(crate) static ALL: &[&Schema] = &[
     &LOG_RECORD,
 ];
 
+/// Schema-guided random messages for the property tests: they follow these tables, with
+/// corruption at a chosen rate, so prost (the oracle) catches any table that is wrong.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod random {
+    use super::{resource_schema, Field, Kind, Schema};
+    use crate::otlp::wire::put_varint;
+    use crate::signal::Signal;
+
+    /// A tiny deterministic PRNG (xorshift64*), seeded by proptest.
+    pub struct Rng(u64);
+
+    impl Rng {
+        pub fn new(seed: u64) -> Rng {
+            Rng(seed | 1)
+        }
+        pub fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        pub fn below(&mut self, n: u64) -> u64 {
+            self.next() % n.max(1)
+        }
+        /// True with probability `permille`/1000.
+        pub fn chance(&mut self, permille: u64) -> bool {
+            self.below(1000) < permille
+        }
+    }
+
+    fn put_key(out: &mut Vec<u8>, field: u32, wt: u8) {
+        put_varint((u64::from(field) << 3) | u64::from(wt), out);
+    }
+
+    fn put_len(out: &mut Vec<u8>, field: u32, body: &[u8]) {
+        put_key(out, field, 2);
+        put_varint(body.len() as u64, out);
+        out.extend_from_slice(body);
+    }
+
+    fn random_bytes(rng: &mut Rng, max: u64) -> Vec<u8> {
+        (0..rng.below(max)).map(|_| rng.next() as u8).collect()
+    }
+
+    /// A random value for `kind`, encoded with the right wire type (packed sometimes).
+    fn put_value(rng: &mut Rng, out: &mut Vec<u8>, field: &Field, depth: u32, bad: u64) {
+        let n = field.number;
+        match field.kind {
+            Kind::Varint if field.packable && rng.chance(500) => {
+                let mut body = Vec::new();
+                for _ in 0..rng.below(4) {
+                    put_varint(rng.next() >> rng.below(64), &mut body);
+                }
+                put_len(out, n, &body);
+            }
+            Kind::Fixed64 if field.packable && rng.chance(500) => {
+                let body = vec![7u8; 8 * rng.below(4) as usize];
+                put_len(out, n, &body);
+            }
+            Kind::Varint => {
+                put_key(out, n, 0);
+                put_varint(rng.next() >> rng.below(64), out);
+            }
+            Kind::Fixed64 => {
+                put_key(out, n, 1);
+                out.extend_from_slice(&rng.next().to_le_bytes());
+            }
+            Kind::Fixed32 => {
+                put_key(out, n, 5);
+                out.extend_from_slice(&(rng.next() as u32).to_le_bytes());
+            }
+            Kind::Str => {
+                let s: String = (0..rng.below(6))
+                    .map(|_| ['a', 'é', '€', '𝄞'][rng.below(4) as usize])
+                    .collect();
+                let mut b = s.into_bytes();
+                if rng.chance(bad) && !b.is_empty() {
+                    let i = rng.below(b.len() as u64) as usize;
+                    b[i] = rng.next() as u8;
+                }
+                put_len(out, n, &b);
+            }
+            Kind::Bytes => put_len(out, n, &random_bytes(rng, 17)),
+            Kind::Msg(inner) => put_len(out, n, &random_message(rng, inner, depth + 1, bad)),
+            Kind::Unknown => {}
+        }
+    }
+
+    /// A field with a random wire type and payload (for unknown numbers and corruption).
+    fn put_random_field(rng: &mut Rng, out: &mut Vec<u8>, n: u32, depth: u32) {
+        match rng.below(6) {
+            0 => {
+                put_key(out, n, 0);
+                put_varint(rng.next(), out);
+            }
+            1 => {
+                put_key(out, n, 1);
+                out.extend_from_slice(&[0; 8]);
+            }
+            2 => put_len(out, n, &random_bytes(rng, 12)),
+            3 if depth < 8 => {
+                put_key(out, n, 3);
+                for _ in 0..rng.below(3) {
+                    let inner = 1 + rng.below(20) as u32;
+                    put_random_field(rng, out, inner, depth + 1);
+                }
+                put_key(out, if rng.chance(20) { n + 1 } else { n }, 4);
+            }
+            4 => {
+                put_key(out, n, 5);
+                out.extend_from_slice(&[0; 4]);
+            }
+            _ => {
+                put_key(out, n, 0);
+                put_varint(rng.below(300), out);
+            }
+        }
+    }
+
+    /// A random message that follows `schema` except with probability `bad`‰ per field
+    /// (wrong wire type, broken UTF-8), with unknown fields mixed in.
+    pub fn random_message(rng: &mut Rng, schema: &'static Schema, depth: u32, bad: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        let known: Vec<&Field> = schema.fields.iter().filter(|f| f.number != 0).collect();
+        let fields = if depth > 6 {
+            rng.below(2)
+        } else {
+            rng.below(7)
+        };
+        for _ in 0..fields {
+            if rng.chance(100) || known.is_empty() {
+                let n = 1 + rng.below(40) as u32;
+                put_random_field(rng, &mut out, n, depth);
+            } else if rng.chance(bad) {
+                let f = known[rng.below(known.len() as u64) as usize];
+                put_random_field(rng, &mut out, f.number, depth);
+            } else {
+                let f = known[rng.below(known.len() as u64) as usize];
+                put_value(rng, &mut out, f, depth, bad);
+            }
+        }
+        out
+    }
+
+    /// A random export request of `signal`: resource messages built by [`random_message`].
+    pub fn random_request(signal: Signal, seed: u64, bad: u64) -> Vec<u8> {
+        let mut rng = Rng::new(seed);
+        let mut out = Vec::new();
+        for _ in 0..rng.below(4) {
+            if rng.chance(50) {
+                let n = 1 + rng.below(5) as u32;
+                put_random_field(&mut rng, &mut out, n, 0);
+            } else {
+                let body = random_message(&mut rng, resource_schema(signal), 1, bad);
+                put_len(&mut out, 1, &body);
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -547,7 +734,12 @@ mod tests {
                 _ => WT_LEN,
             };
             let packed = field.packable && key.wire_type == WT_LEN;
-            assert!(key.wire_type == wt || packed, "{}.{}: wire type", schema.name, field.name);
+            assert!(
+                key.wire_type == wt || packed,
+                "{}.{}: wire type",
+                schema.name,
+                field.name
+            );
             match field.kind {
                 Kind::Varint if !packed => drop(r.varint().unwrap()),
                 Kind::Fixed64 if !packed => r.skip_fixed(8).unwrap(),
@@ -578,7 +770,12 @@ mod tests {
         }
         for schema in ALL {
             for f in schema.fields.iter().filter(|f| f.number != 0) {
-                assert!(seen.contains(&(schema.name, f.number)), "{}.{} never", schema.name, f.name);
+                assert!(
+                    seen.contains(&(schema.name, f.number)),
+                    "{}.{} never",
+                    schema.name,
+                    f.name
+                );
             }
         }
     }
@@ -590,8 +787,15 @@ mod tests {
                 assert!(f.number == 0 || f.number as usize == i, "{}", schema.name);
                 assert!(!f.packable || matches!(f.kind, Kind::Varint | Kind::Fixed64));
             }
-            let oneofs = schema.fields.iter().filter(|f| f.role == Role::OneofCarrier).count();
-            assert!(oneofs == 0 || oneofs == 5, "one item-carrying oneof at most");
+            let oneofs = schema
+                .fields
+                .iter()
+                .filter(|f| f.role == Role::OneofCarrier)
+                .count();
+            assert!(
+                oneofs == 0 || oneofs == 5,
+                "one item-carrying oneof at most"
+            );
         }
     }
 }

@@ -33,11 +33,17 @@ pub fn split_chunk(
     first_items: u32,
 ) -> Result<(ResourceChunk, ResourceChunk), ScanError> {
     if first_items == 0 || first_items >= chunk.items {
-        return Err(ScanError::BadSplit { items: chunk.items, first: first_items });
+        return Err(ScanError::BadSplit {
+            items: chunk.items,
+            first: first_items,
+        });
     }
     let found = scan_resource(signal, &chunk.bytes)?;
     if found != u64::from(chunk.items) {
-        return Err(ScanError::ItemCountMismatch { claimed: chunk.items, found });
+        return Err(ScanError::ItemCountMismatch {
+            claimed: chunk.items,
+            found,
+        });
     }
     let (left, right) = split_message(
         &chunk.bytes,
@@ -47,8 +53,14 @@ pub fn split_chunk(
         RECURSION_LIMIT - 1,
     )?;
     Ok((
-        ResourceChunk { bytes: Bytes::from(left), items: first_items },
-        ResourceChunk { bytes: Bytes::from(right), items: chunk.items - first_items },
+        ResourceChunk {
+            bytes: Bytes::from(left),
+            items: first_items,
+        },
+        ResourceChunk {
+            bytes: Bytes::from(right),
+            items: chunk.items - first_items,
+        },
     ))
 }
 
@@ -73,8 +85,11 @@ fn split_message(
     while r.has_remaining() {
         let start = r.pos();
         let key = r.key(schema.name)?;
-        let (role, kind) = schema.field(key.field).map_or((Role::Plain, Kind::Unknown), |f| (f.role, f.kind));
-        let (Role::Carrier | Role::OneofCarrier | Role::Item, Kind::Msg(inner)) = (role, kind) else {
+        let (role, kind) = schema
+            .field(key.field)
+            .map_or((Role::Plain, Kind::Unknown), |f| (f.role, f.kind));
+        let (Role::Carrier | Role::OneofCarrier | Role::Item, Kind::Msg(inner)) = (role, kind)
+        else {
             skip_field(&mut r, key, budget)?;
             let raw = slice(data, start, r.pos())?;
             halves.left.extend_from_slice(raw);
@@ -119,7 +134,11 @@ impl Halves {
             self.right.extend_from_slice(raw);
             return Ok(());
         }
-        let n = if role == Role::Item { 1 } else { self.count(inner, body)? };
+        let n = if role == Role::Item {
+            1
+        } else {
+            self.count(inner, body)?
+        };
         if self.seen.saturating_add(n) <= self.k {
             self.left.extend_from_slice(raw);
         } else {
@@ -193,14 +212,25 @@ fn live_oneof(
     while r.has_remaining() {
         let start = r.pos();
         let key = r.key(schema.name)?;
-        if !schema.field(key.field).is_some_and(|f| f.role == Role::OneofCarrier) {
+        if !schema
+            .field(key.field)
+            .is_some_and(|f| f.role == Role::OneofCarrier)
+        {
             skip_field(&mut r, key, budget.max(1))?;
             continue;
         }
         let body = r.len_delimited()?;
         match &mut live {
             Some((field, run)) if *field == key.field => run.merged.extend_from_slice(body.data()),
-            _ => live = Some((key.field, LiveOneof { from: start, merged: body.data().to_vec() })),
+            _ => {
+                live = Some((
+                    key.field,
+                    LiveOneof {
+                        from: start,
+                        merged: body.data().to_vec(),
+                    },
+                ))
+            }
         }
     }
     Ok(live.map(|(_, run)| run))
@@ -237,7 +267,10 @@ mod tests {
         out
     }
     fn chunk(bytes: Vec<u8>, items: u32) -> ResourceChunk {
-        ResourceChunk { bytes: Bytes::from(bytes), items }
+        ResourceChunk {
+            bytes: Bytes::from(bytes),
+            items,
+        }
     }
 
     /// Checks the split property for every split point of `c`: both halves valid (scan and
@@ -249,13 +282,19 @@ mod tests {
             let (l, r) = split_chunk(signal, c, k).unwrap();
             assert_eq!((l.items, r.items), (k, c.items - k));
             assert_eq!(scan_resource(signal, &l.bytes).unwrap(), u64::from(k));
-            assert_eq!(scan_resource(signal, &r.bytes).unwrap(), u64::from(c.items - k));
+            assert_eq!(
+                scan_resource(signal, &r.bytes).unwrap(),
+                u64::from(c.items - k)
+            );
             let mut both = flatten_resource(signal, &l.bytes);
             both.extend(flatten_resource(signal, &r.bytes));
             assert_eq!(both, all, "split at {k}");
             let mut req = BytesMut::new();
             encode_request([&l, &r], &mut req);
-            assert_eq!(Req::decode(signal, &req).unwrap().items(), u64::from(c.items));
+            assert_eq!(
+                Req::decode(signal, &req).unwrap().items(),
+                u64::from(c.items)
+            );
         }
     }
 
@@ -267,19 +306,34 @@ mod tests {
             let err = split_chunk(Signal::Traces, &c, k).unwrap_err();
             assert_eq!(err, ScanError::BadSplit { items: 2, first: k });
         }
-        let lying = ResourceChunk { items: 3, ..c.clone() };
+        let lying = ResourceChunk {
+            items: 3,
+            ..c.clone()
+        };
         let err = split_chunk(Signal::Traces, &lying, 1).unwrap_err();
-        assert_eq!(err, ScanError::ItemCountMismatch { claimed: 3, found: 2 });
+        assert_eq!(
+            err,
+            ScanError::ItemCountMismatch {
+                claimed: 3,
+                found: 2
+            }
+        );
         let garbage = chunk(vec![0x12, 0x05], 2);
         assert!(split_chunk(Signal::Traces, &garbage, 1).is_err());
     }
 
     #[test]
     fn splits_traces_across_and_within_scopes() {
-        let resource = ld(1, &ld(1, &[ld(1, b"service.name"), ld(2, &ld(1, b"api"))].concat()));
+        let resource = ld(
+            1,
+            &ld(1, &[ld(1, b"service.name"), ld(2, &ld(1, b"api"))].concat()),
+        );
         let span = |name: &[u8]| ld(2, &ld(5, name));
         let scope = |name: &[u8], spans: &[Vec<u8>]| {
-            ld(2, &[ld(1, &ld(1, name)), spans.concat(), ld(3, b"scope-url")].concat())
+            ld(
+                2,
+                &[ld(1, &ld(1, name)), spans.concat(), ld(3, b"scope-url")].concat(),
+            )
         };
         let body = [
             resource,
@@ -306,13 +360,22 @@ mod tests {
         assert_eq!(r.scope_spans[0].scope, l.scope_spans[0].scope);
         // At 2 the first scope goes left whole and is omitted on the right.
         let (l, r) = split_chunk(Signal::Traces, &c, 2).unwrap();
-        assert_eq!((rs(&l.bytes).scope_spans.len(), rs(&r.bytes).scope_spans.len()), (1, 2));
+        assert_eq!(
+            (
+                rs(&l.bytes).scope_spans.len(),
+                rs(&r.bytes).scope_spans.len()
+            ),
+            (1, 2)
+        );
     }
 
     #[test]
     fn splits_a_metric_inside_its_data_points() {
         let dp = |t: u8| ld(1, &[&[0x19][..], &[t; 8]].concat()); // time_unix_nano
-        let sum = ld(7, &[dp(1), dp(2), ld(20, &[]), dp(3), vec![0x10, 2, 0x18, 1]].concat());
+        let sum = ld(
+            7,
+            &[dp(1), dp(2), ld(20, &[]), dp(3), vec![0x10, 2, 0x18, 1]].concat(),
+        );
         let metric = ld(2, &[ld(1, b"requests"), ld(3, b"1"), sum].concat());
         let body = ld(2, &[ld(1, &ld(1, b"scope")), metric].concat());
         let c = chunk(body, 3);
@@ -321,7 +384,12 @@ mod tests {
 
     #[test]
     fn metric_oneof_is_split_as_prost_sees_it() {
-        let points = |n: usize| (0..n).map(|i| ld(1, &[0x19, i as u8, 0, 0, 0, 0, 0, 0, 0])).collect::<Vec<_>>().concat();
+        let points = |n: usize| {
+            (0..n)
+                .map(|i| ld(1, &[0x19, i as u8, 0, 0, 0, 0, 0, 0, 0]))
+                .collect::<Vec<_>>()
+                .concat()
+        };
         let gauge = |n: usize| ld(5, &points(n));
         let sum = |n: usize, temporality: u8| ld(7, &[points(n), vec![0x10, temporality]].concat());
         let metrics = [
@@ -339,7 +407,10 @@ mod tests {
     #[test]
     fn splits_logs() {
         let rec = |b: &[u8]| ld(2, &ld(5, &ld(1, b)));
-        let scope = ld(2, &[rec(b"1"), rec(b"2"), ld(1, &ld(2, b"v1")), rec(b"3")].concat());
+        let scope = ld(
+            2,
+            &[rec(b"1"), rec(b"2"), ld(1, &ld(2, b"v1")), rec(b"3")].concat(),
+        );
         let body = [ld(1, &[]), scope.clone(), scope].concat();
         check_all_splits(Signal::Logs, &chunk(body, 6));
     }
@@ -364,7 +435,7 @@ mod tests {
         #[test]
         fn split_handles_odd_but_valid_encodings(seed in any::<u64>()) {
             for signal in Signal::ALL {
-                let bytes = Bytes::from(testgen::random_request(signal, seed, 0));
+                let bytes = Bytes::from(crate::otlp::schema::random::random_request(signal, seed, 0));
                 let Ok(s) = scan_request(signal, &bytes) else { continue };
                 for c in s.chunks.iter().filter(|c| c.items >= 2) {
                     check_all_splits(signal, c);

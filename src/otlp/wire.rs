@@ -91,7 +91,9 @@ pub enum ScanError {
         left: usize,
     },
     /// A fixed-width value cut off by the end of the enclosing message.
-    #[error("{width}-byte value at byte {offset} runs past the end of the message ({left} bytes left)")]
+    #[error(
+        "{width}-byte value at byte {offset} runs past the end of the message ({left} bytes left)"
+    )]
     TruncatedFixed {
         /// 4 or 8.
         width: usize,
@@ -209,7 +211,12 @@ impl<'a> Reader<'a> {
     /// A reader over `data`, whose first byte is at absolute offset `base`.
     #[inline]
     pub fn new(data: &'a [u8], base: usize) -> Self {
-        Reader { data, pos: 0, end: data.len(), base }
+        Reader {
+            data,
+            pos: 0,
+            end: data.len(),
+            base,
+        }
     }
 
     /// Whether any byte is left before `end`.
@@ -278,16 +285,22 @@ impl<'a> Reader<'a> {
             value |= u64::from(b & 0x7F) << (7 * i);
             if b < 0x80 {
                 if i == 9 && b >= 0x02 {
-                    return Err(ScanError::OverlongVarint { offset: self.base + start });
+                    return Err(ScanError::OverlongVarint {
+                        offset: self.base + start,
+                    });
                 }
                 self.pos = start + i + 1;
                 return Ok(value);
             }
         }
         if rest.len() >= 10 {
-            Err(ScanError::OverlongVarint { offset: self.base + start })
+            Err(ScanError::OverlongVarint {
+                offset: self.base + start,
+            })
         } else {
-            Err(ScanError::TruncatedVarint { offset: self.base + start })
+            Err(ScanError::TruncatedVarint {
+                offset: self.base + start,
+            })
         }
     }
 
@@ -303,12 +316,21 @@ impl<'a> Reader<'a> {
         let wire_type = (key & 7) as u8;
         let field = (key >> 3) as u32;
         if wire_type > WT_FIXED32 {
-            return Err(ScanError::InvalidWireType { wire_type, field, message, offset });
+            return Err(ScanError::InvalidWireType {
+                wire_type,
+                field,
+                message,
+                offset,
+            });
         }
         if field == 0 {
             return Err(ScanError::FieldNumberZero { message, offset });
         }
-        Ok(Key { field, wire_type, offset })
+        Ok(Key {
+            field,
+            wire_type,
+            offset,
+        })
     }
 
     /// Skips `width` bytes of a fixed-width value.
@@ -395,10 +417,16 @@ mod tests {
         let max = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01];
         assert_eq!(read(&max), Ok((u64::MAX, 10)));
         let overflow = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x02];
-        assert_eq!(read(&overflow), Err(ScanError::OverlongVarint { offset: 0 }));
+        assert_eq!(
+            read(&overflow),
+            Err(ScanError::OverlongVarint { offset: 0 })
+        );
         let eleven = [0x80; 11];
         assert_eq!(read(&eleven), Err(ScanError::OverlongVarint { offset: 0 }));
-        assert_eq!(read(&[0x80, 0x80]), Err(ScanError::TruncatedVarint { offset: 0 }));
+        assert_eq!(
+            read(&[0x80, 0x80]),
+            Err(ScanError::TruncatedVarint { offset: 0 })
+        );
         assert_eq!(read(&[]), Err(ScanError::TruncatedVarint { offset: 0 }));
     }
 
@@ -435,9 +463,15 @@ mod tests {
         let mut r = Reader::new(&[0x00], 0);
         assert!(matches!(r.key("M"), Err(ScanError::FieldNumberZero { .. })));
         let mut r = Reader::new(&[0x0E], 0);
-        assert!(matches!(r.key("M"), Err(ScanError::InvalidWireType { wire_type: 6, .. })));
+        assert!(matches!(
+            r.key("M"),
+            Err(ScanError::InvalidWireType { wire_type: 6, .. })
+        ));
         let mut r = Reader::new(&[0x0F], 0);
-        assert!(matches!(r.key("M"), Err(ScanError::InvalidWireType { wire_type: 7, .. })));
+        assert!(matches!(
+            r.key("M"),
+            Err(ScanError::InvalidWireType { wire_type: 7, .. })
+        ));
         let mut r = Reader::new(&[0x80, 0x80, 0x80, 0x80, 0x10], 0);
         assert!(matches!(r.key("M"), Err(ScanError::InvalidKey { .. })));
     }
@@ -446,7 +480,14 @@ mod tests {
     fn lengths_are_bounded() {
         let mut r = Reader::new(&[0x05, 1, 2], 10);
         let err = r.len_delimited().err();
-        assert_eq!(err, Some(ScanError::LengthOverrun { len: 5, offset: 10, left: 2 }));
+        assert_eq!(
+            err,
+            Some(ScanError::LengthOverrun {
+                len: 5,
+                offset: 10,
+                left: 2
+            })
+        );
         assert_eq!(
             err.map(|e| e.to_string()).unwrap_or_default(),
             "length 5 at byte 10 runs past the end of the message (2 bytes left)"

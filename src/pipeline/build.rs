@@ -85,22 +85,28 @@ pub fn build(config: &Config, budget: &Budget) -> Result<ShardGraph, BuildError>
                 fanout.push(delivery.clone());
                 continue;
             }
-            let exporter_config = config.exporters.get(id).ok_or_else(|| BuildError::Missing {
-                pipeline: name.clone(),
-                kind: "exporter",
-                id: id.clone(),
-            })?;
+            let exporter_config = config
+                .exporters
+                .get(id)
+                .ok_or_else(|| BuildError::Missing {
+                    pipeline: name.clone(),
+                    kind: "exporter",
+                    id: id.clone(),
+                })?;
             let delivery = Rc::new(make_delivery(id, exporter_config)?);
             deliveries.insert(key, delivery.clone());
             fanout.push(delivery);
         }
         let mut next: Next = Rc::new(Stage::Export(Rc::new(Fanout::new(fanout))));
         for id in pipeline.processors.iter().rev() {
-            let processor = config.processors.get(id).ok_or_else(|| BuildError::Missing {
-                pipeline: name.clone(),
-                kind: "processor",
-                id: id.clone(),
-            })?;
+            let processor = config
+                .processors
+                .get(id)
+                .ok_or_else(|| BuildError::Missing {
+                    pipeline: name.clone(),
+                    kind: "processor",
+                    id: id.clone(),
+                })?;
             next = match processor {
                 ProcessorConfig::Batch(batch) => {
                     let batch = Rc::new(BatchProcessor::new(signal, batch, budget, next));
@@ -125,8 +131,7 @@ pub fn build(config: &Config, budget: &Budget) -> Result<ShardGraph, BuildError>
 fn make_delivery(id: &ComponentId, config: &ExporterConfig) -> Result<Delivery, BuildError> {
     match config {
         ExporterConfig::Otlp(otlp) => {
-            let exporter =
-                OtlpGrpcExporter::new(id.clone(), otlp).map_err(BuildError::Exporter)?;
+            let exporter = OtlpGrpcExporter::new(id.clone(), otlp).map_err(BuildError::Exporter)?;
             Ok(Delivery::new(
                 id.clone(),
                 Exporter::OtlpGrpc(exporter),
@@ -140,7 +145,12 @@ fn make_delivery(id: &ComponentId, config: &ExporterConfig) -> Result<Delivery, 
                 enabled: false,
                 ..crate::config::RetryConfig::default()
             };
-            Ok(Delivery::new(id.clone(), Exporter::Debug(exporter), 1, no_retry))
+            Ok(Delivery::new(
+                id.clone(),
+                Exporter::Debug(exporter),
+                1,
+                no_retry,
+            ))
         }
     }
 }

@@ -11,8 +11,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use futures_lite::future;
-use shardgate_io::{TcpListener, TcpStream};
 use shardgate_io::listener;
+use shardgate_io::{TcpListener, TcpStream};
 use shardgate_shards::{task, DrainSignal};
 
 /// How long to pause accepting after an accept error (e.g. EMFILE) so the loop cannot spin.

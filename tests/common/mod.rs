@@ -194,7 +194,9 @@ impl Backend {
                     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                         .await
                         .expect("backend bind");
-                    addr_tx.send(listener.local_addr().expect("addr")).expect("send addr");
+                    addr_tx
+                        .send(listener.local_addr().expect("addr"))
+                        .expect("send addr");
                     let incoming = tonic::transport::server::TcpIncoming::from(listener);
                     let server = tonic::transport::Server::builder()
                         .add_service(
@@ -270,13 +272,21 @@ impl Backend {
 
     /// Every span received so far, with its resource and scope.
     pub fn spans(&self) -> Vec<Flat<Span>> {
-        let requests: Vec<_> = self.trace_requests().into_iter().map(|r| r.request).collect();
+        let requests: Vec<_> = self
+            .trace_requests()
+            .into_iter()
+            .map(|r| r.request)
+            .collect();
         flatten_traces(&requests)
     }
 
     /// Every data point received so far (each as a one-point metric), with resource and scope.
     pub fn points(&self) -> Vec<Flat<Metric>> {
-        let requests: Vec<_> = self.metric_requests().into_iter().map(|r| r.request).collect();
+        let requests: Vec<_> = self
+            .metric_requests()
+            .into_iter()
+            .map(|r| r.request)
+            .collect();
         flatten_metrics(&requests)
     }
 
@@ -288,11 +298,21 @@ impl Backend {
 
     /// Spans, data points and log records received so far.
     pub fn item_counts(&self) -> (usize, usize, usize) {
-        (self.spans().len(), self.points().len(), self.log_records().len())
+        (
+            self.spans().len(),
+            self.points().len(),
+            self.log_records().len(),
+        )
     }
 
     /// Waits (bounded by `timeout`) until at least `spans`, `points` and `logs` items arrived.
-    pub fn wait_for_items(&self, spans: usize, points: usize, logs: usize, timeout: Duration) -> bool {
+    pub fn wait_for_items(
+        &self,
+        spans: usize,
+        points: usize,
+        logs: usize,
+        timeout: Duration,
+    ) -> bool {
         wait_until(timeout, || {
             let (s, p, l) = self.item_counts();
             s >= spans && p >= points && l >= logs
@@ -407,9 +427,11 @@ pub fn split_points(m: &Metric) -> Vec<Metric> {
             .data_points
             .iter()
             .map(|p| {
-                with(metric::Data::Gauge(opentelemetry_proto::tonic::metrics::v1::Gauge {
-                    data_points: vec![p.clone()],
-                }))
+                with(metric::Data::Gauge(
+                    opentelemetry_proto::tonic::metrics::v1::Gauge {
+                        data_points: vec![p.clone()],
+                    },
+                ))
             })
             .collect(),
         Some(metric::Data::Sum(s)) => s
@@ -621,7 +643,10 @@ impl Config {
             y.push_str("processors:\n  batch:\n");
             y.push_str(&format!("    send_batch_size: {}\n", b.send_batch_size));
             y.push_str(&format!("    timeout: {}\n", b.timeout));
-            y.push_str(&format!("    send_batch_max_size: {}\n", b.send_batch_max_size));
+            y.push_str(&format!(
+                "    send_batch_max_size: {}\n",
+                b.send_batch_max_size
+            ));
         }
         y.push_str("exporters:\n");
         let exporter = match &self.exporter {
@@ -648,7 +673,11 @@ impl Config {
         y.push_str("service:\n  telemetry:\n    logs:\n");
         y.push_str(&format!("      level: {}\n", self.log_level));
         y.push_str("  pipelines:\n");
-        let processors = if self.batch.is_some() { "[batch]" } else { "[]" };
+        let processors = if self.batch.is_some() {
+            "[batch]"
+        } else {
+            "[]"
+        };
         for signal in ["traces", "metrics", "logs"] {
             y.push_str(&format!(
                 "    {signal}:\n      receivers: [otlp]\n      processors: {processors}\n      exporters: [{exporter}]\n"

@@ -19,7 +19,6 @@ use shardgate_io::h2_server::{self, H2ServerSettings};
 use shardgate_io::TcpStream;
 use shardgate_shards::DrainSignal;
 
-use crate::compression::{self, Codec, DecompressError};
 use crate::config::{ComponentId, GrpcServerConfig};
 use crate::exporter::ExportError;
 use crate::otlp::{self, ScanError};
@@ -27,6 +26,7 @@ use crate::pipeline::budget::Budget;
 use crate::pipeline::build::Routes;
 use crate::pipeline::payload::Payload;
 use crate::signal::Signal;
+use shardgate_io::compression::{self, Codec, DecompressError};
 
 /// Why a request was refused; each maps to the status the OTLP spec asks for.
 #[derive(Debug, thiserror::Error)]
@@ -65,9 +65,7 @@ impl ReceiveError {
             | ReceiveError::SignalNotServed(_)
             | ReceiveError::Encoding(_) => Code::Unimplemented,
             ReceiveError::Frame(FrameError::TooLarge { .. })
-            | ReceiveError::Decompress(DecompressError::TooLarge { .. }) => {
-                Code::ResourceExhausted
-            }
+            | ReceiveError::Decompress(DecompressError::TooLarge { .. }) => Code::ResourceExhausted,
             ReceiveError::Frame(_) | ReceiveError::Decompress(_) | ReceiveError::Scan(_) => {
                 Code::InvalidArgument
             }
@@ -89,7 +87,12 @@ pub struct GrpcService {
 
 impl GrpcService {
     /// The service for receiver `id`.
-    pub fn new(id: ComponentId, config: &GrpcServerConfig, routes: Rc<Routes>, budget: Budget) -> Self {
+    pub fn new(
+        id: ComponentId,
+        config: &GrpcServerConfig,
+        routes: Rc<Routes>,
+        budget: Budget,
+    ) -> Self {
         GrpcService {
             id,
             max_message_bytes: config.max_recv_msg_size_bytes,
@@ -99,7 +102,11 @@ impl GrpcService {
     }
 
     /// Handles one request stream and answers it.
-    pub async fn handle(self: Rc<Self>, request: Request<RecvStream>, mut respond: SendResponse<Bytes>) {
+    pub async fn handle(
+        self: Rc<Self>,
+        request: Request<RecvStream>,
+        mut respond: SendResponse<Bytes>,
+    ) {
         if !is_grpc(&request) {
             // gRPC's HTTP/2 mapping: a non-gRPC content type is refused at the HTTP level.
             let mut response = Response::new(());
@@ -110,7 +117,8 @@ impl GrpcService {
         match self.receive(request).await {
             Ok(()) => {
                 let reply = async {
-                    let mut stream = respond.send_response(grpc::response_head(&Encoding::Identity), false)?;
+                    let mut stream =
+                        respond.send_response(grpc::response_head(&Encoding::Identity), false)?;
                     // An empty Export*ServiceResponse: full success leaves partial_success unset.
                     stream.send_data(grpc::frame(false, &[]), false)?;
                     stream.send_trailers(grpc::trailers(&Status::new(Code::Ok, "")))
@@ -152,7 +160,9 @@ impl GrpcService {
                 compression::decompress(codec, &message.payload, self.max_message_bytes)?
             }
             (true, None) => {
-                return Err(ReceiveError::Encoding("compressed message without grpc-encoding".into()))
+                return Err(ReceiveError::Encoding(
+                    "compressed message without grpc-encoding".into(),
+                ))
             }
         };
         let scanned = otlp::scan_request(signal, &payload)?;
@@ -164,9 +174,18 @@ impl GrpcService {
         let last = stages.len() - 1;
         let mut chunks = Some(scanned.chunks);
         for (i, stage) in stages.iter().enumerate() {
-            let reservation = self.budget.try_reserve(bytes).ok_or(ReceiveError::Overloaded)?;
-            let chunks = if i == last { chunks.take().unwrap_or_default() } else { chunks.clone().unwrap_or_default() };
-            stage.consume(Payload::new(signal, chunks, reservation)).await?;
+            let reservation = self
+                .budget
+                .try_reserve(bytes)
+                .ok_or(ReceiveError::Overloaded)?;
+            let chunks = if i == last {
+                chunks.take().unwrap_or_default()
+            } else {
+                chunks.clone().unwrap_or_default()
+            };
+            stage
+                .consume(Payload::new(signal, chunks, reservation))
+                .await?;
         }
         Ok(())
     }

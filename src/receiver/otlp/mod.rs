@@ -64,11 +64,12 @@ pub fn start(
     let Some(grpc_config) = &config.grpc else {
         return Ok(());
     };
-    let socket = listener::bind_reuseport(grpc_config.endpoint, io.shards.listen_backlog)
-        .map_err(|source| StartError::Listen {
+    let socket = listener::bind_reuseport(grpc_config.endpoint, io.shards.listen_backlog).map_err(
+        |source| StartError::Listen {
             id: id.clone(),
             source,
-        })?;
+        },
+    )?;
     let service = Rc::new(grpc::GrpcService::new(
         id.clone(),
         grpc_config,

@@ -1,16 +1,19 @@
-//! Whole-buffer compression for request bodies and export payloads.
+//! Whole-buffer compression for request bodies and export payloads (`grpc-encoding`,
+//! `Content-Encoding`).
 //!
 //! The message is already in memory, so we use libdeflate's whole-buffer codec, several
 //! times faster than a streaming zlib. Decompression is bounded: the output may never exceed
 //! the configured limit, so a compression bomb costs at most `limit` bytes of work and memory.
-//! A gzip body whose trailer does not state its true size (multi-member streams, or a liar)
-//! takes the bounded streaming path instead.
+//! The gzip fast path trusts a body's size trailer (ISIZE) only to size the output buffer,
+//! and keeps the result only if libdeflate consumed the whole body as one member of exactly
+//! that size; anything else (several members, a trailer that lies) takes the bounded
+//! streaming path, which decides.
 
 use std::cell::RefCell;
 use std::io::Read;
 
 use bytes::Bytes;
-use libdeflater::{CompressionLvl, Compressor, Decompressor};
+use libdeflater::{CompressionLvl, Compressor};
 
 /// A body codec named by `grpc-encoding` or `Content-Encoding`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,31 +56,86 @@ impl Codec {
 /// Decompresses `data`, producing at most `limit` bytes.
 pub fn decompress(codec: Codec, data: &[u8], limit: usize) -> Result<Bytes, DecompressError> {
     if codec == Codec::Gzip {
+        if !data.starts_with(&GZIP_MAGIC) {
+            return Err(DecompressError::Corrupt {
+                codec: codec.name(),
+                reason: "missing gzip header".to_owned(),
+            });
+        }
         if let Some(size) = gzip_stated_size(data) {
-            if size > limit {
-                return Err(DecompressError::TooLarge { limit });
+            if size <= limit {
+                if let Some(out) = DECODER.with(|d| d.borrow_mut().single_member(data, size)) {
+                    return Ok(Bytes::from(out));
+                }
             }
-            let mut out = vec![0u8; size];
-            let written = DECOMPRESSOR.with(|d| d.borrow_mut().gzip_decompress(data, &mut out));
-            if written == Ok(size) {
-                return Ok(Bytes::from(out));
-            }
-            // Multi-member, corrupt, or a trailer that lies: the bounded streaming path decides.
         }
     }
     stream_decompress(codec, data, limit)
 }
 
+/// The first bytes of every gzip member (ID1, ID2, CM = deflate).
+const GZIP_MAGIC: [u8; 3] = [0x1f, 0x8b, 0x08];
+
 thread_local! {
     // One per shard thread: its tables are allocated once, not per request.
-    static DECOMPRESSOR: RefCell<Decompressor> = RefCell::new(Decompressor::new());
+    static DECODER: RefCell<GzipDecoder> = RefCell::new(GzipDecoder::new());
 }
 
-/// The uncompressed size in a gzip trailer (ISIZE, the size mod 2^32), when plausible.
+/// The uncompressed size in a gzip trailer (ISIZE, the size mod 2^32).
 fn gzip_stated_size(data: &[u8]) -> Option<usize> {
     let start = data.len().checked_sub(4)?;
     let tail: [u8; 4] = data.get(start..)?.try_into().ok()?;
     usize::try_from(u32::from_le_bytes(tail)).ok()
+}
+
+/// libdeflate's decompressor, used through `libdeflate_gzip_decompress_ex`, which the safe
+/// wrapper crate does not offer and which alone says how much input one member took.
+struct GzipDecoder {
+    raw: *mut libdeflate_sys::libdeflate_decompressor,
+}
+
+impl GzipDecoder {
+    fn new() -> GzipDecoder {
+        // SAFETY: no preconditions; a null result (out of memory) is checked before every use.
+        let raw = unsafe { libdeflate_sys::libdeflate_alloc_decompressor() };
+        GzipDecoder { raw }
+    }
+
+    /// The output if `data` is exactly one gzip member of `size` bytes; `None` otherwise.
+    fn single_member(&mut self, data: &[u8], size: usize) -> Option<Vec<u8>> {
+        if self.raw.is_null() {
+            return None;
+        }
+        let mut out = vec![0u8; size];
+        let mut in_used = 0usize;
+        let mut out_used = 0usize;
+        // SAFETY: `self.raw` is a live decompressor owned by this thread; `data` and `out` are
+        // valid for the lengths passed; the two result pointers are valid, exclusive usizes.
+        let result = unsafe {
+            libdeflate_sys::libdeflate_gzip_decompress_ex(
+                self.raw,
+                data.as_ptr().cast(),
+                data.len(),
+                out.as_mut_ptr().cast(),
+                out.len(),
+                &mut in_used,
+                &mut out_used,
+            )
+        };
+        let whole = result == libdeflate_sys::libdeflate_result_LIBDEFLATE_SUCCESS
+            && in_used == data.len()
+            && out_used == size;
+        whole.then_some(out)
+    }
+}
+
+impl Drop for GzipDecoder {
+    fn drop(&mut self) {
+        if !self.raw.is_null() {
+            // SAFETY: `raw` came from libdeflate_alloc_decompressor and is freed once, here.
+            unsafe { libdeflate_sys::libdeflate_free_decompressor(self.raw) };
+        }
+    }
 }
 
 fn stream_decompress(codec: Codec, data: &[u8], limit: usize) -> Result<Bytes, DecompressError> {
@@ -104,6 +162,12 @@ fn stream_decompress(codec: Codec, data: &[u8], limit: usize) -> Result<Bytes, D
     Ok(Bytes::from(out))
 }
 
+// libdeflate's level 1 (its `fastest()` is level 0, which only stores).
+const GZIP_LEVEL: CompressionLvl = match CompressionLvl::new(1) {
+    Ok(level) => level,
+    Err(_) => CompressionLvl::fastest(),
+};
+
 /// A reusable gzip compressor; one per shard and exporter, so its tables are allocated once.
 pub struct GzipEncoder {
     compressor: Compressor,
@@ -114,7 +178,7 @@ impl GzipEncoder {
     /// output, and compression dominates a forwarding gateway's CPU.
     pub fn new() -> GzipEncoder {
         GzipEncoder {
-            compressor: Compressor::new(CompressionLvl::fastest()),
+            compressor: Compressor::new(GZIP_LEVEL),
         }
     }
 
@@ -154,7 +218,10 @@ mod tests {
         let data = b"hello hello hello hello".repeat(100);
         let packed = gzip(&data);
         assert!(packed.len() < data.len());
-        assert_eq!(decompress(Codec::Gzip, &packed, data.len()).unwrap(), &data[..]);
+        assert_eq!(
+            decompress(Codec::Gzip, &packed, data.len()).unwrap(),
+            &data[..]
+        );
     }
 
     #[test]
@@ -163,7 +230,9 @@ mod tests {
         let packed = gzip(&data);
         assert_eq!(
             decompress(Codec::Gzip, &packed, (1 << 20) - 1),
-            Err(DecompressError::TooLarge { limit: (1 << 20) - 1 })
+            Err(DecompressError::TooLarge {
+                limit: (1 << 20) - 1
+            })
         );
     }
 
@@ -181,14 +250,20 @@ mod tests {
     fn multi_member_gzip_is_accepted() {
         let mut packed = gzip(b"first ");
         packed.extend(gzip(b"second"));
-        assert_eq!(decompress(Codec::Gzip, &packed, 100).unwrap(), &b"first second"[..]);
+        assert_eq!(
+            decompress(Codec::Gzip, &packed, 100).unwrap(),
+            &b"first second"[..]
+        );
     }
 
     #[test]
     fn truncated_and_garbage_are_corrupt() {
         let packed = gzip(&b"abc".repeat(1000));
         let result = decompress(Codec::Gzip, &packed[..packed.len() / 2], 1 << 20);
-        assert!(matches!(result, Err(DecompressError::Corrupt { .. })), "{result:?}");
+        assert!(
+            matches!(result, Err(DecompressError::Corrupt { .. })),
+            "{result:?}"
+        );
         assert!(matches!(
             decompress(Codec::Gzip, b"not gzip at all", 100),
             Err(DecompressError::Corrupt { .. })
@@ -200,6 +275,9 @@ mod tests {
         let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
         encoder.write_all(b"zlib data").unwrap();
         let packed = encoder.finish().unwrap();
-        assert_eq!(decompress(Codec::Deflate, &packed, 100).unwrap(), &b"zlib data"[..]);
+        assert_eq!(
+            decompress(Codec::Deflate, &packed, 100).unwrap(),
+            &b"zlib data"[..]
+        );
     }
 }
