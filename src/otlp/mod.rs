@@ -29,9 +29,9 @@
 //!   a later `Metric.data` variant replaces an earlier different one and a repeated one merges,
 //!   as prost does; repeated occurrences of non-repeated fields merge and are all validated.
 //!
-//! Known divergence: none found. The scan is the stricter side by construction where prost's
-//! behaviour depends on the buffer implementation (it does not for contiguous buffers, which is
-//! all a receiver hands it).
+//! Known divergences: none. Only the error differs: which of several faults is reported first,
+//! and in what words. The tests hold the scan to prost on ~10⁴ generated, mutated and random
+//! encodings per run (and on over 10⁶ in longer runs during development).
 
 pub mod encode;
 pub mod scan;

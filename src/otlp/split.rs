@@ -25,8 +25,10 @@ use crate::signal::Signal;
 /// Splits a chunk into one holding its first `first_items` items and one holding the rest;
 /// both keep every non-item field of the resource message (resource, schema_url, …) and each
 /// scope message's non-item fields (scope, schema_url), so a split never loses an item's
-/// resource or scope. Scope messages with no items left on one side are omitted from that side;
-/// precondition 0 < first_items < chunk.items (return an error otherwise).
+/// resource or scope. Scope messages with no items left on one side are omitted from that side
+/// (a scope or metric with no items at all stays on the side where it sits);
+/// precondition 0 < first_items < chunk.items (return an error otherwise). The chunk is
+/// validated first; a chunk whose `items` does not match its bytes is an error.
 pub fn split_chunk(
     signal: Signal,
     chunk: &ResourceChunk,
