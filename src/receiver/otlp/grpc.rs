@@ -3,10 +3,9 @@
 //! One request is handled in these steps, each of which may answer with an OTLP status:
 //! 1. route by path (UNIMPLEMENTED for an unknown method or a signal no pipeline takes);
 //! 2. read the one message, refusing it from its prefix if it is over the limit;
-//! 3. decompress with the decompressed size bounded by the same limit (RESOURCE_EXHAUSTED);
-//! 4. validate and count in one structural scan (INVALID_ARGUMENT, saying what is wrong);
-//! 5. reserve its bytes in the shard's budget (UNAVAILABLE when full, so the client retries);
-//! 6. hand it to every pipeline; success is answered once it is in their batch buffers.
+//! 3. hand it to [`super::ingest`]: decompress within the same limit (RESOURCE_EXHAUSTED),
+//!    scan (INVALID_ARGUMENT, saying what is wrong), admit (UNAVAILABLE when the shard is
+//!    full, so the client retries), consume; success is answered once it is in the batches.
 
 use std::rc::Rc;
 
@@ -19,42 +18,28 @@ use shardgate_io::h2_server::{self, H2ServerSettings};
 use shardgate_io::TcpStream;
 use shardgate_shards::DrainSignal;
 
+use super::ingest::{Ingest, IngestError};
 use crate::config::{ComponentId, GrpcServerConfig};
-use crate::exporter::ExportError;
-use crate::otlp::{self, ScanError};
 use crate::pipeline::budget::Budget;
 use crate::pipeline::build::Routes;
-use crate::pipeline::payload::Payload;
 use crate::signal::Signal;
-use shardgate_io::compression::{self, Codec, DecompressError};
+use shardgate_io::compression::{Codec, DecompressError};
 
-/// Why a request was refused; each maps to the status the OTLP spec asks for.
+/// Why a gRPC request was refused; each maps to the status the OTLP spec asks for.
 #[derive(Debug, thiserror::Error)]
 pub enum ReceiveError {
     /// The path names no OTLP export method.
     #[error("unknown method {0}")]
     UnknownMethod(String),
-    /// No pipeline takes this signal from this receiver.
-    #[error("{0} are not accepted by this receiver (no {0} pipeline uses it)")]
-    SignalNotServed(Signal),
     /// The message is compressed with a codec we do not speak.
     #[error("unsupported grpc-encoding {0:?}; supported: gzip, deflate, identity")]
     Encoding(String),
     /// The message framing is wrong or the message is too large.
     #[error("{0}")]
     Frame(#[from] FrameError),
-    /// Decompression failed or exceeded the limit.
+    /// The body was refused after framing.
     #[error("{0}")]
-    Decompress(#[from] DecompressError),
-    /// The payload is not a valid OTLP export request.
-    #[error("invalid OTLP request: {0}")]
-    Scan(#[from] ScanError),
-    /// The shard holds as much undelivered data as it may.
-    #[error("shardgate is at its limit of pending data on this core; retry later")]
-    Overloaded,
-    /// The pipeline's exporters failed (only without a batch processor).
-    #[error("{0}")]
-    Export(#[from] ExportError),
+    Ingest(#[from] IngestError),
 }
 
 impl ReceiveError {
@@ -62,16 +47,21 @@ impl ReceiveError {
     pub fn status(&self) -> Status {
         let code = match self {
             ReceiveError::UnknownMethod(_)
-            | ReceiveError::SignalNotServed(_)
-            | ReceiveError::Encoding(_) => Code::Unimplemented,
+            | ReceiveError::Encoding(_)
+            | ReceiveError::Ingest(IngestError::SignalNotServed(_)) => Code::Unimplemented,
             ReceiveError::Frame(FrameError::TooLarge { .. })
-            | ReceiveError::Decompress(DecompressError::TooLarge { .. }) => Code::ResourceExhausted,
-            ReceiveError::Frame(_) | ReceiveError::Decompress(_) | ReceiveError::Scan(_) => {
+            | ReceiveError::Ingest(IngestError::Decompress(DecompressError::TooLarge { .. })) => {
+                Code::ResourceExhausted
+            }
+            ReceiveError::Frame(_)
+            | ReceiveError::Ingest(IngestError::Decompress(_) | IngestError::Scan(_)) => {
                 Code::InvalidArgument
             }
-            ReceiveError::Overloaded => Code::Unavailable,
-            ReceiveError::Export(error) if error.is_retryable() => Code::Unavailable,
-            ReceiveError::Export(_) => Code::InvalidArgument,
+            ReceiveError::Ingest(IngestError::Overloaded) => Code::Unavailable,
+            ReceiveError::Ingest(IngestError::Export(error)) if error.is_retryable() => {
+                Code::Unavailable
+            }
+            ReceiveError::Ingest(IngestError::Export(_)) => Code::InvalidArgument,
         };
         Status::new(code, self.to_string())
     }
@@ -80,9 +70,7 @@ impl ReceiveError {
 /// One receiver's gRPC service on one shard.
 pub struct GrpcService {
     id: ComponentId,
-    max_message_bytes: usize,
-    routes: Rc<Routes>,
-    budget: Budget,
+    ingest: Ingest,
 }
 
 impl GrpcService {
@@ -95,9 +83,7 @@ impl GrpcService {
     ) -> Self {
         GrpcService {
             id,
-            max_message_bytes: config.max_recv_msg_size_bytes,
-            routes,
-            budget,
+            ingest: Ingest::new(routes, budget, config.max_recv_msg_size_bytes),
         }
     }
 
@@ -142,9 +128,8 @@ impl GrpcService {
         let path = request.uri().path();
         let signal = Signal::from_grpc_path(path)
             .ok_or_else(|| ReceiveError::UnknownMethod(path.to_owned()))?;
-        let stages = self.routes.for_signal(signal);
-        if stages.is_empty() {
-            return Err(ReceiveError::SignalNotServed(signal));
+        if !self.ingest.serves(signal) {
+            return Err(IngestError::SignalNotServed(signal).into());
         }
         let codec = match Encoding::from_headers(request.headers()) {
             Encoding::Identity => None,
@@ -153,40 +138,17 @@ impl GrpcService {
             other => return Err(ReceiveError::Encoding(other.as_str().to_owned())),
         };
         let mut body = request.into_body();
-        let message = grpc::read_unary(&mut body, self.max_message_bytes).await?;
-        let payload = match (message.compressed, codec) {
-            (false, _) => message.payload,
-            (true, Some(codec)) => {
-                compression::decompress(codec, &message.payload, self.max_message_bytes)?
-            }
+        let message = grpc::read_unary(&mut body, self.ingest.max_body_bytes).await?;
+        let codec = match (message.compressed, codec) {
+            (false, _) => None,
+            (true, Some(codec)) => Some(codec),
             (true, None) => {
                 return Err(ReceiveError::Encoding(
                     "compressed message without grpc-encoding".into(),
                 ))
             }
         };
-        let scanned = otlp::scan_request(signal, &payload)?;
-        let bytes = payload.len();
-        // Every pipeline holds the data until its exporters are done: reserve for each.
-        if !self.budget.has_room(bytes.saturating_mul(stages.len())) {
-            return Err(ReceiveError::Overloaded);
-        }
-        let last = stages.len() - 1;
-        let mut chunks = Some(scanned.chunks);
-        for (i, stage) in stages.iter().enumerate() {
-            let reservation = self
-                .budget
-                .try_reserve(bytes)
-                .ok_or(ReceiveError::Overloaded)?;
-            let chunks = if i == last {
-                chunks.take().unwrap_or_default()
-            } else {
-                chunks.clone().unwrap_or_default()
-            };
-            stage
-                .consume(Payload::new(signal, chunks, reservation))
-                .await?;
-        }
+        self.ingest.protobuf(signal, message.payload, codec).await?;
         Ok(())
     }
 }

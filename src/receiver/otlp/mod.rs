@@ -1,6 +1,7 @@
 //! The `otlp` receiver: OTLP/gRPC (and, later, OTLP/HTTP) on every shard.
 
 pub mod grpc;
+pub mod ingest;
 
 use std::rc::Rc;
 

@@ -1,0 +1,106 @@
+//! The transport-independent half of receiving OTLP: from a decoded-transport body to data
+//! safely in the shard's pipelines. gRPC and HTTP both end here, so limits, validation and
+//! admission are the same whatever the client speaks.
+//!
+//! Steps, each of which may refuse the request:
+//! 1. decompress, the decompressed size bounded by the receiver's limit;
+//! 2. validate and count in one structural scan;
+//! 3. reserve the bytes in the shard's budget, once per pipeline (refused when full);
+//! 4. hand the data to every pipeline listing this receiver.
+
+use std::rc::Rc;
+
+use bytes::Bytes;
+use shardgate_io::compression::{self, Codec, DecompressError};
+
+use crate::exporter::ExportError;
+use crate::otlp::{self, ScanError};
+use crate::pipeline::budget::Budget;
+use crate::pipeline::build::Routes;
+use crate::pipeline::payload::Payload;
+use crate::signal::Signal;
+
+/// Why a body was not taken; transports map each to their status codes.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// No pipeline takes this signal from this receiver.
+    #[error("{0} are not accepted by this receiver (no {0} pipeline uses it)")]
+    SignalNotServed(Signal),
+    /// Decompression failed or exceeded the limit.
+    #[error("{0}")]
+    Decompress(#[from] DecompressError),
+    /// The payload is not a valid OTLP export request.
+    #[error("invalid OTLP request: {0}")]
+    Scan(#[from] ScanError),
+    /// The shard holds as much undelivered data as it may.
+    #[error("shardgate is at its limit of pending data on this core; retry later")]
+    Overloaded,
+    /// The pipeline's exporters failed (only without a batch processor).
+    #[error("{0}")]
+    Export(#[from] ExportError),
+}
+
+/// What one receiver needs on one shard to take data in.
+pub struct Ingest {
+    routes: Rc<Routes>,
+    budget: Budget,
+    /// Largest body accepted, compressed or decompressed.
+    pub max_body_bytes: usize,
+}
+
+impl Ingest {
+    /// Ingest into `routes`, admitting against `budget`.
+    pub fn new(routes: Rc<Routes>, budget: Budget, max_body_bytes: usize) -> Ingest {
+        Ingest {
+            routes,
+            budget,
+            max_body_bytes,
+        }
+    }
+
+    /// Whether any pipeline takes `signal` from this receiver.
+    pub fn serves(&self, signal: Signal) -> bool {
+        !self.routes.for_signal(signal).is_empty()
+    }
+
+    /// Takes one protobuf export request of `signal`, compressed with `codec` if given.
+    /// `Ok` means the data is in the pipelines and may be acknowledged.
+    pub async fn protobuf(
+        &self,
+        signal: Signal,
+        body: Bytes,
+        codec: Option<Codec>,
+    ) -> Result<(), IngestError> {
+        let stages = self.routes.for_signal(signal);
+        if stages.is_empty() {
+            return Err(IngestError::SignalNotServed(signal));
+        }
+        let body = match codec {
+            None => body,
+            Some(codec) => compression::decompress(codec, &body, self.max_body_bytes)?,
+        };
+        let scanned = otlp::scan_request(signal, &body)?;
+        let bytes = body.len();
+        // Every pipeline holds the data until its exporters are done: reserve for each.
+        if !self.budget.has_room(bytes.saturating_mul(stages.len())) {
+            return Err(IngestError::Overloaded);
+        }
+        let last = stages.len() - 1;
+        let mut chunks = Some(scanned.chunks);
+        for (i, stage) in stages.iter().enumerate() {
+            let reservation = self
+                .budget
+                .try_reserve(bytes)
+                .ok_or(IngestError::Overloaded)?;
+            let chunks = if i == last {
+                chunks.take().unwrap_or_default()
+            } else {
+                chunks.clone().unwrap_or_default()
+            };
+            stage
+                .consume(Payload::new(signal, chunks, reservation))
+                .await?;
+        }
+        Ok(())
+    }
+}
