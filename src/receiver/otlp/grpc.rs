@@ -83,7 +83,7 @@ impl GrpcService {
     ) -> Self {
         GrpcService {
             id,
-            ingest: Ingest::new(routes, budget, config.max_recv_msg_size_bytes),
+            ingest: Ingest::new("grpc", routes, budget, config.max_recv_msg_size_bytes),
         }
     }
 

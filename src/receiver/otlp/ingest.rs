@@ -42,6 +42,8 @@ pub enum IngestError {
 
 /// What one receiver needs on one shard to take data in.
 pub struct Ingest {
+    /// `grpc` or `http`, as the official collector's `transport` metric label says.
+    pub transport: &'static str,
     routes: Rc<Routes>,
     budget: Budget,
     /// Largest body accepted, compressed or decompressed.
@@ -49,9 +51,15 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    /// Ingest into `routes`, admitting against `budget`.
-    pub fn new(routes: Rc<Routes>, budget: Budget, max_body_bytes: usize) -> Ingest {
+    /// Ingest over `transport` into `routes`, admitting against `budget`.
+    pub fn new(
+        transport: &'static str,
+        routes: Rc<Routes>,
+        budget: Budget,
+        max_body_bytes: usize,
+    ) -> Ingest {
         Ingest {
+            transport,
             routes,
             budget,
             max_body_bytes,
