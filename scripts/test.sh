@@ -4,6 +4,8 @@
 # sockets), and the benchmarks in criterion's quick test mode so they never rot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -11,8 +13,11 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== cargo test"
-cargo test --workspace --locked
-
 echo "== benches (test mode)"
 cargo bench --locked --bench scan -- --test
+
+echo "== cargo test"
+cargo test --workspace --locked 2>&1 | tee "$log"
+
+# One closing line over every test binary, so the total is visible at the end of the log.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "summary: %d passed, %d failed\n", p, f }' "$log"
