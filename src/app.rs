@@ -28,6 +28,11 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         io_memory_bytes: config.shards.io_memory_bytes,
         spin_before_park: config.shards.spin_before_park,
     };
+    for (_, receiver) in config.used_receivers() {
+        for addr in receiver.listen_addrs() {
+            shardgate_io::listener::ensure_free(addr)?;
+        }
+    }
     let drain_timeout = config.shards.drain_timeout;
     let mut signals = Signals::new([SIGTERM, SIGINT]).context("installing signal handlers")?;
     let config = Arc::new(config);

@@ -32,6 +32,26 @@ pub fn bind_reuseport(addr: SocketAddr, backlog: u32) -> Result<TcpListener, IoE
     Ok(unsafe { TcpListener::from_raw_fd(fd) })
 }
 
+/// Fails if another socket already listens on `addr`.
+///
+/// SO_REUSEPORT lets any process of the same user bind a port we listen on and take a share
+/// of its connections, so a second instance started by mistake would silently split traffic.
+/// Binding once without SO_REUSEPORT before the shards bind turns that into "address in use",
+/// as every other server reports it. Port 0 (any free port) needs no check.
+pub fn ensure_free(addr: SocketAddr) -> Result<(), IoError> {
+    if addr.port() == 0 {
+        return Ok(());
+    }
+    let listen_err = |source| IoError::Listen { addr, source };
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+        .map_err(listen_err)?;
+    // SO_REUSEADDR (as Go and most servers set) so sockets in TIME_WAIT do not count.
+    socket.set_reuse_address(true).map_err(listen_err)?;
+    socket.bind(&addr.into()).map_err(listen_err)?;
+    socket.listen(1).map_err(listen_err)?;
+    Ok(())
+}
+
 /// Accepts the next connection, with TCP_NODELAY set.
 ///
 /// Nagle's algorithm holds small gRPC responses back by up to 40 ms; a peer measured without

@@ -48,10 +48,22 @@ pub fn check_io_uring() -> Result<(), ShardError> {
 
 /// Fails if RLIMIT_MEMLOCK cannot hold the registered io memory of every shard.
 pub fn check_memlock(shards: usize, io_memory_bytes: usize) -> Result<(), ShardError> {
-    if system::is_root() {
-        return Ok(()); // CAP_IPC_LOCK lifts the limit.
-    }
-    let Some(limit_bytes) = system::memlock_limit_bytes() else {
+    memlock_verdict(
+        system::is_root(),
+        system::memlock_limit_bytes(),
+        shards,
+        io_memory_bytes,
+    )
+}
+
+/// The memlock check on given facts: root (CAP_IPC_LOCK) and an unlimited limit always pass.
+fn memlock_verdict(
+    root: bool,
+    limit_bytes: Option<u64>,
+    shards: usize,
+    io_memory_bytes: usize,
+) -> Result<(), ShardError> {
+    let Some(limit_bytes) = limit_bytes.filter(|_| !root) else {
         return Ok(());
     };
     let per_shard = u64::try_from(io_memory_bytes).unwrap_or(u64::MAX);
@@ -93,6 +105,19 @@ mod tests {
         assert!(matches!(check_cpus(&[]), Err(ShardError::NoCpus)));
         let first = available_cpus();
         assert!(check_cpus(&first[..1]).is_ok());
+    }
+
+    #[test]
+    fn memlock_too_low_is_refused_with_the_numbers() {
+        let error = memlock_verdict(false, Some(64 * 1024), 2, 512 * 1024)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("RLIMIT_MEMLOCK is 65536 bytes"), "{error}");
+        assert!(error.contains("need about 1048576"), "{error}");
+        assert!(memlock_verdict(true, Some(64 * 1024), 2, 512 * 1024).is_ok());
+        assert!(memlock_verdict(false, None, 2, 512 * 1024).is_ok());
+        assert!(memlock_verdict(false, Some(8 << 20), 2, 512 * 1024).is_ok());
     }
 
     #[test]
