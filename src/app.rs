@@ -11,6 +11,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::config::{Config, CoresSpec};
+use crate::observe::{Phase, Registry};
 use crate::shard;
 
 /// How long shards may take to bind their sockets and report ready.
@@ -35,8 +36,15 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     }
     let drain_timeout = config.shards.drain_timeout;
     let mut signals = Signals::new([SIGTERM, SIGINT]).context("installing signal handlers")?;
+    // Counters exist before the shards: each shard gets its own, the admin thread reads all.
+    let registry = Arc::new(Registry::new(cpus.len(), &config));
+    crate::admin::start(&config, &registry)?;
     let config = Arc::new(config);
-    let runtime = shardgate_shards::start(settings, move |ctx| shard::run(ctx, config.clone()))?;
+    let counters = registry.shards.clone();
+    let runtime = shardgate_shards::start(settings, move |ctx| {
+        let own = counters.get(ctx.shard).cloned();
+        shard::run(ctx, config.clone(), own)
+    })?;
     if let Err(error) = runtime.wait_ready(START_TIMEOUT) {
         runtime.drain();
         let _ = runtime.join();
@@ -48,6 +56,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         startup_ms = started.elapsed().as_millis() as u64,
         "Everything is ready. Begin running and processing data."
     );
+    registry.set_phase(Phase::Ready);
     let (signal_tx, signal_rx) = unbounded();
     let handle = signals.handle();
     std::thread::Builder::new()
@@ -70,6 +79,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             other => Some(format!("shard stopped unexpectedly: {other:?}")),
         },
     };
+    registry.set_phase(Phase::Draining);
     runtime.drain();
     handle.close();
     join_within(runtime, drain_timeout + JOIN_GRACE)?;

@@ -46,14 +46,15 @@ pub fn main() -> ExitCode {
 fn components() -> String {
     [
         "receivers:",
-        "  otlp        (protocols: grpc)",
+        "  otlp        (protocols: grpc, http)",
         "processors:",
         "  batch",
         "exporters:",
         "  otlp        (alias: otlp_grpc)",
+        "  otlphttp    (alias: otlp_http)",
         "  debug",
         "extensions:",
-        "  (none yet)",
+        "  health_check",
         "",
     ]
     .join("\n")

@@ -6,10 +6,12 @@
 //! `shardgate-io`.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod exporter;
+pub mod observe;
 pub mod otlp;
 pub mod pipeline;
 pub mod processor;

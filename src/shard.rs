@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use shardgate_shards::{task, ShardContext};
 
 use crate::config::{Config, ReceiverConfig};
+use crate::observe::{ShardCounters, ShardObserver};
 use crate::pipeline::budget::Budget;
 use crate::pipeline::build::{self, ShardGraph};
 use crate::receiver::listen::Connections;
@@ -22,11 +23,21 @@ use crate::receiver::otlp::{self, ShardIo};
 /// How often the drain checks whether connections and exports have finished.
 const DRAIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
-/// Runs one shard from start to stop.
-pub async fn run(ctx: ShardContext, config: Arc<Config>) -> Result<(), String> {
+/// Runs one shard from start to stop; `counters` are this shard's (it is their only writer),
+/// or `None` to count into counters nobody reads.
+pub async fn run(
+    ctx: ShardContext,
+    config: Arc<Config>,
+    counters: Option<Arc<ShardCounters>>,
+) -> Result<(), String> {
     let drain = ctx.drain_signal();
     let budget = Budget::new(config.shards.pending_bytes_max);
-    let graph = build::build(&config, &budget).map_err(|e| e.to_string())?;
+    let observer = match counters {
+        Some(counters) => ShardObserver::new(counters),
+        None => ShardObserver::detached(ctx.shard, &config),
+    };
+    task::spawn_local(observer.clone().publish_forever()).detach();
+    let graph = build::build(&config, &budget, &observer).map_err(|e| e.to_string())?;
     let io = ShardIo {
         shard: ctx.shard,
         budget: budget.clone(),

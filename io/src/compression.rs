@@ -22,7 +22,13 @@ pub enum Codec {
     Gzip,
     /// zlib-wrapped deflate (RFC 1950), which is what `deflate` means on the wire.
     Deflate,
+    /// Zstandard (RFC 8878), decoded with a window of at most [`ZSTD_WINDOW_LOG_MAX`].
+    Zstd,
 }
+
+/// Largest zstd window accepted: 2^23 = 8 MiB, what RFC 8878 §3.1.1.1.2 asks HTTP decoders to
+/// support; a frame asking for more is refused rather than costing a large allocation.
+pub const ZSTD_WINDOW_LOG_MAX: u32 = 23;
 
 /// Why a body could not be decompressed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -49,6 +55,7 @@ impl Codec {
         match self {
             Codec::Gzip => "gzip",
             Codec::Deflate => "deflate",
+            Codec::Zstd => "zstd",
         }
     }
 }
@@ -155,6 +162,19 @@ fn stream_decompress(codec: Codec, data: &[u8], limit: usize) -> Result<Bytes, D
             .take(cap)
             .read_to_end(&mut out)
             .map_err(corrupt)?,
+        Codec::Zstd => {
+            // A frame that states its size refuses early, before any work.
+            if let Ok(Some(size)) = zstd::zstd_safe::get_frame_content_size(data) {
+                if size > cap.saturating_sub(1) {
+                    return Err(DecompressError::TooLarge { limit });
+                }
+            }
+            let mut decoder = zstd::stream::read::Decoder::with_buffer(data).map_err(corrupt)?;
+            decoder
+                .window_log_max(ZSTD_WINDOW_LOG_MAX)
+                .map_err(corrupt)?;
+            decoder.take(cap).read_to_end(&mut out).map_err(corrupt)?
+        }
     };
     if out.len() > limit {
         return Err(DecompressError::TooLarge { limit });
@@ -211,6 +231,33 @@ mod tests {
         let mut out = Vec::new();
         GzipEncoder::new().compress_into(data, &mut out);
         out
+    }
+
+    #[test]
+    fn zstd_is_bounded() {
+        let data = vec![7u8; 1 << 20];
+        let packed = zstd::encode_all(&data[..], 3).unwrap();
+        assert_eq!(decompress(Codec::Zstd, &packed, 1 << 20).unwrap(), data);
+        assert_eq!(
+            decompress(Codec::Zstd, &packed, (1 << 20) - 1),
+            Err(DecompressError::TooLarge {
+                limit: (1 << 20) - 1
+            })
+        );
+        // Without a stated size (streamed frame), the streaming bound decides.
+        let mut streamed = Vec::new();
+        let mut enc = zstd::stream::write::Encoder::new(&mut streamed, 3).unwrap();
+        enc.include_contentsize(false).unwrap();
+        std::io::Write::write_all(&mut enc, &data).unwrap();
+        enc.finish().unwrap();
+        assert_eq!(
+            decompress(Codec::Zstd, &streamed, 4096),
+            Err(DecompressError::TooLarge { limit: 4096 })
+        );
+        assert!(matches!(
+            decompress(Codec::Zstd, &packed[..packed.len() / 2], 1 << 20),
+            Err(DecompressError::Corrupt { .. })
+        ));
     }
 
     #[test]

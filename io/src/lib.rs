@@ -13,6 +13,8 @@ pub mod error;
 pub mod grpc;
 pub mod h2_client;
 pub mod h2_server;
+pub mod http1_client;
+pub mod http1_server;
 pub mod listener;
 mod stream;
 pub mod system;

@@ -14,3 +14,20 @@ pub async fn timeout<T>(duration: Duration, future: impl Future<Output = T>) -> 
         .await
         .ok()
 }
+
+/// Time this shard's executor has spent running tasks since it started (idle and spin time
+/// excluded), for the busy ratio: its growth per wall-clock second is the share of the core
+/// the shard used.
+pub fn busy_time() -> Duration {
+    // glommio's `executor_stats()` hands out the stats gathered since its previous call and
+    // resets them (`mem::take`), so keep the running total here, per executor thread.
+    thread_local! {
+        static BUSY_TOTAL: std::cell::Cell<Duration> = const { std::cell::Cell::new(Duration::ZERO) };
+    }
+    let delta = glommio::executor().executor_stats().executor_runtime();
+    BUSY_TOTAL.with(|total| {
+        let now = total.get().saturating_add(delta);
+        total.set(now);
+        now
+    })
+}

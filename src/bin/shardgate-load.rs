@@ -1,20 +1,44 @@
-//! A small OTLP/gRPC trace load generator for smoke runs: sends pre-encoded requests over a
-//! few HTTP/2 connections and reports spans/s and request latency percentiles.
+//! OTLP load generator for benchmarks: traces, metrics or logs over OTLP/gRPC, OTLP/HTTP
+//! protobuf or OTLP/HTTP JSON, at a fixed rate or as fast as possible (closed loop).
 //!
-//! The full generator with rates, signals and protocols comes with the benchmark scripts;
-//! this one exists so `scripts/smoke-load.sh` can show the data path working end to end.
+//! How a request is made, step by step:
+//! 1. At start-up a ring of `--ring` distinct request bodies is encoded once (prost, then
+//!    `protobuf_to_json` for http-json). Every item carries placeholder ids.
+//! 2. The byte offset of each item's id field is found once by searching for its placeholder
+//!    (placeholders are distinct per item, so each search finds exactly one place).
+//! 3. Request number `k` copies ring body `k % ring` and patches, in place, item `i`'s id to
+//!    sequence number `seq = k * items_per_request + i` — no re-encoding:
+//!    - spans: `span_id` = `seq + 1` (8 bytes big-endian) and `trace_id` = `--run-id` (8 bytes
+//!      big-endian) ++ `seq + 1` (8 bytes big-endian); in JSON the same as lowercase hex;
+//!    - log records: `time_unix_nano` (fixed64 little-endian) = `ID_TIME_BASE_NS + seq`;
+//!    - metrics (one gauge data point per item): the data point's `time_unix_nano` likewise;
+//!      in JSON the decimal string of the same value (always 19 digits).
+//!
+//!    `shardgate-sink` reads these fields back to count loss and duplicates.
+//! 4. With `--compression` the patched body is compressed per request (this costs the
+//!    generator CPU, which it reports).
+//!
+//! Pacing: request `k` is due at `start + k * items_per_request / rate`; a worker sleeps
+//! until its request is due (a timer, no busy loop) and then sends at once, so a late
+//! response delays only that worker. Latency is measured from send to response per request.
 #![forbid(unsafe_code)]
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use clap::Parser;
+use bytes::{Bytes, BytesMut};
+use clap::{Parser, ValueEnum};
 use hdrhistogram::Histogram;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::metrics::v1::{
+    metric, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
+};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
@@ -22,38 +46,109 @@ use shardgate::signal::Signal;
 use shardgate_io::compression::GzipEncoder;
 use shardgate_io::grpc::{self, Code, Status};
 use shardgate_io::h2_client::{H2Client, H2ClientSettings};
+use shardgate_io::http1_client::{Http1Client, Http1Settings};
 use shardgate_shards::task;
+
+/// Logs' and metrics' id field is `ID_TIME_BASE_NS + seq` (19 decimal digits for any
+/// `seq < ID_PLACEHOLDER_NS`); shared with `shardgate-sink`.
+const ID_TIME_BASE_NS: u64 = 1_700_000_000_000_000_000;
+/// Placeholders for time ids start here above the base, far above any real sequence number.
+const ID_PLACEHOLDER_NS: u64 = 900_000_000_000_000;
+/// Placeholder span ids: this marker | placeholder index.
+const SPAN_PLACEHOLDER: u64 = 0x5EED_0000_0000_0000;
+/// Placeholder second half of trace ids: this marker | placeholder index.
+const TRACE_PLACEHOLDER: u64 = 0x7ACE_0000_0000_0000;
+/// Largest number of distinct pre-encoded bodies.
+const RING_MAX: usize = 1024;
+/// Deadline of one request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Protocol {
+    Grpc,
+    HttpProto,
+    HttpJson,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SignalArg {
+    Traces,
+    Metrics,
+    Logs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
 
 /// Command-line options.
 #[derive(Debug, Parser)]
 #[command(
     name = "shardgate-load",
-    about = "Send OTLP/gRPC trace load and report spans/s and latency"
+    about = "Send OTLP load at a rate and report items/s, latency and own CPU"
 )]
 struct Args {
-    /// host:port of the OTLP/gRPC receiver.
+    /// host:port of the OTLP receiver (gRPC or HTTP per --protocol).
     #[arg(long, default_value = "127.0.0.1:4317")]
     endpoint: String,
-    /// Requests to send in all.
-    #[arg(long, default_value_t = 2000)]
+    /// Transport and encoding.
+    #[arg(long, value_enum, default_value_t = Protocol::Grpc)]
+    protocol: Protocol,
+    /// Signal to send.
+    #[arg(long, value_enum, default_value_t = SignalArg::Traces)]
+    signal: SignalArg,
+    /// Items per second (0 = as fast as the in-flight limit allows).
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// Seconds to send for (0 = until --requests are sent).
+    #[arg(long, default_value_t = 0.0)]
+    duration: f64,
+    /// Requests to send in all (0 = until --duration ends).
+    #[arg(long, default_value_t = 0)]
     requests: u64,
-    /// Spans in each request.
-    #[arg(long, default_value_t = 100)]
-    spans_per_request: u32,
-    /// HTTP/2 connections.
-    #[arg(long, default_value_t = 4)]
+    /// Items (spans, data points, log records) per request.
+    #[arg(long, alias = "spans-per-request", default_value_t = 100)]
+    items_per_request: u32,
+    /// Attributes on each item (mixed string/int/double/bool).
+    #[arg(long, default_value_t = 10)]
+    attributes_per_item: usize,
+    /// Connections to the receiver.
+    #[arg(long, default_value_t = 2)]
     connections: usize,
-    /// Requests in flight per connection.
+    /// Requests in flight per connection (HTTP/1.1 always has 1).
     #[arg(long, default_value_t = 4)]
     in_flight: usize,
-    /// Send gzip-compressed requests.
+    /// Request body compression.
+    #[arg(long, value_enum, default_value_t = Compression::None)]
+    compression: Compression,
+    /// Pin the generator to this CPU.
     #[arg(long)]
-    gzip: bool,
+    cpu: Option<usize>,
+    /// Distinct pre-encoded bodies.
+    #[arg(long, default_value_t = 16)]
+    ring: usize,
+    /// First half of every trace id, so runs are told apart.
+    #[arg(long, default_value_t = 1)]
+    run_id: u64,
+}
+
+impl Args {
+    fn signal(&self) -> Signal {
+        match self.signal {
+            SignalArg::Traces => Signal::Traces,
+            SignalArg::Metrics => Signal::Metrics,
+            SignalArg::Logs => Signal::Logs,
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let outcome = shardgate_shards::run_local(None, run(args)).map_err(|e| e.to_string());
+    let cpu = args.cpu;
+    let outcome = shardgate_shards::run_local(cpu, run(args)).map_err(|e| e.to_string());
     match outcome.and_then(|inner| inner) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -63,197 +158,555 @@ fn main() -> ExitCode {
     }
 }
 
+/// How an id is written at an offset.
+#[derive(Debug, Clone, Copy)]
+enum Patch {
+    /// 8 bytes big-endian of `seq + 1` (span id, trace id's second half).
+    SeqBe,
+    /// 8 bytes big-endian of the run id (trace id's first half).
+    RunBe,
+    /// fixed64 little-endian of `ID_TIME_BASE_NS + seq`.
+    TimeLe,
+    /// 16 lowercase hex digits of `seq + 1`.
+    SeqHex,
+    /// 16 lowercase hex digits of the run id.
+    RunHex,
+    /// 19 decimal digits of `ID_TIME_BASE_NS + seq`.
+    TimeDec,
+}
+
+/// One pre-encoded body and where its ids sit: `(offset, item index, how)`.
+struct Template {
+    body: Vec<u8>,
+    patches: Vec<(usize, u32, Patch)>,
+}
+
+/// Shared state of one run's workers.
+struct Run {
+    args: Args,
+    signal: Signal,
+    templates: Vec<Template>,
+    started: Instant,
+    next_request: Cell<u64>,
+    histogram: RefCell<Histogram<u64>>,
+    sent_items: Cell<u64>,
+    acked_items: Cell<u64>,
+    refused_items: Cell<u64>,
+    failed_items: Cell<u64>,
+    last_error: RefCell<Option<String>>,
+}
+
 async fn run(args: Args) -> Result<(), String> {
-    let body = request_body(args.spans_per_request, args.gzip);
-    let histogram = Rc::new(RefCell::new(
-        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).map_err(|e| e.to_string())?,
-    ));
-    let failures = Rc::new(RefCell::new(0u64));
-    let next = Rc::new(RefCell::new(0u64));
-    let started = Instant::now();
+    let signal = args.signal();
+    let ring = args.ring.clamp(1, RING_MAX);
+    let templates = (0..ring)
+        .map(|r| build_template(&args, signal, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let histogram =
+        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).map_err(|e| e.to_string())?;
+    if args.duration <= 0.0 && args.requests == 0 {
+        return Err("give --duration or --requests".into());
+    }
+    let connections = args.connections.max(1);
+    let in_flight = args.in_flight.max(1);
+    let protocol = args.protocol;
+    let endpoint = args.endpoint.clone();
+    let state = Rc::new(Run {
+        args,
+        signal,
+        templates,
+        started: Instant::now(),
+        next_request: Cell::new(0),
+        histogram: RefCell::new(histogram),
+        sent_items: Cell::new(0),
+        acked_items: Cell::new(0),
+        refused_items: Cell::new(0),
+        failed_items: Cell::new(0),
+        last_error: RefCell::new(None),
+    });
+    let cpu_before = own_cpu_seconds();
     let mut workers = Vec::new();
-    for _ in 0..args.connections.max(1) {
-        let client = H2Client::connect(&args.endpoint, H2ClientSettings::default())
-            .await
-            .map_err(|e| e.to_string())?;
-        for _ in 0..args.in_flight.max(1) {
-            let worker = Worker {
-                client: client.clone(),
-                body: body.clone(),
-                gzip: args.gzip,
-                endpoint: args.endpoint.clone(),
-                total: args.requests,
-                next: next.clone(),
-                histogram: histogram.clone(),
-                failures: failures.clone(),
-            };
-            workers.push(task::spawn_local(worker.run()));
+    if protocol == Protocol::Grpc {
+        for _ in 0..connections {
+            let client = H2Client::connect(&endpoint, H2ClientSettings::default())
+                .await
+                .map_err(|e| format!("connect {endpoint}: {e}"))?;
+            for _ in 0..in_flight {
+                let transport = Transport::Grpc(client.clone());
+                workers.push(task::spawn_local(worker(state.clone(), transport)));
+            }
+        }
+    } else {
+        let settings = Http1Settings {
+            connections_max: connections,
+            ..Http1Settings::default()
+        };
+        let client = Rc::new(Http1Client::new(endpoint, settings));
+        for _ in 0..connections {
+            let transport = Transport::Http(client.clone());
+            workers.push(task::spawn_local(worker(state.clone(), transport)));
         }
     }
-    for worker in workers {
-        worker.await;
+    for w in workers {
+        w.await;
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    let histogram = histogram.borrow();
-    let ok = histogram.len();
-    let spans = ok * u64::from(args.spans_per_request);
-    println!(
-        "requests ok {ok}, failed {}, spans {spans} in {elapsed:.2}s = {:.0} spans/s",
-        failures.borrow(),
-        spans as f64 / elapsed
-    );
-    println!(
-        "latency us: p50 {} p99 {} p999 {} max {}",
-        histogram.value_at_quantile(0.5),
-        histogram.value_at_quantile(0.99),
-        histogram.value_at_quantile(0.999),
-        histogram.max()
-    );
-    if *failures.borrow() > 0 {
+    report(&state, own_cpu_seconds() - cpu_before);
+    if let Some(error) = state.last_error.borrow().as_ref() {
+        eprintln!("shardgate-load: last error: {error}");
+    }
+    if state.failed_items.get() > 0 {
         return Err("some requests failed".into());
     }
     Ok(())
 }
 
-struct Worker {
-    client: H2Client,
-    body: Bytes,
-    gzip: bool,
-    endpoint: String,
-    total: u64,
-    next: Rc<RefCell<u64>>,
-    histogram: Rc<RefCell<Histogram<u64>>>,
-    failures: Rc<RefCell<u64>>,
+fn report(state: &Run, cpu_s: f64) {
+    let elapsed = state.started.elapsed().as_secs_f64();
+    let h = state.histogram.borrow();
+    let acked = state.acked_items.get();
+    println!(
+        "sent {} acked {} refused {} failed {} items in {elapsed:.2}s = {:.0} items/s acked; \
+         latency us p50 {} p99 {} p999 {} max {}; own CPU {cpu_s:.2}s",
+        state.sent_items.get(),
+        acked,
+        state.refused_items.get(),
+        state.failed_items.get(),
+        acked as f64 / elapsed,
+        h.value_at_quantile(0.5),
+        h.value_at_quantile(0.99),
+        h.value_at_quantile(0.999),
+        h.max()
+    );
+    // One machine-readable line for scripts/bench.sh.
+    println!(
+        "LOAD sent={} acked={} refused={} failed={} elapsed_s={elapsed:.3} items_per_s={:.0} \
+         p50_us={} p99_us={} p999_us={} max_us={} cpu_s={cpu_s:.3}",
+        state.sent_items.get(),
+        acked,
+        state.refused_items.get(),
+        state.failed_items.get(),
+        acked as f64 / elapsed,
+        h.value_at_quantile(0.5),
+        h.value_at_quantile(0.99),
+        h.value_at_quantile(0.999),
+        h.max()
+    );
 }
 
-impl Worker {
-    async fn run(self) {
-        loop {
-            {
-                let mut next = self.next.borrow_mut();
-                if *next >= self.total {
-                    return;
-                }
-                *next += 1;
+enum Transport {
+    Grpc(H2Client),
+    Http(Rc<Http1Client>),
+}
+
+/// Outcome of one request.
+enum Sent {
+    Acked,
+    Refused(String),
+}
+
+async fn worker(state: Rc<Run>, transport: Transport) {
+    let args = &state.args;
+    let items = u64::from(args.items_per_request);
+    let mut gzip = GzipEncoder::new();
+    loop {
+        // Claim request k before waiting for its slot, so each slot is used once.
+        let k = state.next_request.get();
+        if args.requests > 0 && k >= args.requests {
+            return;
+        }
+        state.next_request.set(k + 1);
+        if args.rate > 0 {
+            let due = Duration::from_secs_f64(k as f64 * items as f64 / args.rate as f64);
+            let now = state.started.elapsed();
+            if due > now {
+                task::sleep(due - now).await;
             }
-            let started = Instant::now();
-            let outcome = self.send_one().await;
-            let micros = started.elapsed().as_micros() as u64;
-            match outcome {
-                Ok(()) => {
-                    let _ = self.histogram.borrow_mut().record(micros.max(1));
-                }
-                Err(error) => {
-                    *self.failures.borrow_mut() += 1;
-                    eprintln!("request failed: {error}");
-                }
+        }
+        if args.duration > 0.0 && state.started.elapsed().as_secs_f64() >= args.duration {
+            return;
+        }
+        let body = make_body(&state, k, &mut gzip);
+        state.sent_items.set(state.sent_items.get() + items);
+        let started = Instant::now();
+        let outcome = match &transport {
+            Transport::Grpc(client) => send_grpc(&state, client, body).await,
+            Transport::Http(client) => send_http(&state, client, body).await,
+        };
+        let micros = started.elapsed().as_micros() as u64;
+        match outcome {
+            Ok(Sent::Acked) => {
+                let _ = state.histogram.borrow_mut().record(micros.max(1));
+                state.acked_items.set(state.acked_items.get() + items);
+            }
+            Ok(Sent::Refused(why)) => {
+                let _ = state.histogram.borrow_mut().record(micros.max(1));
+                state.refused_items.set(state.refused_items.get() + items);
+                *state.last_error.borrow_mut() = Some(why);
+            }
+            Err(error) => {
+                state.failed_items.set(state.failed_items.get() + items);
+                *state.last_error.borrow_mut() = Some(error);
             }
         }
     }
+}
 
-    async fn send_one(&self) -> Result<(), String> {
-        let mut builder = http::Request::post(format!(
-            "http://{}{}",
-            self.endpoint,
-            Signal::Traces.grpc_path()
-        ))
+/// Copies ring body `k % ring`, patches the ids of request `k` and compresses it; for gRPC
+/// the 5-byte message prefix is written in front.
+fn make_body(state: &Run, k: u64, gzip: &mut GzipEncoder) -> Bytes {
+    let args = &state.args;
+    let ring = state.templates.len() as u64;
+    let Some(template) = state.templates.get((k % ring) as usize) else {
+        return Bytes::new();
+    };
+    let mut body = template.body.clone();
+    let first_seq = k * u64::from(args.items_per_request);
+    for &(offset, item, how) in &template.patches {
+        patch(
+            &mut body,
+            offset,
+            how,
+            first_seq + u64::from(item),
+            args.run_id,
+        );
+    }
+    let (compressed, payload) = match args.compression {
+        Compression::None => (false, body),
+        Compression::Gzip => {
+            let mut out = Vec::with_capacity(body.len() / 4);
+            gzip.compress_into(&body, &mut out);
+            (true, out)
+        }
+        Compression::Zstd => (true, zstd::bulk::compress(&body, 1).unwrap_or(body)),
+    };
+    if args.protocol == Protocol::Grpc {
+        grpc::frame(compressed, &payload)
+    } else {
+        let mut out = BytesMut::with_capacity(payload.len());
+        out.extend_from_slice(&payload);
+        out.freeze()
+    }
+}
+
+fn patch(body: &mut [u8], offset: usize, how: Patch, seq: u64, run_id: u64) {
+    let text;
+    let bytes: &[u8] = match how {
+        Patch::SeqBe => &(seq + 1).to_be_bytes(),
+        Patch::RunBe => &run_id.to_be_bytes(),
+        Patch::TimeLe => &(ID_TIME_BASE_NS + seq).to_le_bytes(),
+        Patch::SeqHex => {
+            text = format!("{:016x}", seq + 1);
+            text.as_bytes()
+        }
+        Patch::RunHex => {
+            text = format!("{run_id:016x}");
+            text.as_bytes()
+        }
+        Patch::TimeDec => {
+            text = format!("{}", ID_TIME_BASE_NS + seq);
+            text.as_bytes()
+        }
+    };
+    if let Some(target) = body.get_mut(offset..offset + bytes.len()) {
+        target.copy_from_slice(bytes);
+    }
+}
+
+fn grpc_uri(state: &Run) -> String {
+    format!("http://{}{}", state.args.endpoint, state.signal.grpc_path())
+}
+
+async fn send_grpc(state: &Run, client: &H2Client, body: Bytes) -> Result<Sent, String> {
+    let mut builder = http::Request::post(grpc_uri(state))
         .header("content-type", grpc::CONTENT_TYPE)
         .header("te", "trailers");
-        if self.gzip {
-            builder = builder.header("grpc-encoding", "gzip");
-        }
-        let request = builder.body(()).map_err(|e| e.to_string())?;
-        let response = self
-            .client
-            .unary(request, self.body.clone(), Duration::from_secs(30))
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = Status::from_headers(&response.trailers)
-            .or_else(|| Status::from_headers(response.head.headers()))
-            .ok_or("no grpc-status")?;
-        if status.code != Code::Ok {
-            return Err(format!("{:?}: {}", status.code, status.message));
-        }
-        Ok(())
+    match state.args.compression {
+        Compression::None => {}
+        Compression::Gzip => builder = builder.header("grpc-encoding", "gzip"),
+        Compression::Zstd => builder = builder.header("grpc-encoding", "zstd"),
+    }
+    let request = builder.body(()).map_err(|e| e.to_string())?;
+    let response = client
+        .unary(request, body, REQUEST_TIMEOUT)
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = Status::from_headers(&response.trailers)
+        .or_else(|| Status::from_headers(response.head.headers()))
+        .ok_or("response without grpc-status")?;
+    if status.code == Code::Ok {
+        Ok(Sent::Acked)
+    } else {
+        Ok(Sent::Refused(format!(
+            "{:?}: {}",
+            status.code, status.message
+        )))
     }
 }
 
-/// One framed request of `spans` realistic spans (~450 bytes, 10 mixed attributes each).
-fn request_body(spans: u32, gzip: bool) -> Bytes {
-    let string = |key: &str, value: &str| KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.into())),
-        }),
-        ..Default::default()
+async fn send_http(state: &Run, client: &Http1Client, body: Bytes) -> Result<Sent, String> {
+    let path = format!("/v1/{}", state.signal.as_str());
+    let content_type = if state.args.protocol == Protocol::HttpJson {
+        "application/json"
+    } else {
+        "application/x-protobuf"
     };
-    let int = |key: &str, value: i64| KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::IntValue(value)),
-        }),
-        ..Default::default()
+    let mut builder = http::Request::post(path).header("content-type", content_type);
+    match state.args.compression {
+        Compression::None => {}
+        Compression::Gzip => builder = builder.header("content-encoding", "gzip"),
+        Compression::Zstd => builder = builder.header("content-encoding", "zstd"),
+    }
+    let request = builder.body(()).map_err(|e| e.to_string())?;
+    let response = client
+        .request(request, body, REQUEST_TIMEOUT)
+        .await
+        .map_err(|e| e.to_string())?;
+    if response.status.is_success() {
+        Ok(Sent::Acked)
+    } else {
+        Ok(Sent::Refused(format!("HTTP {}", response.status)))
+    }
+}
+
+/// CPU-seconds (user + system) this process has used, from /proc/self/stat fields 14 and 15
+/// (in USER_HZ ticks, which is 100 on every Linux architecture's /proc ABI).
+fn own_cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
     };
-    let spans = (0..spans)
-        .map(|i| Span {
-            trace_id: (0..16).map(|b| (b as u8) ^ (i as u8)).collect(),
-            span_id: (0..8).map(|b| (b as u8).wrapping_add(i as u8)).collect(),
-            name: format!("GET /api/v1/orders/{i}"),
-            kind: 2,
-            start_time_unix_nano: 1_700_000_000_000_000_000 + u64::from(i),
-            end_time_unix_nano: 1_700_000_000_000_500_000 + u64::from(i),
-            attributes: vec![
-                string("http.request.method", "GET"),
-                string("url.path", "/api/v1/orders"),
-                string("server.address", "orders.internal.example.com"),
-                int("server.port", 8080),
-                int("http.response.status_code", 200),
-                string(
-                    "user_agent.original",
-                    "Mozilla/5.0 (X11; Linux x86_64) shardgate-load",
-                ),
-                string("network.protocol.version", "1.1"),
-                int("http.response.body.size", 1534),
-                string("client.address", "10.1.2.3"),
-                KeyValue {
-                    key: "retry".into(),
-                    value: Some(AnyValue {
-                        value: Some(any_value::Value::BoolValue(false)),
-                    }),
-                    ..Default::default()
-                },
-            ],
-            ..Default::default()
+    // The command name (field 2) may hold spaces; fields after it start past the last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // After ')' field 3 (state) is index 0, so utime (14) is index 11 and stime (15) index 12.
+    (ticks(11) + ticks(12)) as f64 / 100.0
+}
+
+// ---- request templates ----
+
+fn kv(key: &str, value: any_value::Value) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
+/// `n` attributes of mixed types, like HTTP server instrumentation produces.
+fn attributes(n: usize, variant: usize, item: usize) -> Vec<KeyValue> {
+    use any_value::Value::{BoolValue, DoubleValue, IntValue, StringValue};
+    const KEYS: [&str; 10] = [
+        "http.request.method",
+        "url.path",
+        "server.address",
+        "server.port",
+        "http.response.status_code",
+        "user_agent.original",
+        "network.protocol.version",
+        "http.response.body.size",
+        "client.address",
+        "retry",
+    ];
+    (0..n)
+        .map(|a| {
+            let key = KEYS.get(a % KEYS.len()).copied().unwrap_or("attr");
+            let key = if a < KEYS.len() {
+                key.to_owned()
+            } else {
+                format!("{key}.{a}")
+            };
+            let value = match a % 5 {
+                0 => StringValue(format!("/api/v{variant}/orders/{item}")),
+                1 => IntValue(200 + (item % 7) as i64),
+                2 => StringValue("Mozilla/5.0 (X11; Linux x86_64) shardgate-load".into()),
+                3 => DoubleValue(0.25 * item as f64),
+                _ => BoolValue(item % 2 == 0),
+            };
+            kv(&key, value)
         })
-        .collect();
-    let request = ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![
-                    string("service.name", "checkout"),
-                    string("service.version", "1.4.2"),
-                    string("host.name", "web-17"),
-                ],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                scope: Some(InstrumentationScope {
-                    name: "shardgate-load".into(),
-                    version: "0.1".into(),
+        .collect()
+}
+
+fn resource(variant: usize) -> Option<Resource> {
+    use any_value::Value::StringValue;
+    Some(Resource {
+        attributes: vec![
+            kv("service.name", StringValue("checkout".into())),
+            kv("service.version", StringValue("1.4.2".into())),
+            kv("host.name", StringValue(format!("web-{variant}"))),
+            kv("deployment.environment", StringValue("production".into())),
+        ],
+        ..Default::default()
+    })
+}
+
+fn scope() -> Option<InstrumentationScope> {
+    Some(InstrumentationScope {
+        name: "shardgate-load".into(),
+        version: "0.1".into(),
+        ..Default::default()
+    })
+}
+
+/// Encodes ring body `variant` with placeholder ids and finds the offset of each.
+fn build_template(args: &Args, signal: Signal, variant: usize) -> Result<Template, String> {
+    let n = args.items_per_request as usize;
+    let attrs = args.attributes_per_item;
+    // Placeholder index: unique across the ring so a search cannot hit another body's id.
+    let ph = |i: usize| (variant * n + i) as u64;
+    let protobuf = match signal {
+        Signal::Traces => ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: resource(variant),
+                scope_spans: vec![ScopeSpans {
+                    scope: scope(),
+                    spans: (0..n)
+                        .map(|i| {
+                            let mut trace_id = 0x7A7A_7A7A_7A7A_7A7Au64.to_be_bytes().to_vec();
+                            trace_id.extend_from_slice(&(TRACE_PLACEHOLDER | ph(i)).to_be_bytes());
+                            Span {
+                                trace_id,
+                                span_id: (SPAN_PLACEHOLDER | ph(i)).to_be_bytes().to_vec(),
+                                name: format!("GET /api/v1/orders/{}", i % 50),
+                                kind: 2,
+                                start_time_unix_nano: ID_TIME_BASE_NS + i as u64,
+                                end_time_unix_nano: ID_TIME_BASE_NS + 500_000 + i as u64,
+                                attributes: attributes(attrs, variant, i),
+                                ..Default::default()
+                            }
+                        })
+                        .collect(),
                     ..Default::default()
-                }),
-                spans,
+                }],
                 ..Default::default()
             }],
-            ..Default::default()
-        }],
+        }
+        .encode_to_vec(),
+        Signal::Logs => ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                resource: resource(variant),
+                scope_logs: vec![ScopeLogs {
+                    scope: scope(),
+                    log_records: (0..n)
+                        .map(|i| LogRecord {
+                            time_unix_nano: ID_TIME_BASE_NS + ID_PLACEHOLDER_NS + ph(i),
+                            severity_number: 9,
+                            severity_text: "INFO".into(),
+                            body: Some(AnyValue {
+                                value: Some(any_value::Value::StringValue(format!(
+                                    "order {i} accepted for customer {variant}"
+                                ))),
+                            }),
+                            attributes: attributes(attrs, variant, i),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+        .encode_to_vec(),
+        Signal::Metrics => ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: resource(variant),
+                scope_metrics: vec![ScopeMetrics {
+                    scope: scope(),
+                    metrics: (0..n)
+                        .map(|i| Metric {
+                            name: format!("http.server.active_requests.{}", i % 20),
+                            unit: "{request}".into(),
+                            data: Some(metric::Data::Gauge(Gauge {
+                                data_points: vec![NumberDataPoint {
+                                    time_unix_nano: ID_TIME_BASE_NS + ID_PLACEHOLDER_NS + ph(i),
+                                    attributes: attributes(attrs, variant, i),
+                                    value: Some(number_data_point::Value::AsInt(i as i64)),
+                                    ..Default::default()
+                                }],
+                            })),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+        .encode_to_vec(),
     };
-    let encoded = request.encode_to_vec();
-    if gzip {
-        let mut packed = Vec::new();
-        GzipEncoder::new().compress_into(&encoded, &mut packed);
-        grpc::frame(true, &packed)
+    let body = if args.protocol == Protocol::HttpJson {
+        shardgate::otlp::protobuf_to_json(signal, &protobuf).map_err(|e| e.to_string())?
     } else {
-        grpc::frame(false, &encoded)
+        protobuf
+    };
+    let json = args.protocol == Protocol::HttpJson;
+    let mut patches = Vec::with_capacity(n * 3);
+    let mut from = 0usize;
+    for i in 0..n {
+        let wanted: Vec<(Vec<u8>, Patch)> = match (signal, json) {
+            (Signal::Traces, false) => vec![
+                (
+                    0x7A7A_7A7A_7A7A_7A7Au64.to_be_bytes().to_vec(),
+                    Patch::RunBe,
+                ),
+                (
+                    (TRACE_PLACEHOLDER | ph(i)).to_be_bytes().to_vec(),
+                    Patch::SeqBe,
+                ),
+                (
+                    (SPAN_PLACEHOLDER | ph(i)).to_be_bytes().to_vec(),
+                    Patch::SeqBe,
+                ),
+            ],
+            (Signal::Traces, true) => vec![
+                (
+                    format!(
+                        "{:016x}{:016x}",
+                        0x7A7A_7A7A_7A7A_7A7Au64,
+                        TRACE_PLACEHOLDER | ph(i)
+                    )
+                    .into_bytes(),
+                    Patch::RunHex,
+                ),
+                (
+                    format!("{:016x}", SPAN_PLACEHOLDER | ph(i)).into_bytes(),
+                    Patch::SeqHex,
+                ),
+            ],
+            (_, false) => vec![(
+                (ID_TIME_BASE_NS + ID_PLACEHOLDER_NS + ph(i))
+                    .to_le_bytes()
+                    .to_vec(),
+                Patch::TimeLe,
+            )],
+            (_, true) => vec![(
+                format!("{}", ID_TIME_BASE_NS + ID_PLACEHOLDER_NS + ph(i)).into_bytes(),
+                Patch::TimeDec,
+            )],
+        };
+        for (needle, how) in wanted {
+            let at = find(&body, &needle, from)
+                .ok_or_else(|| format!("id placeholder of item {i} not found in the encoding"))?;
+            patches.push((at, i as u32, how));
+            // A JSON trace id is one 32-digit string: its second half is patched separately.
+            if matches!(how, Patch::RunHex) {
+                patches.push((at + 16, i as u32, Patch::SeqHex));
+            }
+            from = at + needle.len();
+        }
     }
+    Ok(Template { body, patches })
+}
+
+/// First position of `needle` in `hay` at or after `from`.
+fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    hay.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
 }

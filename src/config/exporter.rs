@@ -13,10 +13,11 @@ use super::de::{self, join, reject_set, warn_ignored, Text};
 use super::duration::GoDuration;
 use super::error::{ConfigError, Errors};
 use super::id::ComponentId;
+use super::otlp_http::{otlp_http, OtlpHttpExporterConfig, RawOtlpHttp};
 use crate::signal::Signal;
 
 /// Exporter types this build has (`otlp_grpc` is otelcol's newer name for `otlp`).
-pub const EXPORTER_TYPES: &[&str] = &["otlp", "otlp_grpc", "debug"];
+pub const EXPORTER_TYPES: &[&str] = &["otlp", "otlp_grpc", "otlphttp", "otlp_http", "debug"];
 
 /// Default export request `timeout` (otelcol's).
 pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -26,6 +27,8 @@ pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum ExporterConfig {
     /// `otlp` / `otlp_grpc`: OTLP over gRPC to a backend.
     Otlp(OtlpExporterConfig),
+    /// `otlphttp` / `otlp_http`: OTLP over HTTP/1.1 to a backend.
+    OtlpHttp(OtlpHttpExporterConfig),
     /// `debug`: writes what passes through to the collector's log.
     Debug(DebugExporterConfig),
 }
@@ -34,7 +37,7 @@ impl ExporterConfig {
     /// Whether this exporter can end a pipeline of `signal` (both handle all three).
     pub fn supports(&self, signal: Signal) -> bool {
         match self {
-            ExporterConfig::Otlp(_) | ExporterConfig::Debug(_) => {
+            ExporterConfig::Otlp(_) | ExporterConfig::OtlpHttp(_) | ExporterConfig::Debug(_) => {
                 matches!(signal, Signal::Traces | Signal::Metrics | Signal::Logs)
             }
         }
@@ -151,6 +154,10 @@ pub(crate) fn build(
         "otlp" | "otlp_grpc" => {
             let raw: RawOtlp = errs.take(de::decode(body, path))?;
             otlp(raw, path, errs).map(ExporterConfig::Otlp)
+        }
+        "otlphttp" | "otlp_http" => {
+            let raw: RawOtlpHttp = errs.take(de::decode(body, path))?;
+            otlp_http(raw, path, errs).map(ExporterConfig::OtlpHttp)
         }
         "debug" => {
             let raw: RawDebug = errs.take(de::decode(body, path))?;
@@ -465,6 +472,6 @@ mod tests {
     #[test]
     fn unknown_type() {
         let err = parse("kafka", "").unwrap_err().to_string();
-        assert_eq!(err, "exporters: unknown type \"kafka\" for id \"kafka\"; this build supports: otlp, otlp_grpc, debug");
+        assert_eq!(err, "exporters: unknown type \"kafka\" for id \"kafka\"; this build supports: otlp, otlp_grpc, otlphttp, otlp_http, debug");
     }
 }

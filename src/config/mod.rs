@@ -13,7 +13,10 @@ mod duration;
 mod error;
 mod expand;
 mod exporter;
+mod extension;
 mod id;
+mod metrics;
+mod otlp_http;
 mod processor;
 mod receiver;
 mod service;
@@ -35,13 +38,18 @@ pub use exporter::{
     Compression, DebugExporterConfig, Endpoint, ExporterConfig, OtlpExporterConfig, QueueConfig,
     QueueSizer, RetryConfig, Verbosity, DEFAULT_EXPORT_TIMEOUT, EXPORTER_TYPES,
 };
+pub use extension::{
+    ExtensionConfig, HealthCheckConfig, DEFAULT_HEALTH_CHECK_ENDPOINT, EXTENSION_TYPES,
+};
 pub use id::{ComponentId, PipelineId};
+pub use metrics::{MetricsConfig, DEFAULT_METRICS_ENDPOINT};
+pub use otlp_http::{HttpEncoding, HttpUrl, OtlpHttpExporterConfig, DEFAULT_HTTP_EXPORT_TIMEOUT};
 pub use processor::{
     BatchConfig, ProcessorConfig, DEFAULT_BATCH_TIMEOUT, DEFAULT_SEND_BATCH_SIZE, PROCESSOR_TYPES,
 };
 pub use receiver::{
-    resolve_listen, GrpcServerConfig, HttpServerConfig, OtlpReceiverConfig, ReceiverConfig,
-    DEFAULT_GRPC_ENDPOINT, DEFAULT_HTTP_ENDPOINT, DEFAULT_MAX_CONCURRENT_STREAMS,
+    resolve_listen, CorsConfig, GrpcServerConfig, HttpServerConfig, OtlpReceiverConfig,
+    ReceiverConfig, DEFAULT_GRPC_ENDPOINT, DEFAULT_HTTP_ENDPOINT, DEFAULT_MAX_CONCURRENT_STREAMS,
     DEFAULT_MAX_RECV_MSG_SIZE_MIB, DEFAULT_MAX_REQUEST_BODY_SIZE, RECEIVER_TYPES,
 };
 pub use service::{LogEncoding, PipelineConfig, ServiceConfig, TelemetryConfig};
@@ -56,8 +64,6 @@ use validate::Known;
 pub const DEFAULT_CONFIG_YAML: &str = include_str!("default.yaml");
 /// The tuning profile always applied first: the `shards:` defaults, documented knob by knob.
 pub const DEFAULT_PROFILE_YAML: &str = include_str!("../../tuning/default.yaml");
-/// Extension types this build has (none yet; `health_check` is planned).
-pub const EXTENSION_TYPES: &[&str] = &[];
 
 const DEFAULT_CONFIG_ORIGIN: &str = "<embedded default config>";
 const DEFAULT_PROFILE_ORIGIN: &str = "<embedded tuning/default.yaml>";
@@ -80,6 +86,8 @@ pub struct Config {
     pub processors: BTreeMap<ComponentId, ProcessorConfig>,
     /// Configured exporters by id.
     pub exporters: BTreeMap<ComponentId, ExporterConfig>,
+    /// Configured extensions by id (only those in `service.extensions` run).
+    pub extensions: BTreeMap<ComponentId, ExtensionConfig>,
     /// Pipelines, enabled extensions and self-telemetry.
     pub service: ServiceConfig,
     /// The per-core runtime's settings, after profile overlay.
@@ -239,12 +247,12 @@ fn build(document: Value, mut warnings: Vec<String>) -> Result<Config, ConfigErr
         &mut errs,
         exporter::build,
     );
-    components(
+    let extensions = components(
         section("extensions"),
         "extensions",
         &mut known.extensions,
         &mut errs,
-        extension,
+        extension::build,
     );
     let connectors = section("connectors");
     if connectors.as_mapping().is_some_and(|m| !m.is_empty()) {
@@ -258,6 +266,7 @@ fn build(document: Value, mut warnings: Vec<String>) -> Result<Config, ConfigErr
         receivers,
         processors,
         exporters,
+        extensions,
         service,
         shards,
         warnings: Vec::new(),
@@ -322,15 +331,4 @@ fn components<T>(
         }
     }
     out
-}
-
-/// No extension types exist yet: every configured extension is an unknown type.
-fn extension(id: &ComponentId, _body: Value, _path: &str, errs: &mut Errors) -> Option<()> {
-    errs.push(ConfigError::UnknownType {
-        section: "extensions".into(),
-        kind: id.kind.clone(),
-        id: id.to_string(),
-        supported: EXTENSION_TYPES,
-    });
-    None
 }

@@ -1,11 +1,13 @@
 //! `receivers:` section: the OTLP receiver (gRPC and HTTP protocols), with otelcol's keys.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_yaml::Value;
 
 use super::de::{self, join, present, reject_set, warn_ignored, Text};
+use super::duration::GoDuration;
 use super::error::{ConfigError, Errors};
 use super::id::ComponentId;
 use crate::signal::Signal;
@@ -60,7 +62,7 @@ impl ReceiverConfig {
 pub struct OtlpReceiverConfig {
     /// `protocols.grpc`: the OTLP/gRPC server, if enabled.
     pub grpc: Option<GrpcServerConfig>,
-    /// `protocols.http`: the OTLP/HTTP server, if enabled (the server itself is not built yet).
+    /// `protocols.http`: the OTLP/HTTP server, if enabled.
     pub http: Option<HttpServerConfig>,
 }
 
@@ -88,6 +90,34 @@ pub struct HttpServerConfig {
     pub logs_url_path: String,
     /// Largest request body accepted, from `max_request_body_size` (0 = default 20 MiB).
     pub max_request_body_size_bytes: usize,
+    /// Time allowed to receive a request head (`read_header_timeout`; default 10s, tighter
+    /// than otelcol's 1m so a slow-loris client holds a connection slot for less long).
+    pub read_header_timeout: Duration,
+    /// Time allowed to receive a request body (`read_timeout`; default 30s).
+    pub read_timeout: Duration,
+    /// Keep-alive idle time before the server closes a connection (`idle_timeout`; default 1m).
+    pub idle_timeout: Duration,
+    /// Browser CORS, when `cors.allowed_origins` is set.
+    pub cors: Option<CorsConfig>,
+}
+
+/// `cors:` of an OTLP/HTTP server (otelcol's confighttp keys).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct CorsConfig {
+    /// Origins allowed; `*` in an entry matches any run of characters.
+    pub allowed_origins: Vec<String>,
+    /// Extra request headers allowed in preflight (beyond the CORS-safelisted ones).
+    pub allowed_headers: Vec<String>,
+    /// Seconds a browser may cache a preflight answer (`max_age`; 0 = header not sent).
+    pub max_age_secs: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawCors {
+    allowed_origins: Vec<String>,
+    allowed_headers: Vec<String>,
+    max_age: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -130,14 +160,14 @@ struct RawHttp {
     max_request_body_size: Option<u64>,
     tls: Option<Value>,
     auth: Option<Value>,
-    cors: Option<Value>,
+    cors: Option<RawCors>,
     include_metadata: Option<Value>,
     response_headers: Option<Value>,
     compression_algorithms: Option<Value>,
-    read_timeout: Option<Value>,
-    read_header_timeout: Option<Value>,
+    read_timeout: Option<GoDuration>,
+    read_header_timeout: Option<GoDuration>,
     write_timeout: Option<Value>,
-    idle_timeout: Option<Value>,
+    idle_timeout: Option<GoDuration>,
     keep_alives_enabled: Option<Value>,
 }
 
@@ -246,14 +276,10 @@ fn http(raw: RawHttp, path: &str, errs: &mut Errors) -> HttpServerConfig {
         "TLS servers are not supported yet; remove tls",
     );
     for (key, value) in [
-        ("cors", &raw.cors),
         ("include_metadata", &raw.include_metadata),
         ("response_headers", &raw.response_headers),
         ("compression_algorithms", &raw.compression_algorithms),
-        ("read_timeout", &raw.read_timeout),
-        ("read_header_timeout", &raw.read_header_timeout),
         ("write_timeout", &raw.write_timeout),
-        ("idle_timeout", &raw.idle_timeout),
         ("keep_alives_enabled", &raw.keep_alives_enabled),
     ] {
         warn_ignored(errs, &at(key), value);
@@ -268,6 +294,25 @@ fn http(raw: RawHttp, path: &str, errs: &mut Errors) -> HttpServerConfig {
         metrics_url_path: url_path(raw.metrics_url_path, "/v1/metrics"),
         logs_url_path: url_path(raw.logs_url_path, "/v1/logs"),
         max_request_body_size_bytes: body,
+        read_header_timeout: positive(raw.read_header_timeout, Duration::from_secs(10)),
+        read_timeout: positive(raw.read_timeout, Duration::from_secs(30)),
+        idle_timeout: positive(raw.idle_timeout, Duration::from_secs(60)),
+        cors: raw
+            .cors
+            .filter(|c| !c.allowed_origins.is_empty())
+            .map(|c| CorsConfig {
+                allowed_origins: c.allowed_origins,
+                allowed_headers: c.allowed_headers,
+                max_age_secs: c.max_age.unwrap_or(0),
+            }),
+    }
+}
+
+/// otelcol treats a zero timeout as "none"; we never run without one, so zero means default.
+fn positive(raw: Option<GoDuration>, default: Duration) -> Duration {
+    match raw {
+        Some(GoDuration(d)) if !d.is_zero() => d,
+        _ => default,
     }
 }
 
@@ -355,6 +400,30 @@ mod tests {
         assert_eq!(http.metrics_url_path, "/v1/metrics");
         assert_eq!(http.logs_url_path, "/v1/logs");
         assert_eq!(http.max_request_body_size_bytes, 20 * 1024 * 1024);
+        assert_eq!(http.read_header_timeout, Duration::from_secs(10));
+        assert_eq!(http.read_timeout, Duration::from_secs(30));
+        assert_eq!(http.idle_timeout, Duration::from_secs(60));
+        assert_eq!(http.cors, None);
+    }
+
+    #[test]
+    fn http_timeouts_and_cors() {
+        let o = otlp(
+            "protocols:\n  http:\n    read_header_timeout: 2s\n    read_timeout: 0s\n    idle_timeout: 90s\n    cors:\n      allowed_origins: [\"https://*.example.com\"]\n      allowed_headers: [X-Custom]\n      max_age: 7200\n",
+        );
+        let http = o.http.unwrap();
+        assert_eq!(http.read_header_timeout, Duration::from_secs(2));
+        assert_eq!(http.read_timeout, Duration::from_secs(30));
+        assert_eq!(http.idle_timeout, Duration::from_secs(90));
+        let cors = http.cors.unwrap();
+        assert_eq!(cors.allowed_origins, ["https://*.example.com"]);
+        assert_eq!(cors.allowed_headers, ["X-Custom"]);
+        assert_eq!(cors.max_age_secs, 7200);
+        let err = parse("protocols:\n  http:\n    cors:\n      allowed_origin: [x]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("http::cors"), "{err}");
+        assert!(err.contains("allowed_origin"), "{err}");
     }
 
     #[test]

@@ -50,8 +50,8 @@ pub struct TelemetryConfig {
     pub logs_level: String,
     /// `logs.encoding`: console (default) or json.
     pub logs_encoding: LogEncoding,
-    /// `metrics` as written (level, address, readers), for the self-metrics module to decode.
-    pub metrics: Option<Value>,
+    /// `metrics`: the Prometheus endpoint for the collector's own metrics.
+    pub metrics: super::metrics::MetricsConfig,
     /// `resource` attributes as written.
     pub resource: Option<Value>,
 }
@@ -61,7 +61,7 @@ impl Default for TelemetryConfig {
         TelemetryConfig {
             logs_level: "info".to_owned(),
             logs_encoding: LogEncoding::Console,
-            metrics: None,
+            metrics: super::metrics::MetricsConfig::default(),
             resource: None,
         }
     }
@@ -183,7 +183,7 @@ fn telemetry(raw: RawTelemetry, errs: &mut Errors) -> TelemetryConfig {
     TelemetryConfig {
         logs_level,
         logs_encoding,
-        metrics: raw.metrics,
+        metrics: super::metrics::build(raw.metrics, errs),
         resource: raw.resource,
     }
 }
@@ -228,7 +228,7 @@ mod tests {
         let s = parse("telemetry:\n  logs: {level: DEBUG, encoding: json, development: true}\n  metrics: {level: detailed, address: ':8888'}\n  resource: {service.name: gw}\n").unwrap();
         assert_eq!(s.telemetry.logs_level, "debug");
         assert_eq!(s.telemetry.logs_encoding, LogEncoding::Json);
-        assert!(s.telemetry.metrics.unwrap().get("address").is_some());
+        assert_eq!(s.telemetry.metrics.endpoint.as_deref(), Some(":8888"));
         assert!(s.telemetry.resource.is_some());
     }
 

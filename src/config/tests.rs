@@ -207,7 +207,7 @@ fn realistic_config_service() {
     assert_eq!(c.pipelines_for(Signal::Logs).count(), 0);
     assert_eq!(c.service.telemetry.logs_level, "warn");
     assert_eq!(c.service.telemetry.logs_encoding, LogEncoding::Json);
-    assert!(c.service.telemetry.metrics.is_some());
+    assert_eq!(c.service.telemetry.metrics.level, "detailed");
     let used: Vec<String> = c.used_exporters().map(|(id, _)| id.to_string()).collect();
     assert_eq!(used, ["debug", "otlp/backend"]);
     assert_eq!(c.used_receivers().count(), 2);
@@ -358,17 +358,17 @@ fn unknown_top_level_and_connectors() {
 #[test]
 fn unknown_component_types() {
     let err = err_of(&format!(
-        "{MINIMAL}  extensions: [health_check]\nextensions:\n  health_check:\n"
+        "{MINIMAL}  extensions: [zpages]\nextensions:\n  zpages:\n"
     ));
     assert_eq!(
         err,
-        "extensions: unknown type \"health_check\" for id \"health_check\"; this build supports: (none)"
+        "extensions: unknown type \"zpages\" for id \"zpages\"; this build supports: health_check"
     );
     let yaml = MINIMAL.replace("exporters:\n  debug:", "exporters:\n  debug:\n  kafka:");
     let err = err_of(&yaml);
     assert_eq!(
         err,
-        "exporters: unknown type \"kafka\" for id \"kafka\"; this build supports: otlp, otlp_grpc, debug"
+        "exporters: unknown type \"kafka\" for id \"kafka\"; this build supports: otlp, otlp_grpc, otlphttp, otlp_http, debug"
     );
 }
 

@@ -13,6 +13,8 @@ use shardgate_shards::task::{self, Semaphore};
 
 use super::{ExportError, Exporter};
 use crate::config::{ComponentId, RetryConfig};
+use crate::observe::counters::Gauge;
+use crate::observe::ExporterProbe;
 use crate::pipeline::payload::Payload;
 
 /// One exporter instance with its in-flight limit and retry policy.
@@ -22,6 +24,27 @@ pub struct Delivery {
     in_flight: Semaphore,
     retry: RetryConfig,
     rng: Cell<u64>,
+    probe: Option<ExporterProbe>,
+}
+
+/// Raises a gauge for as long as it lives (so a cancelled delivery still lowers it).
+struct Raised<'a>(Option<&'a Gauge>);
+
+impl<'a> Raised<'a> {
+    fn new(gauge: Option<&'a Gauge>) -> Self {
+        if let Some(g) = gauge {
+            g.inc(1);
+        }
+        Raised(gauge)
+    }
+}
+
+impl Drop for Raised<'_> {
+    fn drop(&mut self) {
+        if let Some(g) = self.0 {
+            g.dec(1);
+        }
+    }
 }
 
 impl Delivery {
@@ -40,7 +63,14 @@ impl Delivery {
             in_flight: Semaphore::new(u64::from(in_flight_max.max(1))),
             retry,
             rng: Cell::new(seed | 1),
+            probe: None,
         }
+    }
+
+    /// Counts sent/failed items, queue and in-flight requests and export latency into `probe`.
+    pub fn observed(mut self, probe: Option<ExporterProbe>) -> Self {
+        self.probe = probe;
+        self
     }
 
     /// The exporter's id.
@@ -48,17 +78,42 @@ impl Delivery {
         &self.id
     }
 
-    /// Delivers `payload`, retrying retryable failures per `retry_on_failure`.
+    /// Delivers `payload`, retrying retryable failures per `retry_on_failure`, and counts the
+    /// outcome.
     pub async fn deliver(&self, payload: &Payload) -> Result<(), ExportError> {
-        let _slot = self
-            .in_flight
-            .acquire_permit(1)
-            .await
-            .map_err(|e| ExportError::retryable(e.to_string()))?;
+        let counters = self.probe.as_ref().map(|p| &p.counters);
+        let result = {
+            let waiting = Raised::new(counters.map(|c| &c.queue_size));
+            let slot = self.in_flight.acquire_permit(1).await;
+            drop(waiting);
+            match slot {
+                Ok(_slot) => {
+                    let _sending = Raised::new(counters.map(|c| &c.in_flight));
+                    self.attempt(payload).await
+                }
+                Err(e) => Err(ExportError::retryable(e.to_string())),
+            }
+        };
+        if let Some(c) = counters {
+            match &result {
+                Ok(()) => c.sent.add(payload.items),
+                Err(_) => c.send_failed.add(payload.items),
+            }
+        }
+        result
+    }
+
+    /// Attempts until success, a permanent failure or the retry budget is spent.
+    async fn attempt(&self, payload: &Payload) -> Result<(), ExportError> {
         let started = Instant::now();
         let mut interval = self.retry.initial_interval;
         loop {
-            let error = match self.exporter.export(payload).await {
+            let sent_at = Instant::now();
+            let outcome = self.exporter.export(payload).await;
+            if let Some(probe) = &self.probe {
+                probe.shard.export.record(sent_at.elapsed());
+            }
+            let error = match outcome {
                 Ok(()) => return Ok(()),
                 Err(error) => error,
             };

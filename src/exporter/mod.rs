@@ -8,6 +8,7 @@ pub mod debug;
 pub mod delivery;
 pub mod grpc_status;
 pub mod otlp_grpc;
+pub mod otlp_http;
 
 use std::time::Duration;
 
@@ -58,6 +59,8 @@ impl ExportError {
 pub enum Exporter {
     /// OTLP over gRPC.
     OtlpGrpc(otlp_grpc::OtlpGrpcExporter),
+    /// OTLP over HTTP/1.1.
+    OtlpHttp(otlp_http::OtlpHttpExporter),
     /// Logs what passes.
     Debug(debug::DebugExporter),
 }
@@ -67,6 +70,7 @@ impl Exporter {
     pub async fn export(&self, payload: &Payload) -> Result<(), ExportError> {
         match self {
             Exporter::OtlpGrpc(exporter) => exporter.export(payload).await,
+            Exporter::OtlpHttp(exporter) => exporter.export(payload).await,
             Exporter::Debug(exporter) => exporter.export(payload),
         }
     }

@@ -34,12 +34,14 @@
 //! encodings per run (and on over 10⁶ in longer runs during development).
 
 pub mod encode;
+pub mod json;
 pub mod scan;
 pub(crate) mod schema;
 pub mod split;
 pub mod wire;
 
 pub use encode::{encode_request, encoded_request_len};
+pub use json::{json_to_protobuf, protobuf_to_json, JsonError};
 pub use scan::{scan_request, ResourceChunk, ScannedRequest};
 pub use split::split_chunk;
 pub use wire::ScanError;

@@ -11,7 +11,9 @@ use crate::config::{ComponentId, Config, ExporterConfig, ProcessorConfig};
 use crate::exporter::debug::DebugExporter;
 use crate::exporter::delivery::{Delivery, Fanout};
 use crate::exporter::otlp_grpc::OtlpGrpcExporter;
+use crate::exporter::otlp_http::OtlpHttpExporter;
 use crate::exporter::Exporter;
+use crate::observe::{ReceiverProbe, ShardObserver};
 use crate::pipeline::budget::Budget;
 use crate::pipeline::{Next, Stage};
 use crate::processor::batch::BatchProcessor;
@@ -41,6 +43,8 @@ pub struct Routes {
     traces: Vec<Next>,
     metrics: Vec<Next>,
     logs: Vec<Next>,
+    /// The receiver's counters on this shard.
+    probe: Option<ReceiverProbe>,
 }
 
 impl Routes {
@@ -51,6 +55,11 @@ impl Routes {
             Signal::Metrics => &self.metrics,
             Signal::Logs => &self.logs,
         }
+    }
+
+    /// Where the receiver counts its items and latency on this shard.
+    pub fn probe(&self) -> Option<&ReceiverProbe> {
+        self.probe.as_ref()
     }
 
     fn push(&mut self, signal: Signal, stage: Next) {
@@ -71,7 +80,11 @@ pub struct ShardGraph {
 }
 
 /// Builds the pipelines of `config` for one shard, admitting data against `budget`.
-pub fn build(config: &Config, budget: &Budget) -> Result<ShardGraph, BuildError> {
+pub fn build(
+    config: &Config,
+    budget: &Budget,
+    observer: &Rc<ShardObserver>,
+) -> Result<ShardGraph, BuildError> {
     let mut deliveries: HashMap<(ComponentId, Signal), Rc<Delivery>> = HashMap::new();
     let mut routes: HashMap<ComponentId, Routes> = HashMap::new();
     let mut batches = Vec::new();
@@ -93,7 +106,13 @@ pub fn build(config: &Config, budget: &Budget) -> Result<ShardGraph, BuildError>
                     kind: "exporter",
                     id: id.clone(),
                 })?;
-            let delivery = Rc::new(make_delivery(id, exporter_config)?);
+            let queue_capacity = match exporter_config {
+                ExporterConfig::Otlp(otlp) => u64::from(otlp.sending_queue.queue_size),
+                ExporterConfig::OtlpHttp(http) => u64::from(http.sending_queue.queue_size),
+                ExporterConfig::Debug(_) => 0,
+            };
+            let probe = observer.exporter_probe(id, signal, queue_capacity);
+            let delivery = Rc::new(make_delivery(id, exporter_config, signal)?.observed(probe));
             deliveries.insert(key, delivery.clone());
             fanout.push(delivery);
         }
@@ -109,7 +128,9 @@ pub fn build(config: &Config, budget: &Budget) -> Result<ShardGraph, BuildError>
                 })?;
             next = match processor {
                 ProcessorConfig::Batch(batch) => {
-                    let batch = Rc::new(BatchProcessor::new(signal, batch, budget, next));
+                    let batch = BatchProcessor::new(signal, batch, budget, next)
+                        .observed(observer.batch(id));
+                    let batch = Rc::new(batch);
                     batches.push(batch.clone());
                     Rc::new(Stage::Batch(batch))
                 }
@@ -123,12 +144,22 @@ pub fn build(config: &Config, budget: &Budget) -> Result<ShardGraph, BuildError>
         }
     }
     Ok(ShardGraph {
-        routes: routes.into_iter().map(|(k, v)| (k, Rc::new(v))).collect(),
+        routes: routes
+            .into_iter()
+            .map(|(k, mut v)| {
+                v.probe = observer.receiver_probe(&k);
+                (k, Rc::new(v))
+            })
+            .collect(),
         batches,
     })
 }
 
-fn make_delivery(id: &ComponentId, config: &ExporterConfig) -> Result<Delivery, BuildError> {
+fn make_delivery(
+    id: &ComponentId,
+    config: &ExporterConfig,
+    signal: Signal,
+) -> Result<Delivery, BuildError> {
     match config {
         ExporterConfig::Otlp(otlp) => {
             let exporter = OtlpGrpcExporter::new(id.clone(), otlp).map_err(BuildError::Exporter)?;
@@ -137,6 +168,16 @@ fn make_delivery(id: &ComponentId, config: &ExporterConfig) -> Result<Delivery, 
                 Exporter::OtlpGrpc(exporter),
                 otlp.sending_queue.num_consumers,
                 otlp.retry_on_failure.clone(),
+            ))
+        }
+        ExporterConfig::OtlpHttp(http) => {
+            let exporter =
+                OtlpHttpExporter::new(id.clone(), http, signal).map_err(BuildError::Exporter)?;
+            Ok(Delivery::new(
+                id.clone(),
+                Exporter::OtlpHttp(exporter),
+                http.sending_queue.num_consumers,
+                http.retry_on_failure.clone(),
             ))
         }
         ExporterConfig::Debug(debug) => {

@@ -8,11 +8,13 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shardgate_shards::{task, DrainSignal};
 
 use crate::config::BatchConfig;
+use crate::observe::BatchCounters;
 use crate::otlp::{self, ResourceChunk};
 use crate::pipeline::budget::{Budget, Reservation};
 use crate::pipeline::payload::Payload;
@@ -34,6 +36,16 @@ pub struct BatchProcessor {
     timeout: Duration,
     buffer: RefCell<Buffer>,
     next: Next,
+    counters: Option<Arc<BatchCounters>>,
+}
+
+/// Why a batch was sent, for otelcol's trigger counters.
+#[derive(Clone, Copy)]
+enum Trigger {
+    Size,
+    Timeout,
+    /// Drain flush: counted in neither, as otelcol counts shutdown flushes in neither.
+    Flush,
 }
 
 impl BatchProcessor {
@@ -51,7 +63,14 @@ impl BatchProcessor {
                 oldest: None,
             }),
             next,
+            counters: None,
         }
+    }
+
+    /// Counts batch sizes and triggers into `counters`.
+    pub fn observed(mut self, counters: Option<Arc<BatchCounters>>) -> Self {
+        self.counters = counters;
+        self
     }
 
     /// Appends `payload`, sending full batches on.
@@ -64,14 +83,18 @@ impl BatchProcessor {
             buffer.oldest.get_or_insert_with(Instant::now);
         }
         while self.buffer.borrow().items >= self.send_batch_size {
-            self.send_one();
+            self.send_one(Trigger::Size);
         }
     }
 
     /// Sends everything buffered, in batches of at most `send_batch_max_size` items.
     pub fn flush(&self) {
+        self.flush_for(Trigger::Flush);
+    }
+
+    fn flush_for(&self, trigger: Trigger) {
         while !self.buffer.borrow().chunks.is_empty() {
-            self.send_one();
+            self.send_one(trigger);
         }
     }
 
@@ -89,7 +112,7 @@ impl BatchProcessor {
                 None => self.timeout,
             };
             if wait.is_zero() {
-                self.flush();
+                self.flush_for(Trigger::Timeout);
                 continue;
             }
             let drained = task::timeout(wait, drain.wait()).await;
@@ -100,7 +123,7 @@ impl BatchProcessor {
     }
 
     /// Takes one batch from the front of the buffer and hands it to the next stage.
-    fn send_one(&self) {
+    fn send_one(&self, trigger: Trigger) {
         let payload = {
             let mut buffer = self.buffer.borrow_mut();
             let cap = match self.send_batch_max_size {
@@ -127,6 +150,14 @@ impl BatchProcessor {
                 reservation,
             }
         };
+        if let Some(c) = &self.counters {
+            c.send_size.observe(payload.items as f64);
+            match trigger {
+                Trigger::Size => c.size_trigger.add(1),
+                Trigger::Timeout => c.timeout_trigger.add(1),
+                Trigger::Flush => {}
+            }
+        }
         self.next.dispatch(payload);
     }
 }

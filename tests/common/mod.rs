@@ -891,3 +891,5 @@ impl Drop for Collector {
         }
     }
 }
+pub mod http;
+pub mod http_backend;

@@ -32,7 +32,7 @@ pub enum ReceiveError {
     #[error("unknown method {0}")]
     UnknownMethod(String),
     /// The message is compressed with a codec we do not speak.
-    #[error("unsupported grpc-encoding {0:?}; supported: gzip, deflate, identity")]
+    #[error("unsupported grpc-encoding {0:?}; supported: gzip, zstd, deflate, identity")]
     Encoding(String),
     /// The message framing is wrong or the message is too large.
     #[error("{0}")]
@@ -135,6 +135,7 @@ impl GrpcService {
             Encoding::Identity => None,
             Encoding::Gzip => Some(Codec::Gzip),
             Encoding::Deflate => Some(Codec::Deflate),
+            Encoding::Zstd => Some(Codec::Zstd),
             other => return Err(ReceiveError::Encoding(other.as_str().to_owned())),
         };
         let mut body = request.into_body();

@@ -8,7 +8,9 @@
 //! 3. reserve the bytes in the shard's budget, once per pipeline (refused when full);
 //! 4. hand the data to every pipeline listing this receiver.
 
+use std::cell::Cell;
 use std::rc::Rc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use shardgate_io::compression::{self, Codec, DecompressError};
@@ -73,11 +75,47 @@ impl Ingest {
 
     /// Takes one protobuf export request of `signal`, compressed with `codec` if given.
     /// `Ok` means the data is in the pipelines and may be acknowledged.
+    ///
+    /// Counts the items as otelcol's receivers do: accepted; refused when a downstream stage
+    /// said no (pending-data limit, exporter failure without batch); failed otherwise (items
+    /// of a request that does not scan are unknown and count 0). Records the time from here
+    /// to the answer of accepted requests in the shard's receive latency.
     pub async fn protobuf(
         &self,
         signal: Signal,
         body: Bytes,
         codec: Option<Codec>,
+    ) -> Result<(), IngestError> {
+        let started = Instant::now();
+        let items = Cell::new(0);
+        let result = self.admit(signal, body, codec, &items).await;
+        let Some(probe) = self.routes.probe() else {
+            return result;
+        };
+        let Some(counters) = probe.counters.transport(self.transport) else {
+            return result;
+        };
+        let i = crate::observe::signal_index(signal);
+        match &result {
+            Ok(()) => {
+                counters.accepted[i].add(items.get());
+                probe.shard.receive.record(started.elapsed());
+            }
+            Err(IngestError::Overloaded | IngestError::Export(_)) => {
+                counters.refused[i].add(items.get());
+            }
+            Err(_) => counters.failed[i].add(items.get()),
+        }
+        result
+    }
+
+    /// [`Ingest::protobuf`] without the counting; sets `items` once the request is scanned.
+    async fn admit(
+        &self,
+        signal: Signal,
+        body: Bytes,
+        codec: Option<Codec>,
+        items: &Cell<u64>,
     ) -> Result<(), IngestError> {
         let stages = self.routes.for_signal(signal);
         if stages.is_empty() {
@@ -88,6 +126,7 @@ impl Ingest {
             Some(codec) => compression::decompress(codec, &body, self.max_body_bytes)?,
         };
         let scanned = otlp::scan_request(signal, &body)?;
+        items.set(scanned.items);
         let bytes = body.len();
         // Every pipeline holds the data until its exporters are done: reserve for each.
         if !self.budget.has_room(bytes.saturating_mul(stages.len())) {

@@ -1,6 +1,8 @@
-//! The `otlp` receiver: OTLP/gRPC (and, later, OTLP/HTTP) on every shard.
+//! The `otlp` receiver: OTLP/gRPC and OTLP/HTTP on every shard.
 
+pub mod cors;
 pub mod grpc;
+pub mod http;
 pub mod ingest;
 
 use std::rc::Rc;
@@ -9,7 +11,7 @@ use shardgate_io::h2_server::H2ServerSettings;
 use shardgate_io::{listener, IoError};
 use shardgate_shards::{task, DrainSignal};
 
-use crate::config::{ComponentId, OtlpReceiverConfig, ShardsConfig};
+use crate::config::{ComponentId, HttpServerConfig, OtlpReceiverConfig, ShardsConfig};
 use crate::pipeline::budget::Budget;
 use crate::pipeline::build::Routes;
 use crate::receiver::listen::{self, AcceptSettings, Connections};
@@ -56,11 +58,8 @@ pub fn start(
     routes: Rc<Routes>,
     io: &ShardIo,
 ) -> Result<(), StartError> {
-    if config.http.is_some() {
-        return Err(StartError::Unsupported {
-            id: id.clone(),
-            protocol: "http",
-        });
+    if let Some(http_config) = &config.http {
+        start_http(id, http_config, routes.clone(), io)?;
     }
     let Some(grpc_config) = &config.grpc else {
         return Ok(());
@@ -93,6 +92,48 @@ pub fn start(
         let service = service.clone();
         let drain = drain.clone();
         async move { grpc::serve_connection(stream, settings, service, drain).await }
+    };
+    task::spawn_local(listen::accept_loop(
+        socket,
+        accept,
+        io.connections.clone(),
+        io.drain.clone(),
+        serve,
+    ))
+    .detach();
+    Ok(())
+}
+
+/// Binds this shard's OTLP/HTTP listener for receiver `id` and starts serving on it.
+fn start_http(
+    id: &ComponentId,
+    config: &HttpServerConfig,
+    routes: Rc<Routes>,
+    io: &ShardIo,
+) -> Result<(), StartError> {
+    let socket =
+        listener::bind_reuseport(config.endpoint, io.shards.listen_backlog).map_err(|source| {
+            StartError::Listen {
+                id: id.clone(),
+                source,
+            }
+        })?;
+    let service = Rc::new(http::HttpService::new(
+        id.clone(),
+        config,
+        routes,
+        io.budget.clone(),
+    ));
+    let accept = AcceptSettings {
+        shard: io.shard,
+        receiver: format!("{id}/http"),
+        connections_max: usize::try_from(io.shards.connections_max).unwrap_or(usize::MAX),
+    };
+    let drain = io.drain.clone();
+    let serve = move |stream| {
+        let service = service.clone();
+        let drain = drain.clone();
+        async move { http::serve_connection(stream, service, drain).await }
     };
     task::spawn_local(listen::accept_loop(
         socket,

@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# Benchmark: shardgate-load → shardgate → shardgate-sink on this machine, with the collector
+# pinned to one core and load + sink pinned to another.
+#
+# Per run it prints: items/s per shard core (acked by the collector), the collector's
+# CPU-ms per million items (utime+stime from /proc/PID/stat over the measured window),
+# client latency p50/p99/p999, RSS idle (after ready), steady (median VmRSS sample while
+# loaded) and peak (VmHWM), start-to-accepting time, both cores' utilisation (/proc/stat),
+# and loss (acked − received after SIGTERM drain; must be 0) and duplicates at the sink.
+# Every scenario runs --repeats times (default 3) and prints min/median/max of each figure.
+#
+# Usage: scripts/bench.sh [options]
+#   --rate N               items/s; repeatable; 0 = closed loop (max). Default: 100000 400000 0
+#   --protocol P           grpc | http-proto | http-json (default grpc)
+#   --compression C        request compression into the collector: none | gzip | zstd
+#   --export-compression C collector → sink compression: none | gzip | zstd (default none)
+#   --duration S           measured seconds per run (default 10)
+#   --warmup S             warm-up seconds before each measured run (default 2)
+#   --items-per-request N  (default 100)
+#   --profile FILE         tuning profile passed to shardgate --profile
+#   --repeats N            (default 3)
+#   --collector-cpu N      (default 0)   --load-cpu N   (default 1)
+#   --signal S             traces | metrics | logs (default traces)
+#   --no-build             use the binaries already in target/release
+# Environment: COLLECTOR_CMD overrides how the collector is started (used by compare.sh);
+# it is run as `$COLLECTOR_CMD PORT SINK_PORT WORKDIR`, starts the collector in the
+# background and writes its pid to WORKDIR/collector.pid.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rates=()
+protocol=grpc
+compression=none
+export_compression=none
+duration=10
+warmup=2
+items=100
+profile=""
+repeats=3
+collector_cpu=0
+load_cpu=1
+signal=traces
+build=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --rate) rates+=("$2"); shift 2 ;;
+        --protocol) protocol=$2; shift 2 ;;
+        --compression) compression=$2; shift 2 ;;
+        --export-compression) export_compression=$2; shift 2 ;;
+        --duration) duration=$2; shift 2 ;;
+        --warmup) warmup=$2; shift 2 ;;
+        --items-per-request) items=$2; shift 2 ;;
+        --profile) profile=$2; shift 2 ;;
+        --repeats) repeats=$2; shift 2 ;;
+        --collector-cpu) collector_cpu=$2; shift 2 ;;
+        --load-cpu) load_cpu=$2; shift 2 ;;
+        --signal) signal=$2; shift 2 ;;
+        --no-build) build=0; shift ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+[ ${#rates[@]} -gt 0 ] || rates=(100000 400000 0)
+
+if [ "$build" = 1 ]; then
+    cargo build --release --locked --bin shardgate --bin shardgate-load --bin shardgate-sink >&2
+fi
+bin=target/release
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+ticks() { awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$1/stat"; }
+# busy and total jiffies of one CPU from /proc/stat.
+cpu_jiffies() { awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat; }
+hz=$(getconf CLK_TCK)
+
+start_shardgate() { # port sink_port workdir → writes config, starts, writes workdir/collector.pid
+    local port=$1 sink_port=$2 dir=$3
+    local receiver="grpc: {endpoint: \"127.0.0.1:$port\"}"
+    case "$protocol" in http-*) receiver="http: {endpoint: \"127.0.0.1:$port\"}" ;; esac
+    cat >"$dir/collector.yaml" <<YAML
+receivers: {otlp: {protocols: {$receiver}}}
+processors: {batch: {send_batch_size: 8192, timeout: 200ms}}
+exporters: {otlp: {endpoint: "127.0.0.1:$sink_port", tls: {insecure: true}, compression: $export_compression}}
+service:
+  pipelines: {$signal: {receivers: [otlp], processors: [batch], exporters: [otlp]}}
+shards: {cores: [$collector_cpu]}
+YAML
+    local args=(--config "$dir/collector.yaml")
+    [ -n "$profile" ] && args+=(--profile "$profile")
+    taskset -c "$collector_cpu" "$bin/shardgate" "${args[@]}" >"$dir/collector.out" 2>"$dir/collector.log" &
+    echo $! >"$dir/collector.pid"
+}
+
+wait_ready() { # pid port → waits until the port accepts, prints ms since $2 start
+    local pid=$1 port=$2
+    for _ in $(seq 3000); do
+        kill -0 "$pid" 2>/dev/null || { echo "collector exited early" >&2; return 1; }
+        if python3 -c "import socket,sys; s=socket.socket(); s.settimeout(0.05); sys.exit(s.connect_ex(('127.0.0.1',$port)))" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.005
+    done
+    echo "collector not accepting on $port" >&2
+    return 1
+}
+
+field() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"$1" | head -1; }
+
+one_run() { # rate → prints one RESULT line
+    local rate=$1 dir
+    dir=$(mktemp -d -p "$work")
+    local port sink_port
+    port=$(free_port); sink_port=$(free_port)
+    taskset -c "$load_cpu" "$bin/shardgate-sink" --endpoint "127.0.0.1:$sink_port" >"$dir/sink.out" 2>"$dir/sink.log" &
+    local sink_pid=$!
+    pids+=("$sink_pid")
+    sleep 0.2
+    local t0 pid t1
+    # Start-to-accepting: from the start command to the first accepted TCP connect.
+    t0=$(date +%s%N)
+    if [ -n "${COLLECTOR_CMD:-}" ]; then
+        $COLLECTOR_CMD "$port" "$sink_port" "$dir"
+    else
+        start_shardgate "$port" "$sink_port" "$dir"
+    fi
+    pid=$(cat "$dir/collector.pid")
+    pids+=("$pid")
+    wait_ready "$pid" "$port"
+    t1=$(date +%s%N)
+    local ready_ms=$(( (t1 - t0) / 1000000 ))
+    sleep 0.5
+    local rss_idle
+    rss_idle=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+    local load_args=(--endpoint "127.0.0.1:$port" --protocol "$protocol" --signal "$signal"
+        --compression "$compression" --items-per-request "$items" --cpu "$load_cpu" --rate "$rate")
+    local warm
+    warm=$("$bin/shardgate-load" "${load_args[@]}" --duration "$warmup" --run-id 1 | grep '^LOAD')
+    local c0 s0 l0
+    c0=$(ticks "$pid"); s0=$(cpu_jiffies "$collector_cpu"); l0=$(cpu_jiffies "$load_cpu")
+    # Sample RSS while loaded.
+    ( while kill -0 "$pid" 2>/dev/null; do awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null; sleep 0.5; done ) >"$dir/rss" &
+    local sampler=$!
+    local main
+    # The measured run reuses sequence numbers 0.. of the warm-up; see the duplicate count below.
+    main=$("$bin/shardgate-load" "${load_args[@]}" --duration "$duration" --run-id 2 | grep '^LOAD')
+    local c1 s1 l1
+    c1=$(ticks "$pid"); s1=$(cpu_jiffies "$collector_cpu"); l1=$(cpu_jiffies "$load_cpu")
+    kill "$sampler" 2>/dev/null || true
+    local hwm
+    hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+    kill -TERM "$pid"
+    wait "$pid" || echo "collector exit status $?" >&2
+    kill -TERM "$sink_pid"
+    wait "$sink_pid" || true
+    local sink
+    sink=$(grep '^SINK' "$dir/sink.out" || echo "SINK items=0 duplicates=0")
+    python3 - "$rate" "$warm" "$main" "$sink" "$c0" "$c1" "$hz" "$s0" "$s1" "$l0" "$l1" \
+        "$rss_idle" "$hwm" "$ready_ms" "$dir/rss" <<'PY'
+import sys, statistics
+rate, warm, main, sink = sys.argv[1:5]
+c0, c1, hz = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+s0, s1, l0, l1 = (list(map(int, a.split())) for a in sys.argv[8:12])
+rss_idle, hwm, ready_ms, rss_file = sys.argv[12:16]
+kv = lambda line: dict(p.split("=", 1) for p in line.split()[1:])
+w, m, s = kv(warm), kv(main), kv(sink)
+acked = int(m["acked"])
+cpu_s = (c1 - c0) / hz
+util = lambda a, b: 100.0 * (b[0] - a[0]) / max(1, b[1] - a[1])
+rss = [int(x) for x in open(rss_file).read().split() if x.isdigit()]
+steady = int(statistics.median(rss)) if rss else 0
+loss = int(w["acked"]) + acked - int(s["items"])
+# Duplicates: the warm-up and the measured run reuse sequence numbers from 0, so the overlap
+# (min of the two acked counts) is expected; anything beyond it is a real duplicate.
+dups = int(s.get("duplicates", 0)) - min(int(w["acked"]), acked)
+print(f"RESULT rate={rate} items_per_s_per_core={m['items_per_s']} "
+      f"cpu_ms_per_million={1000 * cpu_s * 1e6 / max(1, acked):.0f} "
+      f"p50_us={m['p50_us']} p99_us={m['p99_us']} p999_us={m['p999_us']} "
+      f"rss_idle_kib={rss_idle} rss_steady_kib={steady} rss_peak_kib={hwm} "
+      f"ready_ms={ready_ms} collector_core_util_pct={util(s0, s1):.0f} "
+      f"load_core_util_pct={util(l0, l1):.0f} load_cpu_s={m['cpu_s']} "
+      f"refused={m['refused']} failed={m['failed']} loss={loss} duplicates={dups}")
+PY
+}
+
+summarise() { # reads RESULT lines on stdin
+    python3 -c '
+import sys, statistics
+rows = [dict(p.split("=", 1) for p in l.split()[1:]) for l in sys.stdin if l.startswith("RESULT")]
+if not rows: sys.exit("no results")
+for key in rows[0]:
+    if key == "rate": continue
+    vals = sorted(float(r[key]) for r in rows)
+    fmt = lambda v: f"{v:.0f}" if abs(v) >= 10 or v == int(v) else f"{v:.2f}"
+    print(f"  {key:28s} min {fmt(vals[0]):>10s}  median {fmt(statistics.median(vals)):>10s}  max {fmt(vals[-1]):>10s}")
+'
+}
+
+echo "== shardgate bench $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1))"
+echo "   protocol=$protocol signal=$signal compression in=$compression out=$export_compression items/request=$items duration=${duration}s warmup=${warmup}s repeats=$repeats profile=${profile:-default} collector cpu $collector_cpu, load+sink cpu $load_cpu"
+status=0
+for rate in "${rates[@]}"; do
+    label="rate $rate items/s"
+    [ "$rate" = 0 ] && label="closed loop (max)"
+    echo "-- $label"
+    results=""
+    for i in $(seq "$repeats"); do
+        one_run "$rate" >"$work/result"
+        line=$(cat "$work/result")
+        echo "   run $i: ${line#RESULT }"
+        results+="$line"$'\n'
+        loss=$(field "$line" loss)
+        if [ "$loss" != 0 ]; then echo "   LOSS: $loss items acked but not received" >&2; status=1; fi
+    done
+    summarise <<<"$results"
+done
+exit $status

@@ -1,0 +1,133 @@
+//! The admin listeners, off the data path: the Prometheus endpoint with the status page
+//! (`service.telemetry.metrics`) and the `health_check` extension.
+//!
+//! Each runs on its own plain `std::thread` with a small blocking HTTP server (`tiny_http`:
+//! admin traffic is a scrape every few seconds, so a thread-per-endpoint server is simpler
+//! than putting it on a shard and keeps shards from ever waiting on it). The threads only read
+//! the [`Registry`]; shards never block on them. They are bound on the main thread before the
+//! shards start, so `health_check` answers 503 during startup.
+
+pub mod health;
+pub mod metrics;
+pub mod status;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+
+use crate::config::{Config, ExtensionConfig};
+use crate::observe::Registry;
+
+/// How long an admin thread waits for a request before doing its periodic work.
+const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Why an admin listener could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The configured `host:port` does not resolve.
+    #[error("{path}: cannot resolve \"{endpoint}\": {reason}")]
+    Resolve {
+        /// Config key path of the endpoint.
+        path: String,
+        /// The endpoint as written.
+        endpoint: String,
+        /// Why.
+        reason: String,
+    },
+    /// The listener could not bind (port taken, no permission).
+    #[error("{path}: cannot listen on {addr}: {reason}; free the port or set another endpoint")]
+    Bind {
+        /// Config key path of the endpoint.
+        path: String,
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        reason: String,
+    },
+    /// The thread could not be spawned.
+    #[error("cannot start the {what} thread: {source}")]
+    Thread {
+        /// Which listener.
+        what: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Binds a listener on `endpoint` (first resolved address).
+fn bind(path: &str, endpoint: &str) -> Result<(tiny_http::Server, SocketAddr), AdminError> {
+    let addr = endpoint
+        .to_socket_addrs()
+        .map_err(|e| AdminError::Resolve {
+            path: path.to_owned(),
+            endpoint: endpoint.to_owned(),
+            reason: e.to_string(),
+        })?
+        .next()
+        .ok_or_else(|| AdminError::Resolve {
+            path: path.to_owned(),
+            endpoint: endpoint.to_owned(),
+            reason: "no address".to_owned(),
+        })?;
+    let server = tiny_http::Server::http(addr).map_err(|e| AdminError::Bind {
+        path: path.to_owned(),
+        addr,
+        reason: e.to_string(),
+    })?;
+    Ok((server, addr))
+}
+
+/// Starts every configured admin listener. A taken default metrics port (`localhost:8888`,
+/// not written in the config) only warns, so several collectors can run on one host; any
+/// other failure is returned.
+pub fn start(config: &Config, registry: &Arc<Registry>) -> Result<(), AdminError> {
+    let metrics = &config.service.telemetry.metrics;
+    if let Some(endpoint) = &metrics.endpoint {
+        match bind("service::telemetry::metrics", endpoint) {
+            Ok((server, addr)) => {
+                let registry = registry.clone();
+                std::thread::Builder::new()
+                    .name("admin-metrics".into())
+                    .spawn(move || metrics::serve(server, &registry))
+                    .map_err(|source| AdminError::Thread {
+                        what: "metrics",
+                        source,
+                    })?;
+                tracing::info!(%addr, "Serving metrics at /metrics and a status page at /status");
+            }
+            Err(error) if !metrics.explicit => {
+                tracing::warn!(%error, "the default metrics endpoint is not available; self-metrics are not served");
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    for id in &config.service.extensions {
+        let Some(ExtensionConfig::HealthCheck(hc)) = config.extensions.get(id) else {
+            continue; // validation reports extensions that are not configured
+        };
+        let path = format!("extensions::{id}::endpoint");
+        let (server, addr) = bind(&path, &hc.endpoint)?;
+        let registry = registry.clone();
+        let url_path = hc.path.clone();
+        std::thread::Builder::new()
+            .name("admin-health".into())
+            .spawn(move || health::serve(server, &registry, &url_path))
+            .map_err(|source| AdminError::Thread {
+                what: "health_check",
+                source,
+            })?;
+        tracing::info!(%addr, extension = %id, "Starting health_check extension");
+    }
+    Ok(())
+}
+
+/// Answers `request` with `status`, `content_type` and `body`; a client gone away is not an
+/// error worth more than a debug line.
+fn respond(request: tiny_http::Request, status: u16, content_type: &str, body: String) {
+    let mut response = tiny_http::Response::from_string(body).with_status_code(status);
+    if let Ok(header) = tiny_http::Header::from_bytes("Content-Type", content_type) {
+        response = response.with_header(header);
+    }
+    if let Err(error) = request.respond(response) {
+        tracing::debug!(%error, "admin client went away");
+    }
+}

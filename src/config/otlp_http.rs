@@ -1,0 +1,457 @@
+//! `exporters: otlphttp` (alias `otlp_http`): OTLP over HTTP/1.1, with otelcol's keys and
+//! defaults (`encoding: proto`, `compression: gzip`, `timeout: 30s`).
+//!
+//! URL rules, as otelcol's `otlphttpexporter`: `endpoint` is a base URL to which
+//! `/v1/traces`, `/v1/metrics` or `/v1/logs` is appended (a trailing `/` on the base is
+//! dropped first); `traces_endpoint`, `metrics_endpoint`, `logs_endpoint` are full URLs used
+//! as written. Only plaintext `http://` is supported: `https://` is an error until TLS lands.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_yaml::Value;
+
+use super::client::{self, Compression, QueueConfig, RawQueue, RawRetry, RetryConfig};
+use super::de::{join, reject_set, warn_ignored, Text};
+use super::duration::GoDuration;
+use super::error::Errors;
+use crate::signal::Signal;
+
+/// Default export request `timeout` of the OTLP/HTTP exporter (otelcol's).
+pub const DEFAULT_HTTP_EXPORT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How request bodies are encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum HttpEncoding {
+    /// Binary protobuf, `application/x-protobuf` (default).
+    #[default]
+    Proto,
+    /// OTLP/JSON, `application/json`.
+    Json,
+}
+
+/// One target URL: where to dial and what to put on the request line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpUrl {
+    /// `host:port` to dial and send as `Host`.
+    pub authority: String,
+    /// Path and query, starting with `/`.
+    pub path: String,
+}
+
+impl std::fmt::Display for HttpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "http://{}{}", self.authority, self.path)
+    }
+}
+
+/// The OTLP/HTTP exporter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OtlpHttpExporterConfig {
+    /// Target of trace requests.
+    pub traces_url: HttpUrl,
+    /// Target of metric requests.
+    pub metrics_url: HttpUrl,
+    /// Target of log requests.
+    pub logs_url: HttpUrl,
+    /// Body encoding (default proto).
+    pub encoding: HttpEncoding,
+    /// Body compression (default gzip).
+    pub compression: Compression,
+    /// Deadline of one export request (default 30s).
+    pub timeout: Duration,
+    /// Extra request headers, names lowercased.
+    pub headers: Vec<(String, String)>,
+    /// Retry of failed exports.
+    pub retry_on_failure: RetryConfig,
+    /// Queue of requests waiting for export.
+    pub sending_queue: QueueConfig,
+}
+
+impl OtlpHttpExporterConfig {
+    /// The URL requests of `signal` go to.
+    pub fn url(&self, signal: Signal) -> &HttpUrl {
+        match signal {
+            Signal::Traces => &self.traces_url,
+            Signal::Metrics => &self.metrics_url,
+            Signal::Logs => &self.logs_url,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawOtlpHttp {
+    endpoint: Option<Text>,
+    traces_endpoint: Option<Text>,
+    metrics_endpoint: Option<Text>,
+    logs_endpoint: Option<Text>,
+    profiles_endpoint: Option<Value>,
+    encoding: Option<Text>,
+    compression: Option<Text>,
+    compression_params: Option<Value>,
+    timeout: Option<GoDuration>,
+    headers: Option<BTreeMap<String, Text>>,
+    tls: Option<RawHttpTls>,
+    retry_on_failure: Option<RawRetry>,
+    sending_queue: Option<RawQueue>,
+    auth: Option<Value>,
+    proxy_url: Option<Value>,
+    read_buffer_size: Option<Value>,
+    write_buffer_size: Option<Value>,
+    max_idle_conns: Option<Value>,
+    max_idle_conns_per_host: Option<Value>,
+    max_conns_per_host: Option<Value>,
+    idle_conn_timeout: Option<Value>,
+    disable_keep_alives: Option<Value>,
+    http2_read_idle_timeout: Option<Value>,
+    http2_ping_timeout: Option<Value>,
+    force_attempt_http2: Option<Value>,
+    cookies: Option<Value>,
+    middlewares: Option<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawHttpTls {
+    insecure: Option<bool>,
+    insecure_skip_verify: Option<Value>,
+    ca_file: Option<Value>,
+    ca_pem: Option<Value>,
+    cert_file: Option<Value>,
+    cert_pem: Option<Value>,
+    key_file: Option<Value>,
+    key_pem: Option<Value>,
+    server_name_override: Option<Value>,
+    min_version: Option<Value>,
+    max_version: Option<Value>,
+    cipher_suites: Option<Value>,
+    reload_interval: Option<Value>,
+    include_system_ca_certs_pool: Option<Value>,
+    curve_preferences: Option<Value>,
+}
+
+/// Checks an `otlphttp` body already decoded at `path` (e.g. `exporters::otlphttp/x`).
+pub(crate) fn otlp_http(
+    raw: RawOtlpHttp,
+    path: &str,
+    errs: &mut Errors,
+) -> Option<OtlpHttpExporterConfig> {
+    let at = |key: &str| join(path, key);
+    reject_set(
+        errs,
+        &at("auth"),
+        &raw.auth,
+        "client authentication is not supported yet",
+    );
+    for (key, value) in [
+        ("profiles_endpoint", &raw.profiles_endpoint),
+        ("compression_params", &raw.compression_params),
+        ("proxy_url", &raw.proxy_url),
+        ("read_buffer_size", &raw.read_buffer_size),
+        ("write_buffer_size", &raw.write_buffer_size),
+        ("max_idle_conns", &raw.max_idle_conns),
+        ("max_idle_conns_per_host", &raw.max_idle_conns_per_host),
+        ("max_conns_per_host", &raw.max_conns_per_host),
+        ("idle_conn_timeout", &raw.idle_conn_timeout),
+        ("disable_keep_alives", &raw.disable_keep_alives),
+        ("http2_read_idle_timeout", &raw.http2_read_idle_timeout),
+        ("http2_ping_timeout", &raw.http2_ping_timeout),
+        ("force_attempt_http2", &raw.force_attempt_http2),
+        ("cookies", &raw.cookies),
+        ("middlewares", &raw.middlewares),
+    ] {
+        warn_ignored(errs, &at(key), value);
+    }
+    if let Some(tls) = &raw.tls {
+        warn_unused_tls(tls, &at("tls"), errs);
+    }
+    let encoding = match raw.encoding.as_ref().map(|t| t.0.as_str()) {
+        None | Some("proto") => HttpEncoding::Proto,
+        Some("json") => HttpEncoding::Json,
+        Some(other) => {
+            errs.invalid(
+                at("encoding"),
+                format!("unknown encoding \"{other}\"; expected proto or json"),
+            );
+            HttpEncoding::Proto
+        }
+    };
+    let compression = match raw.compression {
+        None => Compression::default(),
+        Some(Text(text)) => Compression::parse(&text).unwrap_or_else(|reason| {
+            errs.invalid(at("compression"), reason);
+            Compression::default()
+        }),
+    };
+    let headers = client::headers(raw.headers.unwrap_or_default(), &at("headers"), errs);
+    let retry_on_failure = client::retry(
+        raw.retry_on_failure.unwrap_or_default(),
+        &at("retry_on_failure"),
+        errs,
+    );
+    let sending_queue = client::queue(
+        raw.sending_queue.unwrap_or_default(),
+        &at("sending_queue"),
+        errs,
+    );
+    let base = raw.endpoint.map(|t| t.0);
+    // A bad or missing base `endpoint` is reported once, not once per signal.
+    let mut base_reported = false;
+    let mut url = |key: &str, own: Option<Text>, signal: Signal| {
+        let resolved = resolve_url(base.as_deref(), own.map(|t| t.0).as_deref(), signal);
+        match resolved {
+            Ok(url) => Some(url),
+            Err((Which::Own, reason)) => {
+                errs.invalid(at(key), reason);
+                None
+            }
+            Err((Which::Base, reason)) => {
+                if !std::mem::replace(&mut base_reported, true) {
+                    errs.invalid(at("endpoint"), reason);
+                }
+                None
+            }
+        }
+    };
+    let traces_url = url("traces_endpoint", raw.traces_endpoint, Signal::Traces);
+    let metrics_url = url("metrics_endpoint", raw.metrics_endpoint, Signal::Metrics);
+    let logs_url = url("logs_endpoint", raw.logs_endpoint, Signal::Logs);
+    Some(OtlpHttpExporterConfig {
+        traces_url: traces_url?,
+        metrics_url: metrics_url?,
+        logs_url: logs_url?,
+        encoding,
+        compression,
+        timeout: raw.timeout.map_or(DEFAULT_HTTP_EXPORT_TIMEOUT, |t| t.0),
+        headers,
+        retry_on_failure,
+        sending_queue,
+    })
+}
+
+/// Which key an URL error is about.
+#[derive(Debug, PartialEq, Eq)]
+enum Which {
+    Base,
+    Own,
+}
+
+/// The URL of `signal`: its own `*_endpoint` as written, else `base` + `/v1/<signal>`.
+fn resolve_url(
+    base: Option<&str>,
+    own: Option<&str>,
+    signal: Signal,
+) -> Result<HttpUrl, (Which, String)> {
+    if let Some(own) = own {
+        return parse_url(own).map_err(|r| (Which::Own, r));
+    }
+    let Some(base) = base else {
+        return Err((
+            Which::Base,
+            "endpoint is required (or traces_endpoint, metrics_endpoint and logs_endpoint)"
+                .to_owned(),
+        ));
+    };
+    let mut url = parse_url(base).map_err(|r| (Which::Base, r))?;
+    let trimmed = url.path.trim_end_matches('/');
+    url.path = format!("{trimmed}/v1/{}", signal.as_str());
+    Ok(url)
+}
+
+/// Parses `http://host[:port][/path]` (port 80 by default).
+fn parse_url(text: &str) -> Result<HttpUrl, String> {
+    let lower = text.to_ascii_lowercase();
+    let rest = if lower.starts_with("http://") {
+        text.get(7..).unwrap_or_default()
+    } else if lower.starts_with("https://") {
+        return Err(format!(
+            "\"{text}\": https:// needs TLS, which is not supported yet; use an http:// URL"
+        ));
+    } else {
+        return Err(format!("\"{text}\" must be an http:// URL"));
+    };
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(at) => rest.split_at(at),
+        None => (rest, "/"),
+    };
+    let path = if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_owned()
+    };
+    if path
+        .chars()
+        .any(|c| c.is_ascii_control() || c == ' ' || c == '#')
+    {
+        return Err(format!(
+            "\"{text}\": the path has characters not allowed in a URL"
+        ));
+    }
+    let endpoint = client::parse_endpoint(&format!("http://{authority}"))
+        .map_err(|reason| format!("\"{text}\": {reason}"))?
+        .1;
+    Ok(HttpUrl {
+        authority: endpoint.authority(),
+        path,
+    })
+}
+
+fn warn_unused_tls(tls: &RawHttpTls, path: &str, errs: &mut Errors) {
+    // `insecure` is moot over http:// and accepted silently.
+    let _ = tls.insecure;
+    for (key, value) in [
+        ("insecure_skip_verify", &tls.insecure_skip_verify),
+        ("ca_file", &tls.ca_file),
+        ("ca_pem", &tls.ca_pem),
+        ("cert_file", &tls.cert_file),
+        ("cert_pem", &tls.cert_pem),
+        ("key_file", &tls.key_file),
+        ("key_pem", &tls.key_pem),
+        ("server_name_override", &tls.server_name_override),
+        ("min_version", &tls.min_version),
+        ("max_version", &tls.max_version),
+        ("cipher_suites", &tls.cipher_suites),
+        ("reload_interval", &tls.reload_interval),
+        (
+            "include_system_ca_certs_pool",
+            &tls.include_system_ca_certs_pool,
+        ),
+        ("curve_preferences", &tls.curve_preferences),
+    ] {
+        warn_ignored(errs, &join(path, key), value);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn url(base: Option<&str>, own: Option<&str>, signal: Signal) -> String {
+        resolve_url(base, own, signal).unwrap().to_string()
+    }
+
+    #[test]
+    fn base_url_gets_the_signal_path() {
+        let t = Signal::Traces;
+        assert_eq!(
+            url(Some("http://b:4318"), None, t),
+            "http://b:4318/v1/traces"
+        );
+        assert_eq!(
+            url(Some("http://b:4318/"), None, t),
+            "http://b:4318/v1/traces"
+        );
+        assert_eq!(
+            url(Some("http://b:4318/otlp/"), None, Signal::Metrics),
+            "http://b:4318/otlp/v1/metrics"
+        );
+        assert_eq!(
+            url(Some("http://b"), None, Signal::Logs),
+            "http://b:80/v1/logs"
+        );
+        assert_eq!(
+            url(Some("http://[::1]:9/x"), None, Signal::Logs),
+            "http://[::1]:9/x/v1/logs"
+        );
+    }
+
+    #[test]
+    fn per_signal_urls_are_used_as_written() {
+        let t = Signal::Traces;
+        assert_eq!(
+            url(Some("http://b:1"), Some("http://c:2/custom/path/"), t),
+            "http://c:2/custom/path/"
+        );
+        assert_eq!(url(None, Some("http://c:2"), t), "http://c:2/");
+        assert_eq!(url(None, Some("http://c:2/in?x=1"), t), "http://c:2/in?x=1");
+    }
+
+    fn parse(kind: &str, yaml: &str) -> Result<OtlpHttpExporterConfig, String> {
+        use super::super::exporter::{build, ExporterConfig};
+        let mut errs = Errors::default();
+        let body: Value = serde_yaml::from_str(yaml).unwrap();
+        let path = format!("exporters::{kind}");
+        let e = build(&kind.parse().unwrap(), body, &path, &mut errs);
+        match errs.finish(e).map_err(|e| e.to_string())? {
+            Some(ExporterConfig::OtlpHttp(c)) => Ok(c),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_and_aliases() {
+        let c = parse("otlphttp", "endpoint: http://b:4318").unwrap();
+        assert_eq!(c.encoding, HttpEncoding::Proto);
+        assert_eq!(c.compression, Compression::Gzip);
+        assert_eq!(c.timeout, Duration::from_secs(30));
+        assert_eq!(c.sending_queue, QueueConfig::default());
+        assert_eq!(c.retry_on_failure, RetryConfig::default());
+        assert_eq!(c.url(Signal::Logs).to_string(), "http://b:4318/v1/logs");
+        let c = parse(
+            "otlp_http/x",
+            "endpoint: http://b:4318\ntraces_endpoint: http://t:1/t\nencoding: json\ncompression: zstd\nmax_idle_conns: 5\nidle_conn_timeout: 3s\nhttp2_ping_timeout: 1s\nread_buffer_size: 1\ntls: {insecure: true}",
+        )
+        .unwrap();
+        assert_eq!(c.url(Signal::Traces).to_string(), "http://t:1/t");
+        assert_eq!(
+            c.url(Signal::Metrics).to_string(),
+            "http://b:4318/v1/metrics"
+        );
+        assert_eq!(
+            (c.encoding, c.compression),
+            (HttpEncoding::Json, Compression::Zstd)
+        );
+    }
+
+    #[test]
+    fn config_errors_name_the_key() {
+        let err = parse("otlphttp", "endpoint: http://b:1\nendpont: x").unwrap_err();
+        assert!(err.starts_with("exporters::otlphttp"), "{err}");
+        assert!(err.contains("unknown field `endpont`"), "{err}");
+        let err = parse("otlphttp", "endpoint: https://b:1").unwrap_err();
+        assert!(err.starts_with("exporters::otlphttp::endpoint: "), "{err}");
+        assert_eq!(err.lines().count(), 1, "reported once: {err}");
+        assert!(err.contains("not supported yet"), "{err}");
+        let err = parse("otlphttp", "endpoint: http://b:1\nlogs_endpoint: https://l").unwrap_err();
+        assert!(
+            err.starts_with("exporters::otlphttp::logs_endpoint: "),
+            "{err}"
+        );
+        let err = parse("otlphttp", "endpoint: http://b:1\nencoding: xml").unwrap_err();
+        assert_eq!(
+            err,
+            "exporters::otlphttp::encoding: unknown encoding \"xml\"; expected proto or json"
+        );
+        let err = parse("otlphttp", "traces_endpoint: http://b:1").unwrap_err();
+        assert!(
+            err.contains("exporters::otlphttp::endpoint: endpoint is required"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_urls_are_errors() {
+        let err = resolve_url(Some("https://b:1"), None, Signal::Traces).unwrap_err();
+        assert_eq!(err.0, Which::Base);
+        assert!(
+            err.1.contains("TLS, which is not supported yet"),
+            "{}",
+            err.1
+        );
+        let err = resolve_url(None, None, Signal::Logs).unwrap_err();
+        assert_eq!(
+            err.1,
+            "endpoint is required (or traces_endpoint, metrics_endpoint and logs_endpoint)"
+        );
+        let err = resolve_url(None, Some("b:4318"), Signal::Logs).unwrap_err();
+        assert_eq!(
+            (err.0, err.1.as_str()),
+            (Which::Own, "\"b:4318\" must be an http:// URL")
+        );
+        assert!(resolve_url(Some("http://b:x"), None, Signal::Logs).is_err());
+        assert!(resolve_url(Some("http://b:1/a b"), None, Signal::Logs).is_err());
+    }
+}

@@ -1,0 +1,364 @@
+//! Prometheus text exposition (format 0.0.4) of the registry, with otelcol's names.
+//!
+//! Names follow what otelcol's Prometheus exporter writes: counters end in `_total`, unit
+//! suffixes come from the instrument unit (`By` → `_bytes`, `s` → `_seconds`), `{items}`
+//! annotations add nothing. Labels are otelcol's (`receiver`, `transport`, `exporter`,
+//! `data_type`, `processor`) plus `shard`. Series with the same labels (one batch processor
+//! id in two pipelines) are summed.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::latency::{LatencySnapshot, LATENCY_BOUNDS_SECONDS};
+use super::process;
+use super::registry::{Registry, ShardCounters};
+use crate::signal::Signal;
+
+/// The media type of the exposition.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The per-signal suffix otelcol uses in receiver/exporter metric names.
+fn item_suffix(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Traces => "spans",
+        Signal::Metrics => "metric_points",
+        Signal::Logs => "log_records",
+    }
+}
+
+/// One metric family being assembled: label set → value.
+struct Family {
+    name: String,
+    help: &'static str,
+    kind: &'static str,
+    series: BTreeMap<String, f64>,
+}
+
+#[derive(Default)]
+struct Families(BTreeMap<String, Family>);
+
+impl Families {
+    fn add(
+        &mut self,
+        name: String,
+        help: &'static str,
+        kind: &'static str,
+        labels: String,
+        v: f64,
+    ) {
+        let family = self.0.entry(name.clone()).or_insert_with(|| Family {
+            name,
+            help,
+            kind,
+            series: BTreeMap::new(),
+        });
+        *family.series.entry(labels).or_insert(0.0) += v;
+    }
+}
+
+/// Escapes a label value per the text format.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn labels(pairs: &[(&str, &str)]) -> String {
+    let inner: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+        .collect();
+    inner.join(",")
+}
+
+/// Renders every metric of `registry`.
+pub fn render(registry: &Registry) -> String {
+    let mut f = Families::default();
+    let mut histograms = Histograms::new();
+    for shard in &registry.shards {
+        shard_families(shard, &mut f, &mut histograms);
+    }
+    let mut out = String::new();
+    for family in f.0.values() {
+        let _ = writeln!(out, "# HELP {} {}", family.name, family.help);
+        let _ = writeln!(out, "# TYPE {} {}", family.name, family.kind);
+        for (labels, v) in &family.series {
+            let _ = writeln!(out, "{}{{{labels}}} {v}", family.name);
+        }
+    }
+    for (name, (help, body)) in &histograms {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        out.push_str(body);
+    }
+    let stats = process::read();
+    let uptime = registry.started.elapsed().as_secs_f64();
+    for (name, help, kind, v) in [
+        (
+            "otelcol_process_memory_rss_bytes",
+            "Total physical memory (resident set size)",
+            "gauge",
+            stats.rss_bytes as f64,
+        ),
+        (
+            "otelcol_process_cpu_seconds_total",
+            "Total CPU user and system time in seconds",
+            "counter",
+            stats.cpu_seconds,
+        ),
+        (
+            "otelcol_process_uptime_seconds_total",
+            "Uptime of the process",
+            "counter",
+            uptime,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+        );
+    }
+    out
+}
+
+/// Histogram families by name: help text and the series lines, so every family's series
+/// stay together as the text format requires.
+type Histograms = BTreeMap<&'static str, (&'static str, String)>;
+
+/// Every family of one shard: component counters, busy ratio and latency histograms.
+fn shard_families(shard: &ShardCounters, f: &mut Families, histograms: &mut Histograms) {
+    let sh = shard.shard.to_string();
+    receiver_families(shard, &sh, f);
+    exporter_families(shard, &sh, f);
+    batch_families(shard, &sh, f, histograms);
+    f.add(
+        "shardgate_shard_busy_ratio".into(),
+        "Share of wall time the shard's executor spent running tasks over the last second",
+        "gauge",
+        labels(&[("shard", &sh)]),
+        shard.busy_ratio.get_f64(),
+    );
+    for (name, help, snap) in [
+        (
+            "shardgate_receiver_request_duration_seconds",
+            "Time from a request's arrival to its acknowledgement, per shard",
+            shard.receive_latency.read(),
+        ),
+        (
+            "shardgate_exporter_request_duration_seconds",
+            "Round-trip time of export requests to backends, per shard",
+            shard.export_latency.read(),
+        ),
+    ] {
+        let LatencySnapshot {
+            mut cumulative,
+            count,
+            sum_seconds,
+            ..
+        } = snap;
+        cumulative.push(count);
+        write_histogram(
+            histograms,
+            name,
+            help,
+            &labels(&[("shard", &sh)]),
+            &LATENCY_BOUNDS_SECONDS,
+            &cumulative,
+            sum_seconds,
+        );
+    }
+}
+
+/// otelcol's receiver counters of one shard.
+fn receiver_families(shard: &ShardCounters, sh: &str, f: &mut Families) {
+    for receiver in &shard.receivers {
+        for t in &receiver.transports {
+            let l = labels(&[
+                ("receiver", &receiver.id),
+                ("shard", sh),
+                ("transport", t.transport),
+            ]);
+            for signal in Signal::ALL {
+                let i = super::signal_index(signal);
+                let s = item_suffix(signal);
+                for (what, cells, help) in [
+                    (
+                        "accepted",
+                        &t.accepted,
+                        "Items successfully pushed into the pipeline",
+                    ),
+                    (
+                        "refused",
+                        &t.refused,
+                        "Items that could not be pushed into the pipeline",
+                    ),
+                    ("failed", &t.failed, "Items that failed to be processed"),
+                ] {
+                    let name = format!("otelcol_receiver_{what}_{s}_total");
+                    f.add(name, help, "counter", l.clone(), cells[i].get() as f64);
+                }
+            }
+        }
+    }
+}
+
+/// otelcol's exporter counters and queue gauges of one shard.
+fn exporter_families(shard: &ShardCounters, sh: &str, f: &mut Families) {
+    for e in &shard.exporters {
+        let s = item_suffix(e.signal);
+        let l = labels(&[("exporter", &e.id), ("shard", sh)]);
+        for (what, cell, help) in [
+            ("sent", &e.sent, "Items successfully sent to destination"),
+            (
+                "send_failed",
+                &e.send_failed,
+                "Items that failed to be sent to destination",
+            ),
+            (
+                "enqueue_failed",
+                &e.enqueue_failed,
+                "Items that failed to be added to the sending queue",
+            ),
+        ] {
+            let name = format!("otelcol_exporter_{what}_{s}_total");
+            f.add(name, help, "counter", l.clone(), cell.get() as f64);
+        }
+        let l = labels(&[
+            ("data_type", e.signal.as_str()),
+            ("exporter", &e.id),
+            ("shard", sh),
+        ]);
+        for (name, cell, help) in [
+            (
+                "otelcol_exporter_queue_size",
+                &e.queue_size,
+                "Current size of the retry queue (in batches)",
+            ),
+            (
+                "otelcol_exporter_queue_capacity",
+                &e.queue_capacity,
+                "Fixed capacity of the retry queue (in batches)",
+            ),
+            (
+                "otelcol_exporter_in_flight_requests",
+                &e.in_flight,
+                "Export requests being sent or retried (shardgate)",
+            ),
+        ] {
+            f.add(name.to_owned(), help, "gauge", l.clone(), cell.get() as f64);
+        }
+    }
+}
+
+/// otelcol's batch processor counters and send-size histogram of one shard.
+fn batch_families(shard: &ShardCounters, sh: &str, f: &mut Families, histograms: &mut Histograms) {
+    let mut batch_sizes: BTreeMap<String, (Vec<u64>, f64, &'static [f64])> = BTreeMap::new();
+    for b in &shard.batches {
+        let l = labels(&[("processor", &b.id), ("shard", sh)]);
+        f.add(
+            "otelcol_processor_batch_batch_size_trigger_send_total".into(),
+            "Number of times the batch was sent due to a size trigger",
+            "counter",
+            l.clone(),
+            b.size_trigger.get() as f64,
+        );
+        f.add(
+            "otelcol_processor_batch_timeout_trigger_send_total".into(),
+            "Number of times the batch was sent due to a timeout trigger",
+            "counter",
+            l.clone(),
+            b.timeout_trigger.get() as f64,
+        );
+        let entry = batch_sizes.entry(l).or_insert_with(|| {
+            (
+                vec![0; b.send_size.bounds().len() + 1],
+                0.0,
+                b.send_size.bounds(),
+            )
+        });
+        for (acc, c) in entry.0.iter_mut().zip(b.send_size.counts()) {
+            *acc += c;
+        }
+        entry.1 += b.send_size.sum();
+    }
+    for (l, (counts, sum, bounds)) in batch_sizes {
+        let mut cumulative = Vec::with_capacity(counts.len());
+        let mut acc = 0;
+        for c in &counts {
+            acc += c;
+            cumulative.push(acc);
+        }
+        write_histogram(
+            histograms,
+            "otelcol_processor_batch_batch_send_size",
+            "Number of units in the batch",
+            &l,
+            bounds,
+            &cumulative,
+            sum,
+        );
+    }
+}
+
+/// Writes one histogram series; `cumulative` has one entry per bound plus `+Inf`.
+fn write_histogram(
+    out: &mut Histograms,
+    name: &'static str,
+    help: &'static str,
+    labels: &str,
+    bounds: &[f64],
+    cumulative: &[u64],
+    sum: f64,
+) {
+    let out = &mut out.entry(name).or_insert_with(|| (help, String::new())).1;
+    for (bound, c) in bounds.iter().zip(cumulative) {
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {c}");
+    }
+    let total = cumulative.last().copied().unwrap_or(0);
+    let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {total}");
+    let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
+    let _ = writeln!(out, "{name}_count{{{labels}}} {total}");
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::config::ComponentId;
+
+    #[test]
+    fn renders_otelcol_names_once_per_family() {
+        let config = crate::config::parse_str(
+            "receivers: {otlp: {protocols: {grpc: }}}\nprocessors: {batch: }\nexporters: {debug: }\nservice: {pipelines: {traces: {receivers: [otlp], processors: [batch], exporters: [debug]}, logs: {receivers: [otlp], processors: [batch], exporters: [debug]}}}\n",
+            "t",
+        )
+        .unwrap();
+        let registry = Registry::new(2, &config);
+        let shard = &registry.shards[1];
+        let receiver = shard.receiver(&ComponentId::new("otlp")).unwrap();
+        receiver.transport("grpc").unwrap().accepted[0].add(7);
+        shard.batches[0].send_size.observe(7.0);
+        let text = render(&registry);
+        assert!(text.contains(
+            "otelcol_receiver_accepted_spans_total{receiver=\"otlp\",shard=\"1\",transport=\"grpc\"} 7\n"
+        ));
+        assert!(text.contains(
+            "otelcol_exporter_sent_log_records_total{exporter=\"debug\",shard=\"0\"} 0\n"
+        ));
+        assert!(text.contains(
+            "otelcol_processor_batch_batch_send_size_count{processor=\"batch\",shard=\"1\"} 1\n"
+        ));
+        for line in text.lines().filter(|l| l.starts_with("# TYPE")) {
+            assert_eq!(text.matches(&format!("{line}\n")).count(), 1, "{line}");
+        }
+        // One batch id in two pipelines is one series per shard.
+        assert_eq!(
+            text.matches("otelcol_processor_batch_timeout_trigger_send_total{")
+                .count(),
+            2
+        );
+        let scrape =
+            prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+        assert!(scrape.samples.len() > 20);
+    }
+}

@@ -1,0 +1,399 @@
+//! Every shard's counters, created on the main thread before the shards start.
+//!
+//! The main thread builds one [`ShardCounters`] per shard from the config (one entry per
+//! receiver × transport, exporter × signal, batch processor × pipeline) and keeps them in the
+//! [`Registry`] the admin thread reads. Shard `i` gets `shards[i]` and is its only writer.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use shardgate_shards::task;
+
+use super::counters::{Buckets, Counter, Gauge};
+use super::latency::{LatencyRecorder, LatencySlot};
+use crate::config::{ComponentId, Config, ReceiverConfig};
+use crate::signal::Signal;
+
+/// otelcol's bucket bounds for `otelcol_processor_batch_batch_send_size`.
+pub static BATCH_SEND_SIZE_BOUNDS: [f64; 22] = [
+    10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2000.0, 3000.0, 4000.0, 5000.0,
+    6000.0, 7000.0, 8000.0, 9000.0, 10000.0, 20000.0, 30000.0, 50000.0, 100000.0,
+];
+
+/// Index of `signal` in per-signal arrays.
+pub fn signal_index(signal: Signal) -> usize {
+    match signal {
+        Signal::Traces => 0,
+        Signal::Metrics => 1,
+        Signal::Logs => 2,
+    }
+}
+
+/// One counter per signal.
+pub type PerSignal = [Counter; 3];
+
+/// A receiver's counters over one transport.
+#[derive(Debug)]
+pub struct TransportCounters {
+    /// `grpc` or `http`.
+    pub transport: &'static str,
+    /// Items taken into the pipelines.
+    pub accepted: PerSignal,
+    /// Items refused because the shard was at its pending-data limit (the client may retry).
+    pub refused: PerSignal,
+    /// Items not taken for any other reason (bad payload, export failure without batch).
+    pub failed: PerSignal,
+}
+
+/// One receiver's counters on one shard.
+#[derive(Debug)]
+pub struct ReceiverCounters {
+    /// The receiver id, the `receiver` label.
+    pub id: String,
+    /// One entry per configured transport.
+    pub transports: Vec<TransportCounters>,
+}
+
+impl ReceiverCounters {
+    /// The counters of `transport`, if that transport is configured.
+    pub fn transport(&self, transport: &str) -> Option<&TransportCounters> {
+        self.transports.iter().find(|t| t.transport == transport)
+    }
+}
+
+/// One exporter instance's counters (one per exporter id and signal) on one shard.
+#[derive(Debug)]
+pub struct ExporterCounters {
+    /// The exporter id, the `exporter` label.
+    pub id: String,
+    /// The signal this instance carries.
+    pub signal: Signal,
+    /// Items delivered.
+    pub sent: Counter,
+    /// Items given up on (permanent error or retries exhausted).
+    pub send_failed: Counter,
+    /// Items that could not be queued (no bounded queue yet: stays 0).
+    pub enqueue_failed: Counter,
+    /// Requests waiting for an in-flight slot.
+    pub queue_size: Gauge,
+    /// Most requests that may wait (`sending_queue.queue_size`).
+    pub queue_capacity: Gauge,
+    /// Requests being sent (including retry waits).
+    pub in_flight: Gauge,
+}
+
+/// One batch processor's counters (per pipeline) on one shard.
+#[derive(Debug)]
+pub struct BatchCounters {
+    /// The processor id, the `processor` label.
+    pub id: String,
+    /// Items per batch sent.
+    pub send_size: Buckets,
+    /// Batches sent because `send_batch_size` was reached.
+    pub size_trigger: Counter,
+    /// Batches sent because `timeout` passed.
+    pub timeout_trigger: Counter,
+}
+
+/// Everything one shard counts; written only by that shard.
+#[derive(Debug)]
+pub struct ShardCounters {
+    /// The shard index, the `shard` label.
+    pub shard: usize,
+    /// Per receiver.
+    pub receivers: Vec<Arc<ReceiverCounters>>,
+    /// Per exporter and signal.
+    pub exporters: Vec<Arc<ExporterCounters>>,
+    /// Per batch processor and pipeline, in pipeline order.
+    pub batches: Vec<Arc<BatchCounters>>,
+    /// Receive → acknowledge latency snapshot.
+    pub receive_latency: LatencySlot,
+    /// Export round-trip latency snapshot.
+    pub export_latency: LatencySlot,
+    /// Share of wall time the executor ran tasks over the last second (f64).
+    pub busy_ratio: Gauge,
+}
+
+impl ShardCounters {
+    /// Counters for every component `config` runs, for shard `shard`.
+    pub fn new(shard: usize, config: &Config) -> ShardCounters {
+        let receivers = config
+            .used_receivers()
+            .map(|(id, r)| {
+                let ReceiverConfig::Otlp(otlp) = r;
+                let mut transports = Vec::new();
+                if otlp.grpc.is_some() {
+                    transports.push(TransportCounters::new("grpc"));
+                }
+                if otlp.http.is_some() {
+                    transports.push(TransportCounters::new("http"));
+                }
+                Arc::new(ReceiverCounters {
+                    id: id.to_string(),
+                    transports,
+                })
+            })
+            .collect();
+        let mut exporters: Vec<Arc<ExporterCounters>> = Vec::new();
+        let mut batches = Vec::new();
+        for pipeline in &config.service.pipelines {
+            let signal = pipeline.id.signal;
+            for id in &pipeline.exporters {
+                let id = id.to_string();
+                if !exporters.iter().any(|e| e.id == id && e.signal == signal) {
+                    exporters.push(Arc::new(ExporterCounters::new(id, signal)));
+                }
+            }
+            for id in &pipeline.processors {
+                // One id in several pipelines shares its counters: the same shard writes them.
+                if id.kind == "batch"
+                    && !batches
+                        .iter()
+                        .any(|b: &Arc<BatchCounters>| b.id == id.to_string())
+                {
+                    batches.push(Arc::new(BatchCounters {
+                        id: id.to_string(),
+                        send_size: Buckets::new(&BATCH_SEND_SIZE_BOUNDS),
+                        size_trigger: Counter::default(),
+                        timeout_trigger: Counter::default(),
+                    }));
+                }
+            }
+        }
+        ShardCounters {
+            shard,
+            receivers,
+            exporters,
+            batches,
+            receive_latency: LatencySlot::default(),
+            export_latency: LatencySlot::default(),
+            busy_ratio: Gauge::default(),
+        }
+    }
+
+    /// The counters of receiver `id`.
+    pub fn receiver(&self, id: &ComponentId) -> Option<Arc<ReceiverCounters>> {
+        let id = id.to_string();
+        self.receivers.iter().find(|r| r.id == id).cloned()
+    }
+
+    /// The counters of exporter `id` for `signal`.
+    pub fn exporter(&self, id: &ComponentId, signal: Signal) -> Option<Arc<ExporterCounters>> {
+        let id = id.to_string();
+        self.exporters
+            .iter()
+            .find(|e| e.id == id && e.signal == signal)
+            .cloned()
+    }
+}
+
+impl TransportCounters {
+    fn new(transport: &'static str) -> Self {
+        TransportCounters {
+            transport,
+            accepted: Default::default(),
+            refused: Default::default(),
+            failed: Default::default(),
+        }
+    }
+}
+
+impl ExporterCounters {
+    /// Counters for exporter `id` carrying `signal`.
+    pub fn new(id: String, signal: Signal) -> Self {
+        ExporterCounters {
+            id,
+            signal,
+            sent: Counter::default(),
+            send_failed: Counter::default(),
+            enqueue_failed: Counter::default(),
+            queue_size: Gauge::default(),
+            queue_capacity: Gauge::default(),
+            in_flight: Gauge::default(),
+        }
+    }
+}
+
+/// Where the collector is in its life, for `health_check` and the status page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Shards are starting.
+    Starting,
+    /// Every shard serves.
+    Ready,
+    /// Draining after a signal or a failure.
+    Draining,
+}
+
+/// The shared view the admin thread reads: every shard's counters and the lifecycle phase.
+#[derive(Debug)]
+pub struct Registry {
+    /// One per shard, index = shard.
+    pub shards: Vec<Arc<ShardCounters>>,
+    /// When the process started.
+    pub started: Instant,
+    /// Wall-clock start, for `upSince`.
+    pub started_wall: SystemTime,
+    /// When the collector became ready, as seconds since the Unix epoch (0 = not yet).
+    ready_since: super::counters::Gauge,
+    phase: AtomicU8,
+}
+
+impl Registry {
+    /// Counters for `shards` shards running `config`.
+    pub fn new(shards: usize, config: &Config) -> Registry {
+        Registry {
+            shards: (0..shards)
+                .map(|i| Arc::new(ShardCounters::new(i, config)))
+                .collect(),
+            started: Instant::now(),
+            started_wall: SystemTime::now(),
+            ready_since: Gauge::default(),
+            phase: AtomicU8::new(0),
+        }
+    }
+
+    /// Moves to `phase` (main thread only).
+    pub fn set_phase(&self, phase: Phase) {
+        if phase == Phase::Ready {
+            let now = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
+            self.ready_since.set_f64(now);
+        }
+        let v = match phase {
+            Phase::Starting => 0,
+            Phase::Ready => 1,
+            Phase::Draining => 2,
+        };
+        self.phase.store(v, Ordering::Release);
+    }
+
+    /// The current phase.
+    pub fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Acquire) {
+            1 => Phase::Ready,
+            2 => Phase::Draining,
+            _ => Phase::Starting,
+        }
+    }
+
+    /// Seconds since the Unix epoch when the collector became ready (0 if never).
+    pub fn ready_since_unix_seconds(&self) -> f64 {
+        self.ready_since.get_f64()
+    }
+}
+
+/// How often a shard publishes its latency snapshots and busy ratio.
+pub const PUBLISH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A shard's own side of its observability: its counters plus the shard-local recorders.
+#[derive(Debug)]
+pub struct ShardObserver {
+    /// The counters this shard writes.
+    pub counters: Arc<ShardCounters>,
+    /// Receive → acknowledge times.
+    pub receive: LatencyRecorder,
+    /// Export round-trip times.
+    pub export: LatencyRecorder,
+    busy_before: Cell<Duration>,
+    at_before: Cell<Instant>,
+}
+
+impl ShardObserver {
+    /// The shard-local side for `counters`.
+    pub fn new(counters: Arc<ShardCounters>) -> Rc<ShardObserver> {
+        Rc::new(ShardObserver {
+            counters,
+            receive: LatencyRecorder::default(),
+            export: LatencyRecorder::default(),
+            busy_before: Cell::new(Duration::ZERO),
+            at_before: Cell::new(Instant::now()),
+        })
+    }
+
+    /// Counters not read by anyone, for a shard built without a registry (unit tests).
+    pub fn detached(shard: usize, config: &Config) -> Rc<ShardObserver> {
+        ShardObserver::new(Arc::new(ShardCounters::new(shard, config)))
+    }
+
+    /// Publishes snapshots every [`PUBLISH_INTERVAL`], forever (the task ends with the
+    /// executor).
+    pub async fn publish_forever(self: Rc<Self>) {
+        self.busy_before.set(task::busy_time());
+        self.at_before.set(Instant::now());
+        loop {
+            task::sleep(PUBLISH_INTERVAL).await;
+            self.publish();
+        }
+    }
+
+    /// Publishes the latency snapshots and the busy ratio since the last publish.
+    pub fn publish(&self) {
+        self.receive.publish(&self.counters.receive_latency);
+        self.export.publish(&self.counters.export_latency);
+        let busy = task::busy_time();
+        let now = Instant::now();
+        let wall = now.saturating_duration_since(self.at_before.get());
+        let spent = busy.saturating_sub(self.busy_before.get());
+        if !wall.is_zero() {
+            let ratio = (spent.as_secs_f64() / wall.as_secs_f64()).clamp(0.0, 1.0);
+            self.counters.busy_ratio.set_f64(ratio);
+        }
+        self.busy_before.set(busy);
+        self.at_before.set(now);
+    }
+}
+
+/// What a receiver on a shard counts into: its counters and the shard's latency recorder.
+#[derive(Debug, Clone)]
+pub struct ReceiverProbe {
+    /// The shard's observer (latency).
+    pub shard: Rc<ShardObserver>,
+    /// The receiver's counters.
+    pub counters: Arc<ReceiverCounters>,
+}
+
+/// What an exporter instance on a shard counts into.
+#[derive(Debug, Clone)]
+pub struct ExporterProbe {
+    /// The shard's observer (latency).
+    pub shard: Rc<ShardObserver>,
+    /// The instance's counters.
+    pub counters: Arc<ExporterCounters>,
+}
+
+impl ShardObserver {
+    /// The probe for receiver `id`, if it runs.
+    pub fn receiver_probe(self: &Rc<Self>, id: &ComponentId) -> Option<ReceiverProbe> {
+        let counters = self.counters.receiver(id)?;
+        Some(ReceiverProbe {
+            shard: self.clone(),
+            counters,
+        })
+    }
+
+    /// The probe for exporter `id` carrying `signal`, with its queue capacity set.
+    pub fn exporter_probe(
+        self: &Rc<Self>,
+        id: &ComponentId,
+        signal: Signal,
+        queue_capacity: u64,
+    ) -> Option<ExporterProbe> {
+        let counters = self.counters.exporter(id, signal)?;
+        counters.queue_capacity.set(queue_capacity);
+        Some(ExporterProbe {
+            shard: self.clone(),
+            counters,
+        })
+    }
+
+    /// The counters of batch processor `id`.
+    pub fn batch(&self, id: &ComponentId) -> Option<Arc<BatchCounters>> {
+        let id = id.to_string();
+        self.counters.batches.iter().find(|b| b.id == id).cloned()
+    }
+}
