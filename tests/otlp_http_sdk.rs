@@ -191,3 +191,79 @@ fn sdk_http_protobuf_and_json_arrive_exactly_once() {
         assert_eq!(h.data_points[0].sum, Some(2.5));
     }
 }
+
+/// Scenario: the OTLP SDK exporters send over http/protobuf and http/json to shardgate, which
+/// forwards with the `otlphttp` exporter (json encoding, gzip) to an OTLP/HTTP backend.
+/// Guarantee: every span, point and log record arrives exactly once, each with its resource.
+#[test]
+fn sdk_http_in_otlphttp_out_arrives_exactly_once() {
+    let backend = common::http_backend::HttpBackend::start();
+    let port = common::free_port();
+    let yaml = format!(
+        "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:{port}\n\
+         processors:\n  batch:\n    timeout: 50ms\n\
+         exporters:\n  otlphttp:\n    endpoint: {url}\n    encoding: json\n    compression: gzip\n\
+         service:\n  telemetry:\n    metrics:\n      level: none\n  pipelines:\n\
+         \x20   traces: {{receivers: [otlp], processors: [batch], exporters: [otlphttp]}}\n\
+         \x20   metrics: {{receivers: [otlp], processors: [batch], exporters: [otlphttp]}}\n\
+         \x20   logs: {{receivers: [otlp], processors: [batch], exporters: [otlphttp]}}\n\
+         shards:\n  cores: 2\n",
+        url = backend.url()
+    );
+    let _collector = Collector::start_yaml(&yaml);
+    let url = format!("http://127.0.0.1:{port}");
+    send_all(&url, Protocol::HttpBinary, "proto");
+    send_all(&url, Protocol::HttpJson, "json");
+
+    let count = |b: &common::http_backend::HttpBackend| {
+        let spans: usize = b
+            .traces()
+            .iter()
+            .flat_map(|r| &r.resource_spans)
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum();
+        let logs: usize = b
+            .logs()
+            .iter()
+            .flat_map(|r| &r.resource_logs)
+            .flat_map(|r| &r.scope_logs)
+            .map(|s| s.log_records.len())
+            .sum();
+        let metrics: usize = b
+            .metrics()
+            .iter()
+            .flat_map(|r| &r.resource_metrics)
+            .flat_map(|r| &r.scope_metrics)
+            .map(|s| s.metrics.len())
+            .sum();
+        (spans, metrics, logs)
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    while count(&backend) != (2 * SPANS, 4, 2 * LOGS) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(count(&backend), (2 * SPANS, 4, 2 * LOGS));
+    for request in backend.traces() {
+        for resource in &request.resource_spans {
+            let tag = resource
+                .resource
+                .as_ref()
+                .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
+                .and_then(|kv| kv.value.as_ref())
+                .and_then(|v| v.value.clone());
+            let Some(any_value::Value::StringValue(tag)) = tag else {
+                panic!("span resource lost its service.name: {resource:?}");
+            };
+            for span in resource.scope_spans.iter().flat_map(|s| &s.spans) {
+                assert!(
+                    span.name.starts_with(&format!("{tag}-span-")),
+                    "{}",
+                    span.name
+                );
+                assert_eq!(span.trace_id.len(), 16);
+            }
+        }
+    }
+}
