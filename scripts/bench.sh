@@ -153,7 +153,10 @@ one_run() { # rate → prints one RESULT line
     local hwm
     hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
     kill -TERM "$pid"
-    wait "$pid" || echo "collector exit status $?" >&2
+    # A collector started by COLLECTOR_CMD is not our child: poll until it has drained and exited.
+    if ! wait "$pid" 2>/dev/null; then
+        for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    fi
     kill -TERM "$sink_pid"
     wait "$sink_pid" || true
     local sink

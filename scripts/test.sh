@@ -15,6 +15,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== benches (test mode)"
 cargo bench --locked --bench scan -- --test
+cargo bench --locked --bench datapath -- --test
 
 echo "== cargo test"
 cargo test --workspace --locked 2>&1 | tee "$log"

@@ -10,9 +10,11 @@ use shardgate_shards::{preflight, RuntimeSettings};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use crate::config::{Config, CoresSpec};
+use crate::config::{Config, CoresSpec, ProcessorConfig};
 use crate::observe::{Phase, Registry};
+use crate::processor::memory_limiter::{self, Monitor};
 use crate::shard;
+use shardgate_shards::pressure::Limits;
 
 /// How long shards may take to bind their sockets and report ready.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -39,6 +41,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     // Counters exist before the shards: each shard gets its own, the admin thread reads all.
     let registry = Arc::new(Registry::new(cpus.len(), &config));
     crate::admin::start(&config, &registry)?;
+    let limiter = memory_limiter(&config)?;
     let config = Arc::new(config);
     let counters = registry.shards.clone();
     let runtime = shardgate_shards::start(settings, move |ctx| {
@@ -69,15 +72,36 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             }
         })
         .context("spawning the signal thread")?;
-    let failure = select! {
-        recv(signal_rx) -> signal => {
-            tracing::info!(signal = signal.unwrap_or_default(), "Received signal, draining");
-            None
+    let (mut monitor, tick) = match limiter {
+        Some((limits, interval)) => (
+            Some(Monitor::new(limits)),
+            crossbeam_channel::tick(interval),
+        ),
+        None => (None, crossbeam_channel::never()),
+    };
+    let failure = loop {
+        select! {
+            recv(signal_rx) -> signal => {
+                tracing::info!(signal = signal.unwrap_or_default(), "Received signal, draining");
+                break None;
+            }
+            recv(runtime.events()) -> event => break match event {
+                Ok(FromShard::Failed { shard, reason }) => Some(format!("shard {shard} failed: {reason}")),
+                other => Some(format!("shard stopped unexpectedly: {other:?}")),
+            },
+            recv(tick) -> _ => {
+                let rss = memory_limiter::rss_bytes();
+                let sample = monitor.as_mut().zip(rss);
+                if let Some(level) = sample.and_then(|(m, rss)| m.observe(rss)) {
+                    // The shards' published budget use says how much of the RSS is data
+                    // waiting for delivery (vs. buffers, connections, allocator slack).
+                    let pending_bytes: u64 =
+                        registry.shards.iter().map(|s| s.pending_bytes.get()).sum();
+                    tracing::warn!(?level, rss_bytes = rss, pending_bytes, "Memory pressure changed");
+                    runtime.set_pressure(level);
+                }
+            }
         }
-        recv(runtime.events()) -> event => match event {
-            Ok(FromShard::Failed { shard, reason }) => Some(format!("shard {shard} failed: {reason}")),
-            other => Some(format!("shard stopped unexpectedly: {other:?}")),
-        },
     };
     registry.set_phase(Phase::Draining);
     runtime.drain();
@@ -88,6 +112,21 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!("Shutdown complete.");
     Ok(())
+}
+
+/// The memory limit to watch and how often: the strictest `memory_limiter` used by a pipeline.
+fn memory_limiter(config: &Config) -> anyhow::Result<Option<(Limits, Duration)>> {
+    let used: Vec<_> = config
+        .service
+        .pipelines
+        .iter()
+        .flat_map(|p| p.processors.iter())
+        .filter_map(|id| match config.processors.get(id) {
+            Some(ProcessorConfig::MemoryLimiter(m)) => Some(m),
+            _ => None,
+        })
+        .collect();
+    Ok(memory_limiter::strictest(&used)?)
 }
 
 /// Waits for the shards to stop, but not forever: a stuck shard must not keep a stopping

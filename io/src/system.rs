@@ -49,3 +49,10 @@ pub fn thread_id() -> i64 {
     // SAFETY: gettid has no preconditions and cannot fail.
     i64::from(unsafe { libc::gettid() })
 }
+
+/// The size of a memory page in bytes (for `/proc/*/statm`, which counts pages).
+pub fn page_size_bytes() -> u64 {
+    // SAFETY: sysconf has no preconditions; a failure returns -1, handled below.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(size).ok().filter(|&s| s > 0).unwrap_or(4096)
+}

@@ -2,7 +2,8 @@
 //!
 //! Messages are small and `Copy`; payload bytes never cross cores. Each shard owns a bounded
 //! inbox (main → shard) and all shards share one outbox (shard → main).
-//! Today it carries the lifecycle; memory pressure and rebalancing come later.
+//! It carries the lifecycle and memory-pressure changes ([`crate::pressure`]); rebalancing
+//! comes later.
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 
@@ -14,6 +15,8 @@ pub const INBOX_LEN_MAX: usize = 64;
 pub enum ToShard {
     /// Stop accepting, flush, finish in-flight exports, then stop.
     Drain,
+    /// The process's memory pressure changed (sent only on change; see [`crate::pressure`]).
+    Pressure(crate::pressure::Level),
 }
 
 /// A message from a shard to the main thread.

@@ -2,14 +2,15 @@
 //!
 //! One glommio executor per configured CPU, each on its own pinned thread, started and
 //! stopped together. Shards share nothing on the data path: the only cross-core traffic is
-//! the small control messages in [`control`], which today carry the lifecycle (ready, drain,
-//! stopped) and later memory-pressure and rebalancing signals.
+//! the small control messages in [`control`], which carry the lifecycle (ready, drain,
+//! stopped) and memory-pressure changes ([`pressure`]); rebalancing comes later.
 #![forbid(unsafe_code)]
 
 pub mod control;
 pub mod drain;
 pub mod error;
 pub mod preflight;
+pub mod pressure;
 pub mod runtime;
 pub mod task;
 

@@ -157,6 +157,7 @@ async fn watch_inbox(link: ShardLink, drain: DrainSignal) {
     while !drain.is_draining() {
         match link.try_recv() {
             Some(ToShard::Drain) => drain.trigger(),
+            Some(ToShard::Pressure(level)) => crate::pressure::set_current(level),
             None => glommio::timer::sleep(CONTROL_POLL_INTERVAL).await,
         }
     }
@@ -219,6 +220,11 @@ impl Runtime {
     fn failure(&self, shard: usize, reason: String) -> ShardError {
         let cpu = self.cpus.get(shard).copied().unwrap_or_default();
         ShardError::Failed { shard, cpu, reason }
+    }
+
+    /// Tells every shard the new memory pressure level (call only when it changes).
+    pub fn set_pressure(&self, level: crate::pressure::Level) {
+        self.plane.broadcast(ToShard::Pressure(level));
     }
 
     /// Tells every shard to stop accepting, flush and stop.

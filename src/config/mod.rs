@@ -7,6 +7,7 @@
 //! error found is reported, one per line, each naming its key path
 //! (`receivers::otlp::protocols::grpc::endpoint`).
 
+pub(crate) mod attributes;
 mod client;
 mod de;
 mod duration;
@@ -15,6 +16,7 @@ mod expand;
 mod exporter;
 mod extension;
 mod id;
+mod memory_limiter;
 mod metrics;
 mod otlp_http;
 mod processor;
@@ -32,6 +34,10 @@ use std::path::Path;
 
 use serde_yaml::{Mapping, Value};
 
+pub use attributes::{
+    ActionConfig, ActionKind, AttrMatch, AttributesConfig, ConfigValue, ConvertType, Filter,
+    LibraryMatch, MatchConfig, Pattern, ResourceConfig, SeverityMatch, ValueSource,
+};
 pub use duration::{format_go_duration, parse_go_duration};
 pub use error::ConfigError;
 pub use exporter::{
@@ -42,6 +48,7 @@ pub use extension::{
     ExtensionConfig, HealthCheckConfig, DEFAULT_HEALTH_CHECK_ENDPOINT, EXTENSION_TYPES,
 };
 pub use id::{ComponentId, PipelineId};
+pub use memory_limiter::MemoryLimiterConfig;
 pub use metrics::{MetricsConfig, DEFAULT_METRICS_ENDPOINT};
 pub use otlp_http::{HttpEncoding, HttpUrl, OtlpHttpExporterConfig, DEFAULT_HTTP_EXPORT_TIMEOUT};
 pub use processor::{

@@ -12,7 +12,7 @@ use super::id::ComponentId;
 use crate::signal::Signal;
 
 /// Processor types this build has.
-pub const PROCESSOR_TYPES: &[&str] = &["batch"];
+pub const PROCESSOR_TYPES: &[&str] = &["attributes", "batch", "memory_limiter", "resource"];
 
 /// Default `send_batch_size` (otelcol's).
 pub const DEFAULT_SEND_BATCH_SIZE: u32 = 8192;
@@ -24,6 +24,12 @@ pub const DEFAULT_BATCH_TIMEOUT: Duration = Duration::from_millis(200);
 pub enum ProcessorConfig {
     /// `batch`: groups items into larger export requests.
     Batch(BatchConfig),
+    /// `attributes`: actions on span, log record and data point attributes.
+    Attributes(super::AttributesConfig),
+    /// `resource`: actions on resource attributes.
+    Resource(super::ResourceConfig),
+    /// `memory_limiter`: refuses new data at receivers while memory is short.
+    MemoryLimiter(super::MemoryLimiterConfig),
 }
 
 impl ProcessorConfig {
@@ -33,6 +39,9 @@ impl ProcessorConfig {
             ProcessorConfig::Batch(_) => {
                 matches!(signal, Signal::Traces | Signal::Metrics | Signal::Logs)
             }
+            ProcessorConfig::Attributes(a) => a.check_signal(signal).is_ok(),
+            ProcessorConfig::Resource(_) => true,
+            ProcessorConfig::MemoryLimiter(_) => true,
         }
     }
 }
@@ -80,6 +89,12 @@ pub(crate) fn build(
             let raw: RawBatch = errs.take(de::decode(body, path))?;
             Some(ProcessorConfig::Batch(batch(raw, path, errs)))
         }
+        "attributes" => {
+            super::attributes::attributes(body, path, errs).map(ProcessorConfig::Attributes)
+        }
+        "resource" => super::attributes::resource(body, path, errs).map(ProcessorConfig::Resource),
+        "memory_limiter" => super::memory_limiter::memory_limiter(body, path, errs)
+            .map(ProcessorConfig::MemoryLimiter),
         _ => {
             errs.push(ConfigError::UnknownType {
                 section: "processors".into(),
@@ -133,6 +148,7 @@ mod tests {
         );
         errs.finish(p).map(|p| match p.unwrap() {
             ProcessorConfig::Batch(b) => b,
+            other => panic!("not batch: {other:?}"),
         })
     }
 
@@ -185,15 +201,15 @@ mod tests {
     fn unknown_type() {
         let mut errs = Errors::default();
         build(
-            &ComponentId::new("memory_limiter"),
+            &ComponentId::new("filter"),
             Value::Null,
-            "processors::memory_limiter",
+            "processors::filter",
             &mut errs,
         );
         let err = errs.finish(()).unwrap_err().to_string();
         assert_eq!(
             err,
-            "processors: unknown type \"memory_limiter\" for id \"memory_limiter\"; this build supports: batch"
+            "processors: unknown type \"filter\" for id \"filter\"; this build supports: attributes, batch, memory_limiter, resource"
         );
     }
 }

@@ -143,7 +143,9 @@ fn realistic_config_receivers_and_processors() {
     assert_eq!(grpc.max_recv_msg_size_bytes, 32 * 1024 * 1024);
     assert_eq!(otlp.http.as_ref().unwrap().endpoint.port(), 4318);
 
-    let ProcessorConfig::Batch(batch) = &c.processors[&id("batch")];
+    let ProcessorConfig::Batch(batch) = &c.processors[&id("batch")] else {
+        panic!("batch config expected")
+    };
     assert_eq!(
         (
             batch.send_batch_size,

@@ -8,7 +8,7 @@ use super::de::join;
 use super::error::{ConfigError, Errors};
 use super::id::ComponentId;
 use super::service::PipelineConfig;
-use super::Config;
+use super::{Config, ProcessorConfig};
 use crate::signal::Signal;
 
 /// Ids configured in each section, including ones whose body had errors (so a broken component
@@ -60,16 +60,22 @@ fn check_pipeline(config: &Config, known: &Known, p: &PipelineConfig, errs: &mut
         name: "receiver",
         known: &known.receivers,
         supports: &|id| config.receivers.get(id).is_none_or(|r| r.supports(signal)),
+        reason: &|_| None,
     };
     let processors = Role {
         name: "processor",
         known: &known.processors,
         supports: &|id| config.processors.get(id).is_none_or(|r| r.supports(signal)),
+        reason: &|id| match config.processors.get(id) {
+            Some(ProcessorConfig::Attributes(a)) => a.check_signal(signal).err(),
+            _ => None,
+        },
     };
     let exporters = Role {
         name: "exporter",
         known: &known.exporters,
         supports: &|id| config.exporters.get(id).is_none_or(|r| r.supports(signal)),
+        reason: &|_| None,
     };
     receivers.check(&p.receivers, &path, signal, errs);
     processors.check(&p.processors, &path, signal, errs);
@@ -81,6 +87,8 @@ struct Role<'a> {
     name: &'static str,
     known: &'a BTreeSet<ComponentId>,
     supports: &'a dyn Fn(&ComponentId) -> bool,
+    /// Why a component does not fit this signal, when it can say more than "does not support".
+    reason: &'a dyn Fn(&ComponentId) -> Option<&'static str>,
 }
 
 impl Role<'_> {
@@ -98,9 +106,12 @@ impl Role<'_> {
                     id: id.to_string(),
                 });
             } else if !(self.supports)(id) {
+                let why = (self.reason)(id)
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default();
                 errs.invalid(
                     path,
-                    format!("{} \"{id}\" does not support {signal}", self.name),
+                    format!("{} \"{id}\" does not support {signal}{why}", self.name),
                 );
             }
         }

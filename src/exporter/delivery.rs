@@ -4,6 +4,9 @@
 //! fails permanently, or `max_elapsed_time` runs out. Every item that is not delivered is
 //! logged with its count; nothing is dropped silently. The data's budget reservation is held
 //! until the last exporter is done with it, so a slow backend pushes back on receivers.
+//!
+//! Each delivery has its own bounded [`Queue`]; how a fan-out to several exporters keeps a
+//! dead backend from stalling the healthy ones is the rule in [`super::queue`].
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -11,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use shardgate_shards::task::{self, Semaphore};
 
+use super::queue::{Queue, Ticket};
 use super::{ExportError, Exporter};
+use crate::config::QueueSizer;
 use crate::config::{ComponentId, RetryConfig};
 use crate::observe::counters::Gauge;
 use crate::observe::ExporterProbe;
@@ -25,6 +30,7 @@ pub struct Delivery {
     retry: RetryConfig,
     rng: Cell<u64>,
     probe: Option<ExporterProbe>,
+    queue: Rc<Queue>,
 }
 
 /// Raises a gauge for as long as it lives (so a cancelled delivery still lowers it).
@@ -64,7 +70,33 @@ impl Delivery {
             retry,
             rng: Cell::new(seed | 1),
             probe: None,
+            queue: Queue::new(QueueSizer::Requests, u64::MAX, true, usize::MAX),
         }
+    }
+
+    /// Bounds what this exporter holds with `queue` (see [`super::queue`]).
+    pub fn queued(mut self, queue: Rc<Queue>) -> Self {
+        self.queue = queue;
+        self
+    }
+
+    /// Takes a copy of `payload` into this exporter's queue, or counts and logs it as not
+    /// enqueued (`enqueue_failed`) when the queue overflows.
+    fn enqueue(&self, payload: &Payload, keep: bool) -> Result<Ticket, ExportError> {
+        self.queue
+            .try_enqueue(payload.items, payload.bytes, keep)
+            .map_err(|error| {
+                if let Some(probe) = &self.probe {
+                    probe.counters.enqueue_failed.add(payload.items);
+                }
+                tracing::error!(
+                    exporter = %self.id,
+                    dropped_items = payload.items,
+                    signal = %payload.signal,
+                    "Exporting failed (exporter is failing and its {error}). Dropping data."
+                );
+                ExportError::retryable(format!("exporter {}: {error}", self.id))
+            })
     }
 
     /// Counts sent/failed items, queue and in-flight requests and export latency into `probe`.
@@ -113,6 +145,7 @@ impl Delivery {
             if let Some(probe) = &self.probe {
                 probe.shard.export.record(sent_at.elapsed());
             }
+            self.queue.set_failing(outcome.is_err());
             let error = match outcome {
                 Ok(()) => return Ok(()),
                 Err(error) => error,
@@ -180,14 +213,39 @@ impl Fanout {
         Fanout { deliveries }
     }
 
-    /// Starts delivery to every exporter and returns at once (the batch path).
+    /// Whether new data may be acknowledged: every healthy exporter has queue room and at
+    /// least one exporter would take a copy (the rule in [`super::queue`]).
+    pub fn has_room(&self) -> bool {
+        let healthy_full = self
+            .deliveries
+            .iter()
+            .any(|d| !d.queue.is_failing() && !d.queue.has_room());
+        let any_takes = self
+            .deliveries
+            .iter()
+            .any(|d| !d.queue.is_failing() || d.queue.has_room());
+        !healthy_full && any_takes
+    }
+
+    /// Whether no exporter is healthy: then no copy may be dropped (see [`super::queue`]).
+    fn all_failing(&self) -> bool {
+        self.deliveries.iter().all(|d| d.queue.is_failing())
+    }
+
+    /// Starts delivery to every exporter and returns at once (the batch path). An exporter
+    /// whose queue overflows loses only its own copy, counted as `enqueue_failed`.
     pub fn dispatch(&self, payload: Payload) {
         let payload = Rc::new(payload);
+        let keep = self.all_failing();
         for delivery in &self.deliveries {
+            let Ok(ticket) = delivery.enqueue(&payload, keep) else {
+                continue;
+            };
             let delivery = delivery.clone();
             let payload = payload.clone();
             task::spawn_local(async move {
                 let _ = delivery.deliver(&payload).await;
+                drop(ticket);
             })
             .detach();
         }
@@ -195,18 +253,34 @@ impl Fanout {
 
     /// Delivers to every exporter and waits (the path without a batch processor, where the
     /// client's answer is the exporters' answer). The first error wins, permanent before
-    /// retryable.
+    /// retryable. While some exporter is healthy, the answer waits only for the healthy ones:
+    /// a failing exporter gets its copy in the background (or counts it as `enqueue_failed`),
+    /// so a dead backend neither stalls the client nor makes it resend (and duplicate) data
+    /// the healthy ones already have.
     pub async fn deliver(&self, payload: Payload) -> Result<(), ExportError> {
         let payload = Rc::new(payload);
-        let tasks: Vec<_> = self
-            .deliveries
-            .iter()
-            .map(|delivery| {
-                let delivery = delivery.clone();
-                let payload = payload.clone();
-                task::spawn_local(async move { delivery.deliver(&payload).await })
-            })
-            .collect();
+        let keep = self.all_failing();
+        let mut tasks = Vec::with_capacity(self.deliveries.len());
+        for delivery in &self.deliveries {
+            let background = !keep && delivery.queue.is_failing();
+            let ticket = match delivery.enqueue(&payload, keep) {
+                Ok(ticket) => ticket,
+                Err(_) if background => continue,
+                Err(error) => return Err(error),
+            };
+            let delivery = delivery.clone();
+            let payload = payload.clone();
+            let task = task::spawn_local(async move {
+                let result = delivery.deliver(&payload).await;
+                drop(ticket);
+                result
+            });
+            if background {
+                task.detach();
+            } else {
+                tasks.push(task);
+            }
+        }
         let mut result = Ok(());
         for task in tasks {
             if let Err(error) = task.await {

@@ -9,6 +9,7 @@ pub mod delivery;
 pub mod grpc_status;
 pub mod otlp_grpc;
 pub mod otlp_http;
+pub mod queue;
 
 use std::time::Duration;
 

@@ -138,6 +138,13 @@ fn shard_families(shard: &ShardCounters, f: &mut Families, histograms: &mut Hist
         labels(&[("shard", &sh)]),
         shard.busy_ratio.get_f64(),
     );
+    f.add(
+        "shardgate_shard_pending_bytes".into(),
+        "Bytes acknowledged to clients and not yet delivered (shards.pending_bytes_max bounds it)",
+        "gauge",
+        labels(&[("shard", &sh)]),
+        shard.pending_bytes.get() as f64,
+    );
     for (name, help, snap) in [
         (
             "shardgate_receiver_request_duration_seconds",
@@ -197,6 +204,21 @@ fn receiver_families(shard: &ShardCounters, sh: &str, f: &mut Families) {
                     let name = format!("otelcol_receiver_{what}_{s}_total");
                     f.add(name, help, "counter", l.clone(), cells[i].get() as f64);
                 }
+                // otelcol counts memory_limiter refusals in items after decoding; shardgate
+                // refuses before reading the body, so it counts requests.
+                let ml = labels(&[
+                    ("data_type", signal.as_str()),
+                    ("receiver", &receiver.id),
+                    ("shard", sh),
+                    ("transport", t.transport),
+                ]);
+                f.add(
+                    "shardgate_memory_limiter_refused_requests_total".into(),
+                    "Requests refused unread by memory_limiter under memory pressure",
+                    "counter",
+                    ml,
+                    t.memory_refused_requests[i].get() as f64,
+                );
             }
         }
     }

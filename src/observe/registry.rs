@@ -46,6 +46,8 @@ pub struct TransportCounters {
     pub refused: PerSignal,
     /// Items not taken for any other reason (bad payload, export failure without batch).
     pub failed: PerSignal,
+    /// Requests refused unread because a `memory_limiter` reported memory pressure.
+    pub memory_refused_requests: PerSignal,
 }
 
 /// One receiver's counters on one shard.
@@ -115,6 +117,9 @@ pub struct ShardCounters {
     pub export_latency: LatencySlot,
     /// Share of wall time the executor ran tasks over the last second (f64).
     pub busy_ratio: Gauge,
+    /// Bytes the shard holds acknowledged but undelivered (its budget's use), for the main
+    /// thread's memory monitor and /metrics.
+    pub pending_bytes: Gauge,
 }
 
 impl ShardCounters {
@@ -171,6 +176,7 @@ impl ShardCounters {
             receive_latency: LatencySlot::default(),
             export_latency: LatencySlot::default(),
             busy_ratio: Gauge::default(),
+            pending_bytes: Gauge::default(),
         }
     }
 
@@ -197,6 +203,7 @@ impl TransportCounters {
             accepted: Default::default(),
             refused: Default::default(),
             failed: Default::default(),
+            memory_refused_requests: Default::default(),
         }
     }
 }

@@ -5,12 +5,26 @@
 //! data (delivered, or failed and counted). So `used()` bounds what a shard holds, and a
 //! shard with no room refuses new data with a retryable error instead of dropping any.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::observe::ShardCounters;
 
 struct Inner {
     used_bytes: Cell<usize>,
     max_bytes: usize,
+    /// Where the use is published for the main thread (this shard is the only writer).
+    published: OnceCell<Arc<ShardCounters>>,
+}
+
+impl Inner {
+    fn set_used(&self, bytes: usize) {
+        self.used_bytes.set(bytes);
+        if let Some(counters) = self.published.get() {
+            counters.pending_bytes.set(bytes as u64);
+        }
+    }
 }
 
 /// A shard-local byte budget; clones share it.
@@ -26,6 +40,7 @@ impl Budget {
             inner: Rc::new(Inner {
                 used_bytes: Cell::new(0),
                 max_bytes,
+                published: OnceCell::new(),
             }),
         }
     }
@@ -33,6 +48,16 @@ impl Budget {
     /// Bytes reserved now.
     pub fn used_bytes(&self) -> usize {
         self.inner.used_bytes.get()
+    }
+
+    /// Publishes the use into `counters.pending_bytes` from now on.
+    pub fn publish_to(&self, counters: Arc<ShardCounters>) {
+        let _ = self.inner.published.set(counters);
+    }
+
+    /// The most bytes this budget holds.
+    pub fn max_bytes(&self) -> usize {
+        self.inner.max_bytes
     }
 
     /// Whether `bytes` more would fit.
@@ -45,7 +70,7 @@ impl Budget {
         if !self.has_room(bytes) {
             return None;
         }
-        self.inner.used_bytes.set(self.used_bytes() + bytes);
+        self.inner.set_used(self.used_bytes() + bytes);
         Some(Reservation {
             budget: self.clone(),
             bytes,
@@ -91,8 +116,8 @@ impl Reservation {
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        let used = &self.budget.inner.used_bytes;
-        used.set(used.get().saturating_sub(self.bytes));
+        let inner = &self.budget.inner;
+        inner.set_used(inner.used_bytes.get().saturating_sub(self.bytes));
     }
 }
 

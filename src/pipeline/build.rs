@@ -7,16 +7,20 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::config::{ComponentId, Config, ExporterConfig, ProcessorConfig};
+use crate::config::{ComponentId, Config, ExporterConfig, ProcessorConfig, QueueSizer};
 use crate::exporter::debug::DebugExporter;
 use crate::exporter::delivery::{Delivery, Fanout};
 use crate::exporter::otlp_grpc::OtlpGrpcExporter;
 use crate::exporter::otlp_http::OtlpHttpExporter;
+use crate::exporter::queue::{self, Queue};
 use crate::exporter::Exporter;
 use crate::observe::{ReceiverProbe, ShardObserver};
 use crate::pipeline::budget::Budget;
 use crate::pipeline::{Next, Stage};
+use crate::processor::attributes::AttributesProcessor;
 use crate::processor::batch::BatchProcessor;
+use crate::processor::resource::ResourceProcessor;
+use crate::processor::transform::Transform;
 use crate::signal::Signal;
 
 /// Why a shard's pipelines could not be built.
@@ -88,6 +92,8 @@ pub fn build(
     let mut deliveries: HashMap<(ComponentId, Signal), Rc<Delivery>> = HashMap::new();
     let mut routes: HashMap<ComponentId, Routes> = HashMap::new();
     let mut batches = Vec::new();
+    let share_bytes = exporter_share_bytes(config, budget);
+    budget.publish_to(observer.counters.clone());
     for pipeline in &config.service.pipelines {
         let signal = pipeline.id.signal;
         let name = pipeline.id.to_string();
@@ -112,7 +118,10 @@ pub fn build(
                 ExporterConfig::Debug(_) => 0,
             };
             let probe = observer.exporter_probe(id, signal, queue_capacity);
-            let delivery = Rc::new(make_delivery(id, exporter_config, signal)?.observed(probe));
+            let delivery = make_delivery(id, exporter_config, signal)?
+                .observed(probe)
+                .queued(make_queue(exporter_config, share_bytes));
+            let delivery = Rc::new(delivery);
             deliveries.insert(key, delivery.clone());
             fanout.push(delivery);
         }
@@ -134,6 +143,16 @@ pub fn build(
                     batches.push(batch.clone());
                     Rc::new(Stage::Batch(batch))
                 }
+                ProcessorConfig::Attributes(attrs) => Rc::new(Stage::Transform(
+                    Rc::new(Transform::Attributes(AttributesProcessor::new(attrs))),
+                    next,
+                )),
+                ProcessorConfig::Resource(res) => Rc::new(Stage::Transform(
+                    Rc::new(Transform::Resource(ResourceProcessor::new(res))),
+                    next,
+                )),
+                // Acts at the receivers, before a body is read (see processor::memory_limiter).
+                ProcessorConfig::MemoryLimiter(_) => next,
             };
         }
         for id in &pipeline.receivers {
@@ -155,6 +174,26 @@ pub fn build(
     })
 }
 
+/// Each exporter instance's share of the shard budget: what a failing exporter may hold
+/// (see `exporter::queue`).
+fn exporter_share_bytes(config: &Config, budget: &Budget) -> usize {
+    let mut instances = std::collections::HashSet::new();
+    for pipeline in &config.service.pipelines {
+        for id in &pipeline.exporters {
+            instances.insert((id, pipeline.id.signal));
+        }
+    }
+    budget.max_bytes() / instances.len().max(1)
+}
+
+fn make_queue(config: &ExporterConfig, share_bytes: usize) -> Rc<Queue> {
+    match config {
+        ExporterConfig::Otlp(otlp) => queue::from_config(&otlp.sending_queue, share_bytes),
+        ExporterConfig::OtlpHttp(http) => queue::from_config(&http.sending_queue, share_bytes),
+        ExporterConfig::Debug(_) => Queue::new(QueueSizer::Requests, u64::MAX, true, share_bytes),
+    }
+}
+
 fn make_delivery(
     id: &ComponentId,
     config: &ExporterConfig,
@@ -166,7 +205,7 @@ fn make_delivery(
             Ok(Delivery::new(
                 id.clone(),
                 Exporter::OtlpGrpc(exporter),
-                otlp.sending_queue.num_consumers,
+                queue::consumers(&otlp.sending_queue),
                 otlp.retry_on_failure.clone(),
             ))
         }
@@ -176,7 +215,7 @@ fn make_delivery(
             Ok(Delivery::new(
                 id.clone(),
                 Exporter::OtlpHttp(exporter),
-                http.sending_queue.num_consumers,
+                queue::consumers(&http.sending_queue),
                 http.retry_on_failure.clone(),
             ))
         }

@@ -21,6 +21,8 @@ pub enum Stage {
     Batch(Rc<BatchProcessor>),
     /// The exporters of the pipeline.
     Export(Rc<Fanout>),
+    /// A synchronous field rewrite (attributes, resource), then what follows it.
+    Transform(Rc<crate::processor::transform::Transform>, Next),
 }
 
 /// What follows a stage.
@@ -35,6 +37,21 @@ impl Stage {
                 Ok(())
             }
             Stage::Export(fanout) => fanout.deliver(payload).await,
+            Stage::Transform(transform, next) => {
+                let mut payload = payload;
+                transform.apply(&mut payload);
+                Box::pin(next.consume(payload)).await
+            }
+        }
+    }
+
+    /// Whether the exporters at the end of this stage's chain let new data be acknowledged
+    /// (their sending queues have room; the rule is in `exporter::queue`).
+    pub fn has_room(&self) -> bool {
+        match self {
+            Stage::Batch(batch) => batch.next().has_room(),
+            Stage::Export(fanout) => fanout.has_room(),
+            Stage::Transform(_, next) => next.has_room(),
         }
     }
 
@@ -43,6 +60,11 @@ impl Stage {
         match self {
             Stage::Batch(batch) => batch.consume(payload),
             Stage::Export(fanout) => fanout.dispatch(payload),
+            Stage::Transform(transform, next) => {
+                let mut payload = payload;
+                transform.apply(&mut payload);
+                next.dispatch(payload);
+            }
         }
     }
 }

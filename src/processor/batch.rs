@@ -98,6 +98,11 @@ impl BatchProcessor {
         }
     }
 
+    /// The stage batches are sent to.
+    pub fn next(&self) -> &Next {
+        &self.next
+    }
+
     /// Items waiting in the buffer.
     pub fn buffered_items(&self) -> u64 {
         self.buffer.borrow().items

@@ -1,7 +1,14 @@
 //! Processors: what a pipeline does to data between its receivers and exporters.
 //!
 //! Every processor kind has the same entry points: `new` (from its config, on a shard) and
-//! `consume` (take a payload). Only `batch` exists so far; processors that need fields decode
-//! only what they touch.
+//! `consume` (take a payload). Processors that need no field access (`batch`) never decode;
+//! `attributes` and `resource` are synchronous rewrites (`transform::Transform`) that decode
+//! only what they touch, per resource chunk.
 
+pub mod actions;
+pub mod attributes;
 pub mod batch;
+pub mod matching;
+pub mod memory_limiter;
+pub mod resource;
+pub mod transform;

@@ -57,7 +57,9 @@ impl ReceiveError {
             | ReceiveError::Ingest(IngestError::Decompress(_) | IngestError::Scan(_)) => {
                 Code::InvalidArgument
             }
-            ReceiveError::Ingest(IngestError::Overloaded) => Code::Unavailable,
+            ReceiveError::Ingest(IngestError::Overloaded | IngestError::MemoryPressure) => {
+                Code::Unavailable
+            }
             ReceiveError::Ingest(IngestError::Export(error)) if error.is_retryable() => {
                 Code::Unavailable
             }
@@ -138,6 +140,8 @@ impl GrpcService {
             Encoding::Zstd => Some(Codec::Zstd),
             other => return Err(ReceiveError::Encoding(other.as_str().to_owned())),
         };
+        // Under memory pressure the body is left unread: refusing costs no memory.
+        self.ingest.check_pressure(signal)?;
         let mut body = request.into_body();
         let message = grpc::read_unary(&mut body, self.ingest.max_body_bytes).await?;
         let codec = match (message.compressed, codec) {

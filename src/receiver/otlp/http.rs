@@ -109,7 +109,9 @@ impl HttpReceiveError {
             | HttpReceiveError::Ingest(IngestError::Decompress(_) | IngestError::Scan(_)) => {
                 (400, CODE_INVALID_ARGUMENT)
             }
-            HttpReceiveError::Ingest(IngestError::Overloaded) => (503, CODE_UNAVAILABLE),
+            HttpReceiveError::Ingest(IngestError::Overloaded | IngestError::MemoryPressure) => {
+                (503, CODE_UNAVAILABLE)
+            }
             HttpReceiveError::Ingest(IngestError::Export(e)) if e.is_retryable() => {
                 (503, CODE_UNAVAILABLE)
             }
@@ -217,6 +219,10 @@ impl HttpService {
         if !self.ingest.serves(signal) {
             let e = HttpReceiveError::Ingest(IngestError::SignalNotServed(signal));
             return Err(error_answer(&e, encoding));
+        }
+        // Under memory pressure the body is left unread: refusing costs no memory.
+        if let Err(e) = self.ingest.check_pressure(signal) {
+            return Err(error_answer(&HttpReceiveError::Ingest(e), encoding));
         }
         let codec = match head.header("content-encoding").map(str::trim) {
             None | Some("") => None,

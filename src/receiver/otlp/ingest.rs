@@ -5,7 +5,8 @@
 //! Steps, each of which may refuse the request:
 //! 1. decompress, the decompressed size bounded by the receiver's limit;
 //! 2. validate and count in one structural scan;
-//! 3. reserve the bytes in the shard's budget, once per pipeline (refused when full);
+//! 3. reserve the bytes in the shard's budget, once per pipeline (refused when full, or when
+//!    a healthy exporter's sending queue is full: see `exporter::queue`);
 //! 4. hand the data to every pipeline listing this receiver.
 
 use std::cell::Cell;
@@ -37,6 +38,9 @@ pub enum IngestError {
     /// The shard holds as much undelivered data as it may.
     #[error("shardgate is at its limit of pending data on this core; retry later")]
     Overloaded,
+    /// A `memory_limiter` says memory is short (otelcol's message).
+    #[error("data refused due to high memory usage")]
+    MemoryPressure,
     /// The pipeline's exporters failed (only without a batch processor).
     #[error("{0}")]
     Export(#[from] ExportError),
@@ -73,6 +77,22 @@ impl Ingest {
         !self.routes.for_signal(signal).is_empty()
     }
 
+    /// Refuses new data while a `memory_limiter` reports pressure (soft or hard), before the
+    /// body is read. Counts the refused request (its items are unknown: the body is not read).
+    pub fn check_pressure(&self, signal: Signal) -> Result<(), IngestError> {
+        if shardgate_shards::pressure::current() == shardgate_shards::pressure::Level::Normal {
+            return Ok(());
+        }
+        let counters = self
+            .routes
+            .probe()
+            .and_then(|p| p.counters.transport(self.transport));
+        if let Some(counters) = counters {
+            counters.memory_refused_requests[crate::observe::signal_index(signal)].add(1);
+        }
+        Err(IngestError::MemoryPressure)
+    }
+
     /// Takes one protobuf export request of `signal`, compressed with `codec` if given.
     /// `Ok` means the data is in the pipelines and may be acknowledged.
     ///
@@ -101,7 +121,7 @@ impl Ingest {
                 counters.accepted[i].add(items.get());
                 probe.shard.receive.record(started.elapsed());
             }
-            Err(IngestError::Overloaded | IngestError::Export(_)) => {
+            Err(IngestError::Overloaded | IngestError::MemoryPressure | IngestError::Export(_)) => {
                 counters.refused[i].add(items.get());
             }
             Err(_) => counters.failed[i].add(items.get()),
@@ -129,7 +149,10 @@ impl Ingest {
         items.set(scanned.items);
         let bytes = body.len();
         // Every pipeline holds the data until its exporters are done: reserve for each.
-        if !self.budget.has_room(bytes.saturating_mul(stages.len())) {
+        // and every pipeline's healthy exporters must have sending-queue room.
+        if !self.budget.has_room(bytes.saturating_mul(stages.len()))
+            || !stages.iter().all(|stage| stage.has_room())
+        {
             return Err(IngestError::Overloaded);
         }
         let last = stages.len() - 1;

@@ -1,0 +1,310 @@
+//! Plumbing for processors that change fields: decode only what they touch, per resource chunk.
+//!
+//! A chunk is one encoded `ResourceSpans`/`ResourceMetrics`/`ResourceLogs` (field 1 =
+//! `resource`, then scope messages and `schema_url`). Steps:
+//! 1. [`split_resource`] walks the chunk's top-level fields once, decodes every field-1
+//!    occurrence into one `Resource` (protobuf merges repeated singular message fields, so all
+//!    occurrences are merged, as prost would) and copies the other fields' bytes untouched.
+//! 2. The processor changes the `Resource`, or decides from it that no item can match.
+//! 3. [`join_resource`] writes one field 1 with the new resource followed by the untouched
+//!    bytes. The original field-1 bytes are dropped, not kept: a second field 1 would be merged
+//!    with the new one by a decoder, resurrecting deleted attributes.
+//!
+//! Processors that need item fields decode the whole chunk with prost instead. Item counts
+//! never change (these processors edit attributes, they do not drop items). The payload keeps
+//! the budget reservation taken at admission even when re-encoding changes its size: the
+//! budget bounds what was admitted, and a size change is bounded by the configured actions.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use prost::encoding::{decode_key, decode_varint, encode_key, encode_varint, WireType};
+use prost::Message;
+
+use crate::otlp::ResourceChunk;
+use crate::pipeline::payload::Payload;
+
+use super::attributes::AttributesProcessor;
+use super::resource::ResourceProcessor;
+
+/// Why a chunk could not be rewritten (the scan validated it, so this means a bug upstream).
+#[derive(Debug, thiserror::Error)]
+pub enum TransformError {
+    /// The chunk is not valid protobuf.
+    #[error("resource message does not decode: {0}")]
+    Decode(#[from] prost::DecodeError),
+    /// The chunk's top-level wire format is broken.
+    #[error("resource message is malformed: {0}")]
+    Malformed(&'static str),
+}
+
+/// A resource chunk with its `resource` decoded and everything else kept as bytes.
+pub struct SplitChunk {
+    /// The merged `resource` field.
+    pub resource: Resource,
+    /// The chunk's other fields, byte for byte.
+    pub rest: Vec<u8>,
+}
+
+/// Step 1: decodes field 1 of `chunk` and keeps the other fields' bytes.
+pub fn split_resource(chunk: &[u8]) -> Result<SplitChunk, TransformError> {
+    let mut buf = chunk;
+    let mut resource = Resource::default();
+    let mut rest = Vec::with_capacity(chunk.len());
+    while !buf.is_empty() {
+        let start = chunk.len() - buf.len();
+        let (field, wire_type) = decode_key(&mut buf)?;
+        let body_len = match wire_type {
+            WireType::Varint => {
+                decode_varint(&mut buf)?;
+                0
+            }
+            WireType::SixtyFourBit => 8,
+            WireType::ThirtyTwoBit => 4,
+            WireType::LengthDelimited => usize::try_from(decode_varint(&mut buf)?)
+                .map_err(|_| TransformError::Malformed("length overflows usize"))?,
+            WireType::StartGroup | WireType::EndGroup => {
+                return Err(TransformError::Malformed("groups are not allowed"))
+            }
+        };
+        if body_len > buf.len() {
+            return Err(TransformError::Malformed("field overruns the message"));
+        }
+        let (body, tail) = buf.split_at(body_len);
+        buf = tail;
+        if field == 1 && wire_type == WireType::LengthDelimited {
+            resource.merge(body)?;
+        } else {
+            rest.extend_from_slice(&chunk[start..chunk.len() - buf.len()]);
+        }
+    }
+    Ok(SplitChunk { resource, rest })
+}
+
+/// Step 3: field 1 = `resource`, then the untouched fields.
+pub fn join_resource(split: &SplitChunk) -> Bytes {
+    let len = split.resource.encoded_len();
+    let mut out = BytesMut::with_capacity(len + 11 + split.rest.len());
+    encode_key(1, WireType::LengthDelimited, &mut out);
+    encode_varint(len as u64, &mut out);
+    // Encoding into a BytesMut cannot run out of space (it grows), so this never fails.
+    let _ = split.resource.encode(&mut out);
+    out.put_slice(&split.rest);
+    out.freeze()
+}
+
+/// A synchronous processor stage that rewrites payloads in place.
+pub enum Transform {
+    /// The `attributes` processor.
+    Attributes(AttributesProcessor),
+    /// The `resource` processor.
+    Resource(ResourceProcessor),
+}
+
+impl Transform {
+    /// Rewrites every chunk of `payload`; a chunk that fails to rewrite is passed on as is.
+    pub fn apply(&self, payload: &mut Payload) {
+        let signal = payload.signal;
+        for chunk in &mut payload.chunks {
+            let result = match self {
+                Transform::Attributes(p) => p.rewrite(signal, &chunk.bytes),
+                Transform::Resource(p) => p.rewrite(&chunk.bytes),
+            };
+            match result {
+                Ok(Some(bytes)) => {
+                    *chunk = ResourceChunk {
+                        bytes,
+                        items: chunk.items,
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, "processor left a chunk unchanged"),
+            }
+        }
+        payload.bytes = payload.chunks.iter().map(|c| c.bytes.len()).sum();
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue, KeyValue};
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    fn kv(k: &str, v: &str) -> KeyValue {
+        KeyValue {
+            key: k.into(),
+            value: Some(AnyValue {
+                value: Some(Value::StringValue(v.into())),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn split_and_join_replace_the_resource_without_merging() {
+        let rs = ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![kv("a", "1"), kv("b", "2")],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans: vec![Span {
+                    name: "s".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            schema_url: "u".into(),
+        };
+        let bytes = rs.encode_to_vec();
+        let mut split = split_resource(&bytes).unwrap();
+        assert_eq!(split.resource, rs.resource.clone().unwrap());
+        split.resource.attributes.retain(|kv| kv.key != "a");
+        let joined = join_resource(&split);
+        let back = ResourceSpans::decode(joined).unwrap();
+        assert_eq!(back.resource.unwrap().attributes, vec![kv("b", "2")]);
+        assert_eq!(back.scope_spans, rs.scope_spans);
+        assert_eq!(back.schema_url, "u");
+    }
+
+    #[test]
+    fn repeated_resource_fields_are_merged_like_prost() {
+        let one = ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![kv("a", "1")],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let two = ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![kv("b", "2")],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let both = [one, two].concat();
+        let split = split_resource(&both).unwrap();
+        let prost_view = ResourceSpans::decode(both.as_slice()).unwrap();
+        assert_eq!(Some(split.resource), prost_view.resource);
+        assert!(split.rest.is_empty());
+    }
+
+    use crate::otlp::testgen::{request, Req};
+    use crate::otlp::{encode_request, scan_request};
+    use crate::processor::attributes::AttributesProcessor;
+    use crate::processor::resource::ResourceProcessor;
+    use opentelemetry_proto::tonic::metrics::v1::{metric::Data, Metric};
+    use proptest::prelude::*;
+
+    /// The resource and attributes processors as the pipeline runs them, over a whole request.
+    fn through_processors(req: &Req) -> Req {
+        let body = Bytes::from(req.encode());
+        let scanned = scan_request(req.signal(), &body).unwrap();
+        let items: Vec<u32> = scanned.chunks.iter().map(|c| c.items).collect();
+        let res = ResourceProcessor::new(
+            &crate::config::attributes::parse_resource(
+                "attributes: [{key: zone, value: z1, action: upsert}, {key: service.name, action: delete}]",
+            )
+            .unwrap(),
+        );
+        let attrs = AttributesProcessor::new(
+            &crate::config::attributes::parse_attributes(
+                "actions: [{key: k, value: 1, action: upsert}]",
+            )
+            .unwrap(),
+        );
+        let mut out = BytesMut::new();
+        let mut chunks = Vec::new();
+        for chunk in &scanned.chunks {
+            let b = res.rewrite(&chunk.bytes).unwrap().unwrap();
+            let b = attrs.rewrite(req.signal(), &b).unwrap().unwrap();
+            chunks.push(ResourceChunk {
+                bytes: b,
+                items: chunk.items,
+            });
+        }
+        encode_request(&chunks, &mut out);
+        let rescanned = scan_request(req.signal(), &out.clone().freeze()).unwrap();
+        let counts: Vec<u32> = rescanned.chunks.iter().map(|c| c.items).collect();
+        assert_eq!(counts, items, "item counts change");
+        Req::decode(req.signal(), &out).unwrap()
+    }
+
+    fn point_attributes(m: &mut Metric, f: &mut dyn FnMut(&mut Vec<KeyValue>)) {
+        match &mut m.data {
+            Some(Data::Gauge(g)) => g.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
+            Some(Data::Sum(g)) => g.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
+            Some(Data::Histogram(g)) => g.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
+            Some(Data::ExponentialHistogram(g)) => {
+                g.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
+            }
+            Some(Data::Summary(g)) => g.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
+            None => {}
+        }
+    }
+
+    fn expected(req: &Req) -> Req {
+        use crate::processor::actions::apply;
+        let res = crate::config::attributes::parse_resource(
+            "attributes: [{key: zone, value: z1, action: upsert}, {key: service.name, action: delete}]",
+        )
+        .unwrap();
+        let act = crate::config::attributes::parse_attributes(
+            "actions: [{key: k, value: 1, action: upsert}]",
+        )
+        .unwrap();
+        let fix = |r: &mut Option<Resource>| {
+            let mut resource = r.take().unwrap_or_default();
+            apply(&res.attributes, &mut resource.attributes);
+            *r = Some(resource);
+        };
+        let mut req = req.clone();
+        match &mut req {
+            Req::T(t) => t.resource_spans.iter_mut().for_each(|rs| {
+                fix(&mut rs.resource);
+                for ss in &mut rs.scope_spans {
+                    ss.spans
+                        .iter_mut()
+                        .for_each(|s| apply(&act.actions, &mut s.attributes));
+                }
+            }),
+            Req::L(l) => l.resource_logs.iter_mut().for_each(|rl| {
+                fix(&mut rl.resource);
+                for sl in &mut rl.scope_logs {
+                    sl.log_records
+                        .iter_mut()
+                        .for_each(|r| apply(&act.actions, &mut r.attributes));
+                }
+            }),
+            Req::M(m) => m.resource_metrics.iter_mut().for_each(|rm| {
+                fix(&mut rm.resource);
+                for sm in &mut rm.scope_metrics {
+                    for metric in &mut sm.metrics {
+                        point_attributes(metric, &mut |a| apply(&act.actions, a));
+                    }
+                }
+            }),
+        }
+        req
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Whatever the request, the rewritten chunks decode to what prost-side application of
+        /// the same actions gives, with unchanged item counts.
+        #[test]
+        fn rewrite_equals_decode_apply_encode(req in request()) {
+            prop_assert_eq!(through_processors(&req), expected(&req));
+        }
+    }
+
+    #[test]
+    fn truncated_chunk_is_an_error() {
+        assert!(split_resource(&[0x0a, 0x05, 0x01]).is_err());
+        assert!(split_resource(&[0x0b]).is_err());
+    }
+}
