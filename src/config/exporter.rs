@@ -116,8 +116,9 @@ struct RawOtlp {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-struct RawTls {
-    insecure: Option<bool>,
+/// `tls:` of a client (otelcol's configtls); only `insecure` is acted on today.
+pub(super) struct RawTls {
+    pub(super) insecure: Option<bool>,
     insecure_skip_verify: Option<Value>,
     ca_file: Option<Value>,
     ca_pem: Option<Value>,
@@ -259,7 +260,8 @@ fn endpoint(raw: Option<Text>, tls: RawTls, path: &str, errs: &mut Errors) -> Op
     Some(endpoint)
 }
 
-fn warn_unused_tls(tls: &RawTls, path: &str, errs: &mut Errors) {
+/// Warns about every `tls:` key set that this build does not act on yet.
+pub(super) fn warn_unused_tls(tls: &RawTls, path: &str, errs: &mut Errors) {
     for (key, value) in [
         ("insecure_skip_verify", &tls.insecure_skip_verify),
         ("ca_file", &tls.ca_file),

@@ -16,6 +16,7 @@ use super::client::{self, Compression, QueueConfig, RawQueue, RawRetry, RetryCon
 use super::de::{join, reject_set, warn_ignored, Text};
 use super::duration::GoDuration;
 use super::error::Errors;
+use super::exporter::{warn_unused_tls, RawTls};
 use crate::signal::Signal;
 
 /// Default export request `timeout` of the OTLP/HTTP exporter (otelcol's).
@@ -93,7 +94,7 @@ pub(crate) struct RawOtlpHttp {
     compression_params: Option<Value>,
     timeout: Option<GoDuration>,
     headers: Option<BTreeMap<String, Text>>,
-    tls: Option<RawHttpTls>,
+    tls: Option<RawTls>,
     retry_on_failure: Option<RawRetry>,
     sending_queue: Option<RawQueue>,
     auth: Option<Value>,
@@ -110,26 +111,6 @@ pub(crate) struct RawOtlpHttp {
     force_attempt_http2: Option<Value>,
     cookies: Option<Value>,
     middlewares: Option<Value>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawHttpTls {
-    insecure: Option<bool>,
-    insecure_skip_verify: Option<Value>,
-    ca_file: Option<Value>,
-    ca_pem: Option<Value>,
-    cert_file: Option<Value>,
-    cert_pem: Option<Value>,
-    key_file: Option<Value>,
-    key_pem: Option<Value>,
-    server_name_override: Option<Value>,
-    min_version: Option<Value>,
-    max_version: Option<Value>,
-    cipher_suites: Option<Value>,
-    reload_interval: Option<Value>,
-    include_system_ca_certs_pool: Option<Value>,
-    curve_preferences: Option<Value>,
 }
 
 /// Checks an `otlphttp` body already decoded at `path` (e.g. `exporters::otlphttp/x`).
@@ -296,32 +277,6 @@ fn parse_url(text: &str) -> Result<HttpUrl, String> {
         authority: endpoint.authority(),
         path,
     })
-}
-
-fn warn_unused_tls(tls: &RawHttpTls, path: &str, errs: &mut Errors) {
-    // `insecure` is moot over http:// and accepted silently.
-    let _ = tls.insecure;
-    for (key, value) in [
-        ("insecure_skip_verify", &tls.insecure_skip_verify),
-        ("ca_file", &tls.ca_file),
-        ("ca_pem", &tls.ca_pem),
-        ("cert_file", &tls.cert_file),
-        ("cert_pem", &tls.cert_pem),
-        ("key_file", &tls.key_file),
-        ("key_pem", &tls.key_pem),
-        ("server_name_override", &tls.server_name_override),
-        ("min_version", &tls.min_version),
-        ("max_version", &tls.max_version),
-        ("cipher_suites", &tls.cipher_suites),
-        ("reload_interval", &tls.reload_interval),
-        (
-            "include_system_ca_certs_pool",
-            &tls.include_system_ca_certs_pool,
-        ),
-        ("curve_preferences", &tls.curve_preferences),
-    ] {
-        warn_ignored(errs, &join(path, key), value);
-    }
 }
 
 #[cfg(test)]
