@@ -17,7 +17,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
 const CONNECTIONS: usize = 3;
 const SPANS_PER_REQUEST: usize = 5;
@@ -106,23 +105,7 @@ impl Drop for Listener {
 }
 
 fn request(c: usize, r: usize) -> ExportTraceServiceRequest {
-    let spans = (0..SPANS_PER_REQUEST)
-        .map(|i| Span {
-            trace_id: vec![1; 16],
-            span_id: vec![2; 8],
-            name: format!("{c}/{r}/{i}"),
-            ..Default::default()
-        })
-        .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
+    common::named_spans_request(c, r, SPANS_PER_REQUEST)
 }
 
 fn yaml(grpc_port: u16, backend: SocketAddr) -> String {

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use common::{free_port, Backend, Collector};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
 const CONNECTIONS: usize = 2;
 const REQUESTS_PER_CONNECTION: usize = 40;
@@ -19,23 +18,7 @@ const SPANS_PER_REQUEST: usize = 10;
 const ON_TIME: Duration = Duration::from_millis(200 + 2000);
 
 fn request(c: usize, r: usize) -> ExportTraceServiceRequest {
-    let spans = (0..SPANS_PER_REQUEST)
-        .map(|i| Span {
-            trace_id: vec![1; 16],
-            span_id: vec![2; 8],
-            name: format!("{c}/{r}/{i}"),
-            ..Default::default()
-        })
-        .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
+    common::named_spans_request(c, r, SPANS_PER_REQUEST)
 }
 
 fn yaml(grpc_port: u16, healthy: &str, failing: &str, metrics_port: u16) -> String {

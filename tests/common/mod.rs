@@ -893,3 +893,30 @@ impl Drop for Collector {
 }
 pub mod http;
 pub mod http_backend;
+
+/// A trace request of `spans` spans named `{connection}/{request}/{i}`, so a backend can tell
+/// exactly which acknowledged request each span came from.
+pub fn named_spans_request(
+    connection: usize,
+    request: usize,
+    spans: usize,
+) -> ExportTraceServiceRequest {
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+    let spans = (0..spans)
+        .map(|i| Span {
+            trace_id: vec![1; 16],
+            span_id: vec![2; 8],
+            name: format!("{connection}/{request}/{i}"),
+            ..Default::default()
+        })
+        .collect();
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
