@@ -357,6 +357,54 @@ pub(crate) fn queue(raw: RawQueue, path: &str, errs: &mut Errors) -> QueueConfig
     cfg
 }
 
+/// The client keys every OTLP exporter shares, checked.
+pub(crate) struct SharedClient {
+    /// `compression`.
+    pub compression: Compression,
+    /// `headers`.
+    pub headers: Vec<(String, String)>,
+    /// `retry_on_failure`.
+    pub retry_on_failure: RetryConfig,
+    /// `sending_queue`.
+    pub sending_queue: QueueConfig,
+}
+
+/// Checks the keys both `otlp` and `otlphttp` take, as otelcol's exporter helper does.
+pub(crate) fn shared(
+    compression: Option<Text>,
+    raw_headers: Option<BTreeMap<String, Text>>,
+    raw_retry: Option<RawRetry>,
+    raw_queue: Option<RawQueue>,
+    path: &str,
+    errs: &mut Errors,
+) -> SharedClient {
+    let compression = match compression {
+        None => Compression::default(),
+        Some(Text(text)) => Compression::parse(&text).unwrap_or_else(|reason| {
+            errs.invalid(join(path, "compression"), reason);
+            Compression::default()
+        }),
+    };
+    SharedClient {
+        compression,
+        headers: headers(
+            raw_headers.unwrap_or_default(),
+            &join(path, "headers"),
+            errs,
+        ),
+        retry_on_failure: retry(
+            raw_retry.unwrap_or_default(),
+            &join(path, "retry_on_failure"),
+            errs,
+        ),
+        sending_queue: queue(
+            raw_queue.unwrap_or_default(),
+            &join(path, "sending_queue"),
+            errs,
+        ),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {

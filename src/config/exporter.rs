@@ -195,22 +195,17 @@ fn otlp(raw: RawOtlp, path: &str, errs: &mut Errors) -> Option<OtlpExporterConfi
     ] {
         warn_ignored(errs, &at(key), value);
     }
-    let compression = match raw.compression {
-        None => Compression::default(),
-        Some(Text(text)) => Compression::parse(&text).unwrap_or_else(|reason| {
-            errs.invalid(at("compression"), reason);
-            Compression::default()
-        }),
-    };
-    let headers = client::headers(raw.headers.unwrap_or_default(), &at("headers"), errs);
-    let retry_on_failure = client::retry(
-        raw.retry_on_failure.unwrap_or_default(),
-        &at("retry_on_failure"),
-        errs,
-    );
-    let sending_queue = client::queue(
-        raw.sending_queue.unwrap_or_default(),
-        &at("sending_queue"),
+    let client::SharedClient {
+        compression,
+        headers,
+        retry_on_failure,
+        sending_queue,
+    } = client::shared(
+        raw.compression,
+        raw.headers,
+        raw.retry_on_failure,
+        raw.sending_queue,
+        path,
         errs,
     );
     let endpoint = endpoint(raw.endpoint, raw.tls.unwrap_or_default(), path, errs)?;

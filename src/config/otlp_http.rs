@@ -159,22 +159,17 @@ pub(crate) fn otlp_http(
             HttpEncoding::Proto
         }
     };
-    let compression = match raw.compression {
-        None => Compression::default(),
-        Some(Text(text)) => Compression::parse(&text).unwrap_or_else(|reason| {
-            errs.invalid(at("compression"), reason);
-            Compression::default()
-        }),
-    };
-    let headers = client::headers(raw.headers.unwrap_or_default(), &at("headers"), errs);
-    let retry_on_failure = client::retry(
-        raw.retry_on_failure.unwrap_or_default(),
-        &at("retry_on_failure"),
-        errs,
-    );
-    let sending_queue = client::queue(
-        raw.sending_queue.unwrap_or_default(),
-        &at("sending_queue"),
+    let client::SharedClient {
+        compression,
+        headers,
+        retry_on_failure,
+        sending_queue,
+    } = client::shared(
+        raw.compression,
+        raw.headers,
+        raw.retry_on_failure,
+        raw.sending_queue,
+        path,
         errs,
     );
     let base = raw.endpoint.map(|t| t.0);

@@ -5,13 +5,15 @@ pub mod grpc;
 pub mod http;
 pub mod ingest;
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::rc::Rc;
 
 use shardgate_io::h2_server::H2ServerSettings;
-use shardgate_io::{listener, IoError};
+use shardgate_io::{listener, IoError, TcpStream};
 use shardgate_shards::{task, DrainSignal};
 
-use crate::config::{ComponentId, HttpServerConfig, OtlpReceiverConfig, ShardsConfig};
+use crate::config::{ComponentId, OtlpReceiverConfig, ShardsConfig};
 use crate::pipeline::budget::Budget;
 use crate::pipeline::build::Routes;
 use crate::receiver::listen::{self, AcceptSettings, Connections};
@@ -26,14 +28,6 @@ pub enum StartError {
         id: ComponentId,
         /// The bind error.
         source: IoError,
-    },
-    /// A protocol this build does not serve yet was configured.
-    #[error("receivers::{id}: protocol {protocol} is not supported by this build yet")]
-    Unsupported {
-        /// The receiver.
-        id: ComponentId,
-        /// The protocol name.
-        protocol: &'static str,
     },
 }
 
@@ -59,88 +53,76 @@ pub fn start(
     io: &ShardIo,
 ) -> Result<(), StartError> {
     if let Some(http_config) = &config.http {
-        start_http(id, http_config, routes.clone(), io)?;
+        let service = Rc::new(http::HttpService::new(
+            id.clone(),
+            http_config,
+            routes.clone(),
+            io.budget.clone(),
+        ));
+        serve_on(
+            id,
+            "http",
+            http_config.endpoint,
+            io,
+            move |stream, drain| http::serve_connection(stream, service.clone(), drain),
+        )?;
     }
-    let Some(grpc_config) = &config.grpc else {
-        return Ok(());
-    };
-    let socket = listener::bind_reuseport(grpc_config.endpoint, io.shards.listen_backlog).map_err(
-        |source| StartError::Listen {
-            id: id.clone(),
-            source,
-        },
-    )?;
-    let service = Rc::new(grpc::GrpcService::new(
-        id.clone(),
-        grpc_config,
-        routes,
-        io.budget.clone(),
-    ));
-    let settings = H2ServerSettings {
-        max_concurrent_streams: grpc_config.max_concurrent_streams,
-        stream_window_bytes: io.shards.h2_stream_window_bytes,
-        connection_window_bytes: io.shards.h2_connection_window_bytes,
-        ..H2ServerSettings::default()
-    };
-    let accept = AcceptSettings {
-        shard: io.shard,
-        receiver: format!("{id}/grpc"),
-        connections_max: usize::try_from(io.shards.connections_max).unwrap_or(usize::MAX),
-    };
-    let drain = io.drain.clone();
-    let serve = move |stream| {
-        let service = service.clone();
-        let drain = drain.clone();
-        async move { grpc::serve_connection(stream, settings, service, drain).await }
-    };
-    task::spawn_local(listen::accept_loop(
-        socket,
-        accept,
-        io.connections.clone(),
-        io.drain.clone(),
-        serve,
-    ))
-    .detach();
+    if let Some(grpc_config) = &config.grpc {
+        let service = Rc::new(grpc::GrpcService::new(
+            id.clone(),
+            grpc_config,
+            routes,
+            io.budget.clone(),
+        ));
+        let settings = H2ServerSettings {
+            max_concurrent_streams: grpc_config.max_concurrent_streams,
+            stream_window_bytes: io.shards.h2_stream_window_bytes,
+            connection_window_bytes: io.shards.h2_connection_window_bytes,
+            ..H2ServerSettings::default()
+        };
+        serve_on(
+            id,
+            "grpc",
+            grpc_config.endpoint,
+            io,
+            move |stream, drain| grpc::serve_connection(stream, settings, service.clone(), drain),
+        )?;
+    }
     Ok(())
 }
 
-/// Binds this shard's OTLP/HTTP listener for receiver `id` and starts serving on it.
-fn start_http(
+/// Binds `endpoint` with SO_REUSEPORT on this shard and runs the accept loop, serving each
+/// connection with `serve` until the shard drains.
+fn serve_on<S, F>(
     id: &ComponentId,
-    config: &HttpServerConfig,
-    routes: Rc<Routes>,
+    protocol: &str,
+    endpoint: SocketAddr,
     io: &ShardIo,
-) -> Result<(), StartError> {
+    serve: S,
+) -> Result<(), StartError>
+where
+    S: Fn(TcpStream, DrainSignal) -> F + 'static,
+    F: Future<Output = ()> + 'static,
+{
     let socket =
-        listener::bind_reuseport(config.endpoint, io.shards.listen_backlog).map_err(|source| {
+        listener::bind_reuseport(endpoint, io.shards.listen_backlog).map_err(|source| {
             StartError::Listen {
                 id: id.clone(),
                 source,
             }
         })?;
-    let service = Rc::new(http::HttpService::new(
-        id.clone(),
-        config,
-        routes,
-        io.budget.clone(),
-    ));
     let accept = AcceptSettings {
         shard: io.shard,
-        receiver: format!("{id}/http"),
+        receiver: format!("{id}/{protocol}"),
         connections_max: usize::try_from(io.shards.connections_max).unwrap_or(usize::MAX),
     };
     let drain = io.drain.clone();
-    let serve = move |stream| {
-        let service = service.clone();
-        let drain = drain.clone();
-        async move { http::serve_connection(stream, service, drain).await }
-    };
     task::spawn_local(listen::accept_loop(
         socket,
         accept,
         io.connections.clone(),
         io.drain.clone(),
-        serve,
+        move |stream| serve(stream, drain.clone()),
     ))
     .detach();
     Ok(())
