@@ -42,6 +42,17 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let registry = Arc::new(Registry::new(cpus.len(), &config));
     crate::admin::start(&config, &registry)?;
     let limiter = memory_limiter(&config)?;
+    let mut config = config;
+    if let Some((limits, _)) = &limiter {
+        let share = memory_limiter::shard_share_bytes(limits, cpus.len());
+        if share < config.shards.pending_bytes_max {
+            tracing::info!(
+                pending_bytes_max = share,
+                "memory_limiter caps each shard's pending data at its share of the soft limit"
+            );
+            config.shards.pending_bytes_max = share;
+        }
+    }
     let config = Arc::new(config);
     let counters = registry.shards.clone();
     let runtime = shardgate_shards::start(settings, move |ctx| {
@@ -90,7 +101,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
                 other => Some(format!("shard stopped unexpectedly: {other:?}")),
             },
             recv(tick) -> _ => {
-                let rss = memory_limiter::rss_bytes();
+                let rss = memory_limiter::sample_rss(monitor.as_ref());
                 let sample = monitor.as_mut().zip(rss);
                 if let Some(level) = sample.and_then(|(m, rss)| m.observe(rss)) {
                     // The shards' published budget use says how much of the RSS is data

@@ -166,8 +166,8 @@ fn metric_sum(metrics_port: u16, name: &str) -> f64 {
 /// Scenario: 4 connections offer ~1 MiB requests as fast as they are answered to a backend
 /// that takes 300 ms per request, with `memory_limiter` at 100 MiB (spike 20 MiB) and a shard
 /// budget far above it. Guarantee: the collector's RSS, sampled every 20 ms, never reaches
-/// `limit_mib`; clients get UNAVAILABLE ("data refused due to high memory usage"), and the
-/// refusals are counted on /metrics.
+/// `limit_mib`; clients get UNAVAILABLE (from the limiter's cap on each shard's pending data,
+/// or from the RSS sampling), and every refusal is counted on /metrics.
 #[test]
 fn rss_stays_under_limit_while_clients_are_refused() {
     let received = Arc::new(AtomicU64::new(0));
@@ -224,10 +224,13 @@ fn rss_stays_under_limit_while_clients_are_refused() {
     });
     done.store(true, Ordering::Relaxed);
     let max_rss = sampler.join().unwrap();
-    let counted = metric_sum(
+    let refused_unread = metric_sum(
         metrics_port,
         "shardgate_memory_limiter_refused_requests_total",
     );
+    // Refused after the scan: counted in items, as otelcol does.
+    let refused_spans = metric_sum(metrics_port, "otelcol_receiver_refused_spans");
+    let counted = refused_unread + refused_spans / SPANS_PER_REQUEST as f64;
     eprintln!(
         "memory_limiter: limit {LIMIT_MIB} MiB, max RSS {:.1} MiB; accepted {accepted} requests \
          (~{accepted} MiB), refused {refused}, counted refused {counted}, backend took {}",
@@ -236,7 +239,7 @@ fn rss_stays_under_limit_while_clients_are_refused() {
     );
     assert!(accepted > 0, "nothing was accepted");
     assert!(refused > 0, "no client was refused\n{}", collector.logs());
-    assert!(counted > 0.0, "refusals not counted on /metrics");
+    assert_eq!(counted, refused as f64, "refusals counted on /metrics");
     assert!(
         max_rss < LIMIT_MIB << 20,
         "RSS reached {max_rss} bytes, limit {LIMIT_MIB} MiB"

@@ -56,3 +56,14 @@ pub fn page_size_bytes() -> u64 {
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     u64::try_from(size).ok().filter(|&s| s > 0).unwrap_or(4096)
 }
+
+/// Hands memory the allocator holds free back to the kernel, so RSS shows live data again
+/// after a burst (glibc keeps freed chunks of its per-thread arenas resident otherwise).
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists; it takes the arena locks
+    // itself and has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
