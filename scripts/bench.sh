@@ -5,7 +5,9 @@
 # Per run it prints: items/s per shard core (acked by the collector), the collector's
 # CPU-ms per million items (utime+stime from /proc/PID/stat over the measured window),
 # client latency p50/p99/p999, RSS idle (after ready), steady (median VmRSS sample while
-# loaded) and peak (VmHWM), start-to-accepting time, both cores' utilisation (/proc/stat),
+# loaded) and peak (VmHWM), start-to-accepting time, both cores' utilisation (the CPU time
+# of the processes pinned to each core over the wall time; /proc/stat's per-CPU ticks are
+# sampled and too coarse for a mostly idle core),
 # and loss (acked − received after SIGTERM drain; must be 0) and duplicates at the sink.
 # Every scenario runs --repeats times (default 3) and prints min/median/max of each figure.
 #
@@ -74,7 +76,6 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ticks() { awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$1/stat"; }
 # busy and total jiffies of one CPU from /proc/stat.
-cpu_jiffies() { awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat; }
 hz=$(getconf CLK_TCK)
 
 start_shardgate() { # port sink_port workdir → writes config, starts, writes workdir/collector.pid
@@ -95,14 +96,16 @@ YAML
     echo $! >"$dir/collector.pid"
 }
 
-wait_ready() { # pid port → waits until the port accepts, prints ms since $2 start
+wait_ready() { # pid port → returns once the port accepts a TCP connection
+    # Polls with bash's /dev/tcp (no process per attempt), every millisecond or so, so that
+    # the start-to-accepting figure measures the collector rather than the poller.
     local pid=$1 port=$2
-    for _ in $(seq 3000); do
+    for _ in $(seq 30000); do
         kill -0 "$pid" 2>/dev/null || { echo "collector exited early" >&2; return 1; }
-        if python3 -c "import socket,sys; s=socket.socket(); s.settimeout(0.05); sys.exit(s.connect_ex(('127.0.0.1',$port)))" 2>/dev/null; then
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             return 0
         fi
-        sleep 0.005
+        sleep 0.001
     done
     echo "collector not accepting on $port" >&2
     return 1
@@ -139,16 +142,16 @@ one_run() { # rate → prints one RESULT line
         --compression "$compression" --items-per-request "$items" --cpu "$load_cpu" --rate "$rate")
     local warm
     warm=$("$bin/shardgate-load" "${load_args[@]}" --duration "$warmup" --run-id 1 | grep '^LOAD')
-    local c0 s0 l0
-    c0=$(ticks "$pid"); s0=$(cpu_jiffies "$collector_cpu"); l0=$(cpu_jiffies "$load_cpu")
+    local c0 k0 w0
+    c0=$(ticks "$pid"); k0=$(ticks "$sink_pid"); w0=$(date +%s%N)
     # Sample RSS while loaded.
     ( while kill -0 "$pid" 2>/dev/null; do awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null; sleep 0.5; done ) >"$dir/rss" &
     local sampler=$!
     local main
     # The measured run reuses sequence numbers 0.. of the warm-up; see the duplicate count below.
     main=$("$bin/shardgate-load" "${load_args[@]}" --duration "$duration" --run-id 2 | grep '^LOAD')
-    local c1 s1 l1
-    c1=$(ticks "$pid"); s1=$(cpu_jiffies "$collector_cpu"); l1=$(cpu_jiffies "$load_cpu")
+    local c1 k1 w1
+    c1=$(ticks "$pid"); k1=$(ticks "$sink_pid"); w1=$(date +%s%N)
     kill "$sampler" 2>/dev/null || true
     local hwm
     hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
@@ -161,18 +164,20 @@ one_run() { # rate → prints one RESULT line
     wait "$sink_pid" || true
     local sink
     sink=$(grep '^SINK' "$dir/sink.out" || echo "SINK items=0 duplicates=0")
-    python3 - "$rate" "$warm" "$main" "$sink" "$c0" "$c1" "$hz" "$s0" "$s1" "$l0" "$l1" \
+    python3 - "$rate" "$warm" "$main" "$sink" "$c0" "$c1" "$hz" "$k0" "$k1" "$w0" "$w1" \
         "$rss_idle" "$hwm" "$ready_ms" "$dir/rss" <<'PY'
 import sys, statistics
 rate, warm, main, sink = sys.argv[1:5]
 c0, c1, hz = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
-s0, s1, l0, l1 = (list(map(int, a.split())) for a in sys.argv[8:12])
+k0, k1, w0, w1 = map(int, sys.argv[8:12])
 rss_idle, hwm, ready_ms, rss_file = sys.argv[12:16]
 kv = lambda line: dict(p.split("=", 1) for p in line.split()[1:])
 w, m, s = kv(warm), kv(main), kv(sink)
 acked = int(m["acked"])
 cpu_s = (c1 - c0) / hz
-util = lambda a, b: 100.0 * (b[0] - a[0]) / max(1, b[1] - a[1])
+wall_s = max(1e-9, (w1 - w0) / 1e9)
+collector_util = 100.0 * cpu_s / wall_s
+load_util = 100.0 * (float(m["cpu_s"]) + (k1 - k0) / hz) / wall_s
 rss = [int(x) for x in open(rss_file).read().split() if x.isdigit()]
 steady = int(statistics.median(rss)) if rss else 0
 loss = int(w["acked"]) + acked - int(s["items"])
@@ -183,8 +188,8 @@ print(f"RESULT rate={rate} items_per_s_per_core={m['items_per_s']} "
       f"cpu_ms_per_million={1000 * cpu_s * 1e6 / max(1, acked):.0f} "
       f"p50_us={m['p50_us']} p99_us={m['p99_us']} p999_us={m['p999_us']} "
       f"rss_idle_kib={rss_idle} rss_steady_kib={steady} rss_peak_kib={hwm} "
-      f"ready_ms={ready_ms} collector_core_util_pct={util(s0, s1):.0f} "
-      f"load_core_util_pct={util(l0, l1):.0f} load_cpu_s={m['cpu_s']} "
+      f"ready_ms={ready_ms} collector_core_util_pct={collector_util:.0f} "
+      f"load_core_util_pct={load_util:.0f} load_cpu_s={m['cpu_s']} "
       f"refused={m['refused']} failed={m['failed']} loss={loss} duplicates={dups}")
 PY
 }
