@@ -9,6 +9,11 @@
 # of the processes pinned to each core over the wall time; /proc/stat's per-CPU ticks are
 # sampled and too coarse for a mostly idle core),
 # and loss (acked − received after SIGTERM drain; must be 0) and duplicates at the sink.
+# Latency comes three ways: the client's (send → answer, what a user sees), the collector's own
+# receive → acknowledge histogram from /metrics (server_p99_le_us: the bucket bound holding the
+# 99th percentile; shardgate only), and a reference path measured in the same run: the same
+# generator against shardgate-sink pinned to the collector's core (ref_p50_us/ref_p99_us, gRPC
+# at fixed rates), i.e. the floor that the generator, loopback and one hop set.
 # Every scenario runs --repeats times (default 3) and prints min/median/max of each figure.
 #
 # Usage: scripts/bench.sh [options]
@@ -87,6 +92,7 @@ receivers: {otlp: {protocols: {$receiver}}}
 processors: {batch: {send_batch_size: 8192, timeout: 200ms}}
 exporters: {otlp: {endpoint: "127.0.0.1:$sink_port", tls: {insecure: true}, compression: $export_compression}}
 service:
+  telemetry: {metrics: {readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: $metrics_port}}}}]}}
   pipelines: {$signal: {receivers: [otlp], processors: [batch], exporters: [otlp]}}
 shards: {cores: [$collector_cpu]}
 YAML
@@ -116,8 +122,8 @@ field() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"$1" | head -1; }
 one_run() { # rate → prints one RESULT line
     local rate=$1 dir
     dir=$(mktemp -d -p "$work")
-    local port sink_port
-    port=$(free_port); sink_port=$(free_port)
+    local port sink_port metrics_port
+    port=$(free_port); sink_port=$(free_port); metrics_port=$(free_port)
     taskset -c "$load_cpu" "$bin/shardgate-sink" --endpoint "127.0.0.1:$sink_port" >"$dir/sink.out" 2>"$dir/sink.log" &
     local sink_pid=$!
     pids+=("$sink_pid")
@@ -153,8 +159,9 @@ one_run() { # rate → prints one RESULT line
     local c1 k1 w1
     c1=$(ticks "$pid"); k1=$(ticks "$sink_pid"); w1=$(date +%s%N)
     kill "$sampler" 2>/dev/null || true
-    local hwm
+    local hwm server_p99
     hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+    server_p99=$(server_p99_us "$metrics_port")
     kill -TERM "$pid"
     # A collector started by COLLECTOR_CMD is not our child: poll until it has drained and exited.
     if ! wait "$pid" 2>/dev/null; then
@@ -164,10 +171,13 @@ one_run() { # rate → prints one RESULT line
     wait "$sink_pid" || true
     local sink
     sink=$(grep '^SINK' "$dir/sink.out" || echo "SINK items=0 duplicates=0")
+    local ref
+    ref=$(reference_run "$rate")
     python3 - "$rate" "$warm" "$main" "$sink" "$c0" "$c1" "$hz" "$k0" "$k1" "$w0" "$w1" \
-        "$rss_idle" "$hwm" "$ready_ms" "$dir/rss" <<'PY'
+        "$rss_idle" "$hwm" "$ready_ms" "$dir/rss" "$server_p99" "$ref" <<'PY'
 import sys, statistics
 rate, warm, main, sink = sys.argv[1:5]
+server_p99, ref = sys.argv[16], sys.argv[17]
 c0, c1, hz = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
 k0, k1, w0, w1 = map(int, sys.argv[8:12])
 rss_idle, hwm, ready_ms, rss_file = sys.argv[12:16]
@@ -190,8 +200,43 @@ print(f"RESULT rate={rate} items_per_s_per_core={m['items_per_s']} "
       f"rss_idle_kib={rss_idle} rss_steady_kib={steady} rss_peak_kib={hwm} "
       f"ready_ms={ready_ms} collector_core_util_pct={collector_util:.0f} "
       f"load_core_util_pct={load_util:.0f} load_cpu_s={m['cpu_s']} "
-      f"refused={m['refused']} failed={m['failed']} loss={loss} duplicates={dups}")
+      f"refused={m['refused']} failed={m['failed']} loss={loss} duplicates={dups}"
+      + (f" server_p99_le_us={server_p99}" if server_p99 else "")
+      + (f" ref_p50_us={kv(ref)['p50_us']} ref_p99_us={kv(ref)['p99_us']}" if ref else ""))
 PY
+}
+
+server_p99_us() { # metrics_port → the receive→ack histogram bucket bound (µs) holding p99
+    [ -z "${COLLECTOR_CMD:-}" ] || return 0
+    python3 - "$1" <<'PY' || true
+import sys, urllib.request
+text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5).read().decode()
+buckets = {}
+for line in text.splitlines():
+    if line.startswith("shardgate_receiver_request_duration_seconds_bucket"):
+        le = line.split('le="', 1)[1].split('"', 1)[0]
+        buckets[le] = buckets.get(le, 0) + float(line.rsplit(" ", 1)[1])
+total = buckets.get("+Inf", 0)
+for le, count in sorted(((float(k), v) for k, v in buckets.items()), key=lambda kv: kv[0]):
+    if total and count >= 0.99 * total:
+        print(f"{le * 1e6:.0f}")
+        break
+PY
+}
+
+reference_run() { # rate → one LOAD line: the generator against shardgate-sink on the collector core
+    [ "$protocol" = grpc ] && [ "$1" != 0 ] || return 0
+    local ref_port ref_pid
+    ref_port=$(free_port)
+    taskset -c "$collector_cpu" "$bin/shardgate-sink" --endpoint "127.0.0.1:$ref_port" >/dev/null 2>&1 &
+    ref_pid=$!
+    pids+=("$ref_pid")
+    wait_ready "$ref_pid" "$ref_port" || return 0
+    "$bin/shardgate-load" --endpoint "127.0.0.1:$ref_port" --protocol grpc --signal "$signal" \
+        --compression "$compression" --items-per-request "$items" --cpu "$load_cpu" \
+        --rate "$1" --duration "$duration" --run-id 3 | grep '^LOAD' || true
+    kill -TERM "$ref_pid" 2>/dev/null || true
+    wait "$ref_pid" 2>/dev/null || true
 }
 
 summarise() { # reads RESULT lines on stdin

@@ -15,6 +15,7 @@ use h2::client::SendRequest;
 use h2::RecvStream;
 use http::{HeaderMap, Request, Response};
 
+use crate::chunks::Chunks;
 use crate::stream::h2_io;
 use crate::IoError;
 
@@ -42,7 +43,7 @@ impl Default for H2ClientSettings {
 /// A handle on one shard-local HTTP/2 connection.
 #[derive(Clone)]
 pub struct H2Client {
-    send: SendRequest<Bytes>,
+    send: SendRequest<Chunks>,
     closed: Rc<Cell<bool>>,
 }
 
@@ -71,7 +72,7 @@ impl H2Client {
         let (send, connection) = h2::client::Builder::new()
             .initial_window_size(settings.stream_window_bytes)
             .initial_connection_window_size(settings.connection_window_bytes)
-            .handshake::<_, Bytes>(h2_io(stream))
+            .handshake::<_, Chunks>(h2_io(stream))
             .await?;
         let closed = Rc::new(Cell::new(false));
         let flag = closed.clone();
@@ -90,11 +91,12 @@ impl H2Client {
         self.closed.get()
     }
 
-    /// Sends `request` with `body` and reads the whole response, within `timeout`.
+    /// Sends `request` with `body` (its pieces are written as they are, never joined) and
+    /// reads the whole response, within `timeout`.
     pub async fn unary(
         &self,
         request: Request<()>,
-        body: Bytes,
+        body: Chunks,
         timeout: Duration,
     ) -> Result<FullResponse, IoError> {
         let send = self.send.clone();

@@ -8,6 +8,7 @@
 //! - [`compression`]: bounded whole-buffer gzip/deflate for message bodies;
 //! - [`system`]: probes of the kernel limits a shard depends on.
 
+pub mod chunks;
 pub mod compression;
 pub mod error;
 pub mod grpc;

@@ -427,7 +427,7 @@ async fn send_grpc(state: &Run, client: &H2Client, body: Bytes) -> Result<Sent, 
     }
     let request = builder.body(()).map_err(|e| e.to_string())?;
     let response = client
-        .unary(request, body, REQUEST_TIMEOUT)
+        .unary(request, body.into(), REQUEST_TIMEOUT)
         .await
         .map_err(|e| e.to_string())?;
     let status = Status::from_headers(&response.trailers)

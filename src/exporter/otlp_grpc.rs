@@ -8,9 +8,10 @@
 use std::cell::RefCell;
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use http::{HeaderName, HeaderValue, Request, StatusCode};
 use prost::Message;
+use shardgate_io::chunks::Chunks;
 use shardgate_io::grpc::{self, Code, Status};
 use shardgate_io::h2_client::{FullResponse, H2Client, H2ClientSettings};
 use shardgate_shards::task::Semaphore;
@@ -115,26 +116,22 @@ impl OtlpGrpcExporter {
         client.as_ref().filter(|c| !c.is_closed()).cloned()
     }
 
-    /// The gRPC message: prefix + concatenated resource messages, compressed if configured.
-    fn encode(&self, payload: &Payload) -> Bytes {
+    /// The gRPC message: prefix + the resource messages, compressed if configured. Uncompressed,
+    /// it is pieces of the received buffers, written with vectored I/O and never joined.
+    fn encode(&self, payload: &Payload) -> Chunks {
         let len = otlp::encoded_request_len(&payload.chunks);
-        let mut plain = BytesMut::with_capacity(grpc::PREFIX_LEN + len);
-        plain.put_slice(&[0; grpc::PREFIX_LEN]);
-        otlp::encode_request(&payload.chunks, &mut plain);
-        match self.compression {
-            Compression::Gzip => {
-                let mut out = Vec::with_capacity(grpc::PREFIX_LEN + len / 4);
-                out.extend_from_slice(&[0; grpc::PREFIX_LEN]);
-                let message = plain.get(grpc::PREFIX_LEN..).unwrap_or_default();
-                self.gzip.borrow_mut().compress_into(message, &mut out);
-                write_prefix(&mut out, true);
-                Bytes::from(out)
-            }
-            Compression::None | Compression::Zstd => {
-                write_prefix(&mut plain, false);
-                plain.freeze()
-            }
+        if self.compression != Compression::Gzip {
+            let prefix = grpc::encode_prefix(false, u32::try_from(len).unwrap_or(u32::MAX));
+            return otlp::encode_request_pieces(&payload.chunks, &prefix);
         }
+        // libdeflate compresses one contiguous buffer: join the pieces first.
+        let mut plain = BytesMut::with_capacity(len);
+        otlp::encode_request(&payload.chunks, &mut plain);
+        let mut out = Vec::with_capacity(grpc::PREFIX_LEN + len / 4);
+        out.extend_from_slice(&[0; grpc::PREFIX_LEN]);
+        self.gzip.borrow_mut().compress_into(&plain, &mut out);
+        write_prefix(&mut out, true);
+        Chunks::from(Bytes::from(out))
     }
 
     fn request(&self, signal: Signal) -> Result<Request<()>, ExportError> {

@@ -5,6 +5,7 @@
 //! signal) encodes a valid `Export*ServiceRequest` holding exactly those resource messages.
 
 use bytes::{BufMut, BytesMut};
+use shardgate_io::chunks::Chunks;
 
 use super::scan::ResourceChunk;
 use super::wire::{put_varint, varint_len};
@@ -22,6 +23,33 @@ pub fn encode_request<'a>(chunks: impl IntoIterator<Item = &'a ResourceChunk>, o
         put_varint(len as u64, out);
         out.put_slice(&chunk.bytes);
     }
+}
+
+/// The request [`encode_request`] writes, behind `head` (e.g. the gRPC message prefix), as
+/// pieces: the framing bytes live in one small buffer, sliced between the chunks' own bytes, so
+/// a vectored write sends the batch without copying it.
+pub fn encode_request_pieces(chunks: &[ResourceChunk], head: &[u8]) -> Chunks {
+    // Tag (1 byte) + a length varint (at most 10 bytes) per chunk.
+    let mut framing = BytesMut::with_capacity(head.len() + chunks.len() * 11);
+    framing.put_slice(head);
+    let mut ends = Vec::with_capacity(chunks.len());
+    for chunk in chunks {
+        framing.put_u8(FIELD_1_LEN);
+        put_varint(chunk.bytes.len() as u64, &mut framing);
+        ends.push(framing.len());
+    }
+    let framing = framing.freeze();
+    let mut pieces = Chunks::with_capacity(chunks.len() * 2 + 1);
+    let mut start = 0;
+    for (chunk, end) in chunks.iter().zip(ends) {
+        pieces.push(framing.slice(start..end));
+        pieces.push(chunk.bytes.clone());
+        start = end;
+    }
+    if chunks.is_empty() {
+        pieces.push(framing);
+    }
+    pieces
 }
 
 /// The exact byte length [`encode_request`] would write.
@@ -86,6 +114,10 @@ mod tests {
             prop_assert_eq!(Req::decode(req.signal(), &out).unwrap(), req);
             // prost writes minimal lengths too, so the bytes are the original's.
             prop_assert_eq!(&out[..], &bytes[..]);
+            // The vectored form carries the same bytes behind its head.
+            let pieces = encode_request_pieces(&s.chunks, b"HEAD!");
+            prop_assert_eq!(pieces.len(), 5 + out.len());
+            prop_assert_eq!(&pieces.to_bytes()[..], &[&b"HEAD!"[..], &out[..]].concat()[..]);
         }
     }
 }

@@ -40,7 +40,7 @@ pub(crate) mod schema;
 pub mod split;
 pub mod wire;
 
-pub use encode::{encode_request, encoded_request_len};
+pub use encode::{encode_request, encode_request_pieces, encoded_request_len};
 pub use json::{json_to_protobuf, protobuf_to_json, JsonError};
 pub use scan::{scan_request, ResourceChunk, ScannedRequest};
 pub use split::split_chunk;

@@ -84,14 +84,79 @@ impl Field {
     }
 }
 
+/// What the scan's fast pass does on a key of a message: the key's field and wire type looked
+/// up together in one table load (see [`Schema::actions`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    /// Anything else: an unknown field, a wrong or packed wire type, a group, field 0, wire type
+    /// 6/7. Left to the general per-field code.
+    Slow,
+    /// A known varint field with wire type 0.
+    Varint,
+    /// A known 64-bit field with wire type 1.
+    Fixed64,
+    /// A known 32-bit field with wire type 5.
+    Fixed32,
+    /// A known `bytes` field with wire type 2.
+    Bytes,
+    /// A known `string` field with wire type 2: UTF-8 checked.
+    Str,
+    /// A known message field with wire type 2: entered.
+    Msg,
+}
+
+/// Keys below this value (field numbers 1–31, every OTLP field) have an entry in
+/// [`Schema::actions`]; a key is `field << 3 | wire_type`.
+pub(crate) const ACTION_KEYS: usize = 256;
+
 /// A message: its full protobuf name and its fields indexed by field number.
 #[derive(Debug)]
 pub(crate) struct Schema {
     pub name: &'static str,
     pub fields: &'static [Field],
+    /// The fast pass's action for each key value below [`ACTION_KEYS`]: one load answers "is
+    /// the field known, does its wire type match, what kind is it" (measured: this replaced a
+    /// field-table lookup, a wire-type compare and a kind match per field).
+    pub actions: [Action; ACTION_KEYS],
 }
 
 impl Schema {
+    /// A schema over a field table indexed by field number, with its action table.
+    const fn new(name: &'static str, fields: &'static [Field]) -> Schema {
+        let mut actions = [Action::Slow; ACTION_KEYS];
+        let mut number = 1;
+        while number < fields.len() && number < ACTION_KEYS >> 3 {
+            let field = &fields[number];
+            let action = match field.kind {
+                Kind::Unknown => Action::Slow,
+                Kind::Varint => Action::Varint,
+                Kind::Fixed64 => Action::Fixed64,
+                Kind::Fixed32 => Action::Fixed32,
+                Kind::Str => Action::Str,
+                Kind::Bytes => Action::Bytes,
+                Kind::Msg(_) => Action::Msg,
+            };
+            if !matches!(field.kind, Kind::Unknown) {
+                actions[(number << 3) | field.wire_type as usize] = action;
+            }
+            number += 1;
+        }
+        Schema {
+            name,
+            fields,
+            actions,
+        }
+    }
+
+    /// The fast pass's action for a decoded key (`Slow` for keys beyond the table).
+    #[inline(always)]
+    pub fn action(&self, key: usize) -> Action {
+        match self.actions.get(key) {
+            Some(&a) => a,
+            None => Action::Slow,
+        }
+    }
+
     /// The field with this number, if the schema knows it.
     #[inline(always)]
     pub fn field(&self, number: u32) -> Option<&'static Field> {
@@ -143,9 +208,9 @@ const fn role(field: Field, role: Role) -> Field {
 
 // ---- common.v1 ----------------------------------------------------------------------------
 
-pub(crate) static ANY_VALUE: Schema = Schema {
-    name: "opentelemetry.proto.common.v1.AnyValue",
-    fields: &table::<9>(&[
+pub(crate) static ANY_VALUE: Schema = Schema::new(
+    "opentelemetry.proto.common.v1.AnyValue",
+    &table::<9>(&[
         string(1, "string_value"),
         varint(2, "bool_value"),
         varint(3, "int_value"),
@@ -155,81 +220,81 @@ pub(crate) static ANY_VALUE: Schema = Schema {
         bytes(7, "bytes_value"),
         varint(8, "string_value_strindex"),
     ]),
-};
+);
 
-pub(crate) static ARRAY_VALUE: Schema = Schema {
-    name: "opentelemetry.proto.common.v1.ArrayValue",
-    fields: &table::<2>(&[msg(1, "values", &ANY_VALUE)]),
-};
+pub(crate) static ARRAY_VALUE: Schema = Schema::new(
+    "opentelemetry.proto.common.v1.ArrayValue",
+    &table::<2>(&[msg(1, "values", &ANY_VALUE)]),
+);
 
-pub(crate) static KEY_VALUE_LIST: Schema = Schema {
-    name: "opentelemetry.proto.common.v1.KeyValueList",
-    fields: &table::<2>(&[msg(1, "values", &KEY_VALUE)]),
-};
+pub(crate) static KEY_VALUE_LIST: Schema = Schema::new(
+    "opentelemetry.proto.common.v1.KeyValueList",
+    &table::<2>(&[msg(1, "values", &KEY_VALUE)]),
+);
 
-pub(crate) static KEY_VALUE: Schema = Schema {
-    name: "opentelemetry.proto.common.v1.KeyValue",
-    fields: &table::<4>(&[
+pub(crate) static KEY_VALUE: Schema = Schema::new(
+    "opentelemetry.proto.common.v1.KeyValue",
+    &table::<4>(&[
         string(1, "key"),
         msg(2, "value", &ANY_VALUE),
         varint(3, "key_strindex"),
     ]),
-};
+);
 
-pub(crate) static INSTRUMENTATION_SCOPE: Schema = Schema {
-    name: "opentelemetry.proto.common.v1.InstrumentationScope",
-    fields: &table::<5>(&[
+pub(crate) static INSTRUMENTATION_SCOPE: Schema = Schema::new(
+    "opentelemetry.proto.common.v1.InstrumentationScope",
+    &table::<5>(&[
         string(1, "name"),
         string(2, "version"),
         msg(3, "attributes", &KEY_VALUE),
         varint(4, "dropped_attributes_count"),
     ]),
-};
+);
 
-pub(crate) static ENTITY_REF: Schema = Schema {
-    name: "opentelemetry.proto.common.v1.EntityRef",
-    fields: &table::<5>(&[
+pub(crate) static ENTITY_REF: Schema = Schema::new(
+    "opentelemetry.proto.common.v1.EntityRef",
+    &table::<5>(&[
         string(1, "schema_url"),
         string(2, "type"),
         string(3, "id_keys"),
         string(4, "description_keys"),
     ]),
-};
+);
 
 // ---- resource.v1 --------------------------------------------------------------------------
 
-pub(crate) static RESOURCE: Schema = Schema {
-    name: "opentelemetry.proto.resource.v1.Resource",
-    fields: &table::<4>(&[
+pub(crate) static RESOURCE: Schema = Schema::new(
+    "opentelemetry.proto.resource.v1.Resource",
+    &table::<4>(&[
         msg(1, "attributes", &KEY_VALUE),
         varint(2, "dropped_attributes_count"),
         msg(3, "entity_refs", &ENTITY_REF),
     ]),
-};
+);
 
 // ---- trace.v1 -----------------------------------------------------------------------------
 
-pub(crate) static RESOURCE_SPANS: Schema = Schema {
-    name: "opentelemetry.proto.trace.v1.ResourceSpans",
-    fields: &table::<4>(&[
+pub(crate) static RESOURCE_SPANS: Schema = Schema::new(
+    "opentelemetry.proto.trace.v1.ResourceSpans",
+    &table::<4>(&[
         msg(1, "resource", &RESOURCE),
         role(msg(2, "scope_spans", &SCOPE_SPANS), Role::Carrier),
         string(3, "schema_url"),
     ]),
-};
+);
 
-pub(crate) static SCOPE_SPANS: Schema = Schema {
-    name: "opentelemetry.proto.trace.v1.ScopeSpans",
-    fields: &table::<4>(&[
+pub(crate) static SCOPE_SPANS: Schema = Schema::new(
+    "opentelemetry.proto.trace.v1.ScopeSpans",
+    &table::<4>(&[
         msg(1, "scope", &INSTRUMENTATION_SCOPE),
         role(msg(2, "spans", &SPAN), Role::Item),
         string(3, "schema_url"),
     ]),
-};
+);
 
-pub(crate) static SPAN: Schema = Schema {
-    name: "opentelemetry.proto.trace.v1.Span",
-    fields: &table::<17>(&[
+pub(crate) static SPAN: Schema = Schema::new(
+    "opentelemetry.proto.trace.v1.Span",
+    &table::<17>(&[
         bytes(1, "trace_id"),
         bytes(2, "span_id"),
         string(3, "trace_state"),
@@ -247,21 +312,21 @@ pub(crate) static SPAN: Schema = Schema {
         msg(15, "status", &STATUS),
         fixed32(16, "flags"),
     ]),
-};
+);
 
-pub(crate) static SPAN_EVENT: Schema = Schema {
-    name: "opentelemetry.proto.trace.v1.Span.Event",
-    fields: &table::<5>(&[
+pub(crate) static SPAN_EVENT: Schema = Schema::new(
+    "opentelemetry.proto.trace.v1.Span.Event",
+    &table::<5>(&[
         fixed64(1, "time_unix_nano"),
         string(2, "name"),
         msg(3, "attributes", &KEY_VALUE),
         varint(4, "dropped_attributes_count"),
     ]),
-};
+);
 
-pub(crate) static SPAN_LINK: Schema = Schema {
-    name: "opentelemetry.proto.trace.v1.Span.Link",
-    fields: &table::<7>(&[
+pub(crate) static SPAN_LINK: Schema = Schema::new(
+    "opentelemetry.proto.trace.v1.Span.Link",
+    &table::<7>(&[
         bytes(1, "trace_id"),
         bytes(2, "span_id"),
         string(3, "trace_state"),
@@ -269,38 +334,38 @@ pub(crate) static SPAN_LINK: Schema = Schema {
         varint(5, "dropped_attributes_count"),
         fixed32(6, "flags"),
     ]),
-};
+);
 
-pub(crate) static STATUS: Schema = Schema {
-    name: "opentelemetry.proto.trace.v1.Status",
+pub(crate) static STATUS: Schema = Schema::new(
+    "opentelemetry.proto.trace.v1.Status",
     // Field 1 is reserved (the old deprecated_code): unknown, skipped.
-    fields: &table::<4>(&[string(2, "message"), varint(3, "code")]),
-};
+    &table::<4>(&[string(2, "message"), varint(3, "code")]),
+);
 
 // ---- metrics.v1 ---------------------------------------------------------------------------
 
-pub(crate) static RESOURCE_METRICS: Schema = Schema {
-    name: "opentelemetry.proto.metrics.v1.ResourceMetrics",
-    fields: &table::<4>(&[
+pub(crate) static RESOURCE_METRICS: Schema = Schema::new(
+    "opentelemetry.proto.metrics.v1.ResourceMetrics",
+    &table::<4>(&[
         msg(1, "resource", &RESOURCE),
         role(msg(2, "scope_metrics", &SCOPE_METRICS), Role::Carrier),
         string(3, "schema_url"),
     ]),
-};
+);
 
-pub(crate) static SCOPE_METRICS: Schema = Schema {
-    name: "opentelemetry.proto.metrics.v1.ScopeMetrics",
-    fields: &table::<4>(&[
+pub(crate) static SCOPE_METRICS: Schema = Schema::new(
+    "opentelemetry.proto.metrics.v1.ScopeMetrics",
+    &table::<4>(&[
         msg(1, "scope", &INSTRUMENTATION_SCOPE),
         role(msg(2, "metrics", &METRIC), Role::Carrier),
         string(3, "schema_url"),
     ]),
-};
+);
 
-pub(crate) static METRIC: Schema = Schema {
-    name: "opentelemetry.proto.metrics.v1.Metric",
+pub(crate) static METRIC: Schema = Schema::new(
+    "opentelemetry.proto.metrics.v1.Metric",
     // 4, 6 and 8 are reserved.
-    fields: &table::<13>(&[
+    &table::<13>(&[
         string(1, "name"),
         string(2, "description"),
         string(3, "unit"),
@@ -314,50 +379,50 @@ pub(crate) static METRIC: Schema = Schema {
         role(msg(11, "summary", &SUMMARY), Role::OneofCarrier),
         msg(12, "metadata", &KEY_VALUE),
     ]),
-};
+);
 
-pub(crate) static GAUGE: Schema = Schema {
-    name: "opentelemetry.proto.metrics.v1.Gauge",
-    fields: &table::<2>(&[role(msg(1, "data_points", &NUMBER_DATA_POINT), Role::Item)]),
-};
+pub(crate) static GAUGE: Schema = Schema::new(
+    "opentelemetry.proto.metrics.v1.Gauge",
+    &table::<2>(&[role(msg(1, "data_points", &NUMBER_DATA_POINT), Role::Item)]),
+);
 
-pub(crate) static SUM: Schema = Schema {
-    name: "opentelemetry.proto.metrics.v1.Sum",
-    fields: &table::<4>(&[
+pub(crate) static SUM: Schema = Schema::new(
+    "opentelemetry.proto.metrics.v1.Sum",
+    &table::<4>(&[
         role(msg(1, "data_points", &NUMBER_DATA_POINT), Role::Item),
         varint(2, "aggregation_temporality"),
         varint(3, "is_monotonic"),
     ]),
-};
+);
 
-pub(crate) static HISTOGRAM: Schema = Schema {
-    name: "opentelemetry.proto.metrics.v1.Histogram",
-    fields: &table::<3>(&[
+pub(crate) static HISTOGRAM: Schema = Schema::new(
+    "opentelemetry.proto.metrics.v1.Histogram",
+    &table::<3>(&[
         role(msg(1, "data_points", &HISTOGRAM_DATA_POINT), Role::Item),
         varint(2, "aggregation_temporality"),
     ]),
-};
+);
 
-pub(crate) static EXPONENTIAL_HISTOGRAM: Schema = Schema {
-    name: "opentelemetry.proto.metrics.v1.ExponentialHistogram",
-    fields: &table::<3>(&[
+pub(crate) static EXPONENTIAL_HISTOGRAM: Schema = Schema::new(
+    "opentelemetry.proto.metrics.v1.ExponentialHistogram",
+    &table::<3>(&[
         role(
             msg(1, "data_points", &EXPONENTIAL_HISTOGRAM_DATA_POINT),
             Role::Item,
         ),
         varint(2, "aggregation_temporality"),
     ]),
-};
+);
 
-pub(crate) static SUMMARY: Schema = Schema {
-    name: "opentelemetry.proto.metrics.v1.Summary",
-    fields: &table::<2>(&[role(msg(1, "data_points", &SUMMARY_DATA_POINT), Role::Item)]),
-};
+pub(crate) static SUMMARY: Schema = Schema::new(
+    "opentelemetry.proto.metrics.v1.Summary",
+    &table::<2>(&[role(msg(1, "data_points", &SUMMARY_DATA_POINT), Role::Item)]),
+);
 
-pub(crate) static NUMBER_DATA_POINT: Schema = Schema {
-    name: "opentelemetry.proto.metrics.v1.NumberDataPoint",
+pub(crate) static NUMBER_DATA_POINT: Schema = Schema::new(
+    "opentelemetry.proto.metrics.v1.NumberDataPoint",
     // 1 is reserved; 4 and 6 are the `value` oneof (double / sfixed64).
-    fields: &table::<9>(&[
+    &table::<9>(&[
         fixed64(2, "start_time_unix_nano"),
         fixed64(3, "time_unix_nano"),
         fixed64(4, "as_double"),
@@ -366,12 +431,12 @@ pub(crate) static NUMBER_DATA_POINT: Schema = Schema {
         msg(7, "attributes", &KEY_VALUE),
         varint(8, "flags"),
     ]),
-};
+);
 
-pub(crate) static HISTOGRAM_DATA_POINT: Schema = Schema {
-    name: "opentelemetry.proto.metrics.v1.HistogramDataPoint",
+pub(crate) static HISTOGRAM_DATA_POINT: Schema = Schema::new(
+    "opentelemetry.proto.metrics.v1.HistogramDataPoint",
     // 1 is reserved; sum/min/max are proto3 `optional double`: same wire rules as a double.
-    fields: &table::<13>(&[
+    &table::<13>(&[
         fixed64(2, "start_time_unix_nano"),
         fixed64(3, "time_unix_nano"),
         fixed64(4, "count"),
@@ -384,11 +449,11 @@ pub(crate) static HISTOGRAM_DATA_POINT: Schema = Schema {
         fixed64(11, "min"),
         fixed64(12, "max"),
     ]),
-};
+);
 
-pub(crate) static EXPONENTIAL_HISTOGRAM_DATA_POINT: Schema = Schema {
-    name: "opentelemetry.proto.metrics.v1.ExponentialHistogramDataPoint",
-    fields: &table::<15>(&[
+pub(crate) static EXPONENTIAL_HISTOGRAM_DATA_POINT: Schema = Schema::new(
+    "opentelemetry.proto.metrics.v1.ExponentialHistogramDataPoint",
+    &table::<15>(&[
         msg(1, "attributes", &KEY_VALUE),
         fixed64(2, "start_time_unix_nano"),
         fixed64(3, "time_unix_nano"),
@@ -404,17 +469,17 @@ pub(crate) static EXPONENTIAL_HISTOGRAM_DATA_POINT: Schema = Schema {
         fixed64(13, "max"),
         fixed64(14, "zero_threshold"),
     ]),
-};
+);
 
-pub(crate) static BUCKETS: Schema = Schema {
-    name: "opentelemetry.proto.metrics.v1.ExponentialHistogramDataPoint.Buckets",
-    fields: &table::<3>(&[varint(1, "offset"), packed(varint(2, "bucket_counts"))]),
-};
+pub(crate) static BUCKETS: Schema = Schema::new(
+    "opentelemetry.proto.metrics.v1.ExponentialHistogramDataPoint.Buckets",
+    &table::<3>(&[varint(1, "offset"), packed(varint(2, "bucket_counts"))]),
+);
 
-pub(crate) static SUMMARY_DATA_POINT: Schema = Schema {
-    name: "opentelemetry.proto.metrics.v1.SummaryDataPoint",
+pub(crate) static SUMMARY_DATA_POINT: Schema = Schema::new(
+    "opentelemetry.proto.metrics.v1.SummaryDataPoint",
     // 1 is reserved.
-    fields: &table::<9>(&[
+    &table::<9>(&[
         fixed64(2, "start_time_unix_nano"),
         fixed64(3, "time_unix_nano"),
         fixed64(4, "count"),
@@ -423,17 +488,17 @@ pub(crate) static SUMMARY_DATA_POINT: Schema = Schema {
         msg(7, "attributes", &KEY_VALUE),
         varint(8, "flags"),
     ]),
-};
+);
 
-pub(crate) static VALUE_AT_QUANTILE: Schema = Schema {
-    name: "opentelemetry.proto.metrics.v1.SummaryDataPoint.ValueAtQuantile",
-    fields: &table::<3>(&[fixed64(1, "quantile"), fixed64(2, "value")]),
-};
+pub(crate) static VALUE_AT_QUANTILE: Schema = Schema::new(
+    "opentelemetry.proto.metrics.v1.SummaryDataPoint.ValueAtQuantile",
+    &table::<3>(&[fixed64(1, "quantile"), fixed64(2, "value")]),
+);
 
-pub(crate) static EXEMPLAR: Schema = Schema {
-    name: "opentelemetry.proto.metrics.v1.Exemplar",
+pub(crate) static EXEMPLAR: Schema = Schema::new(
+    "opentelemetry.proto.metrics.v1.Exemplar",
     // 1 is reserved; 3 and 6 are the `value` oneof (double / sfixed64).
-    fields: &table::<8>(&[
+    &table::<8>(&[
         fixed64(2, "time_unix_nano"),
         fixed64(3, "as_double"),
         bytes(4, "span_id"),
@@ -441,32 +506,32 @@ pub(crate) static EXEMPLAR: Schema = Schema {
         fixed64(6, "as_int"),
         msg(7, "filtered_attributes", &KEY_VALUE),
     ]),
-};
+);
 
 // ---- logs.v1 ------------------------------------------------------------------------------
 
-pub(crate) static RESOURCE_LOGS: Schema = Schema {
-    name: "opentelemetry.proto.logs.v1.ResourceLogs",
-    fields: &table::<4>(&[
+pub(crate) static RESOURCE_LOGS: Schema = Schema::new(
+    "opentelemetry.proto.logs.v1.ResourceLogs",
+    &table::<4>(&[
         msg(1, "resource", &RESOURCE),
         role(msg(2, "scope_logs", &SCOPE_LOGS), Role::Carrier),
         string(3, "schema_url"),
     ]),
-};
+);
 
-pub(crate) static SCOPE_LOGS: Schema = Schema {
-    name: "opentelemetry.proto.logs.v1.ScopeLogs",
-    fields: &table::<4>(&[
+pub(crate) static SCOPE_LOGS: Schema = Schema::new(
+    "opentelemetry.proto.logs.v1.ScopeLogs",
+    &table::<4>(&[
         msg(1, "scope", &INSTRUMENTATION_SCOPE),
         role(msg(2, "log_records", &LOG_RECORD), Role::Item),
         string(3, "schema_url"),
     ]),
-};
+);
 
-pub(crate) static LOG_RECORD: Schema = Schema {
-    name: "opentelemetry.proto.logs.v1.LogRecord",
+pub(crate) static LOG_RECORD: Schema = Schema::new(
+    "opentelemetry.proto.logs.v1.LogRecord",
     // 4 is reserved.
-    fields: &table::<13>(&[
+    &table::<13>(&[
         fixed64(1, "time_unix_nano"),
         varint(2, "severity_number"),
         string(3, "severity_text"),
@@ -479,7 +544,7 @@ pub(crate) static LOG_RECORD: Schema = Schema {
         fixed64(11, "observed_time_unix_nano"),
         string(12, "event_name"),
     ]),
-};
+);
 
 /// The full name of a signal's export request (for errors).
 pub(crate) fn request_name(signal: Signal) -> &'static str {
@@ -544,167 +609,8 @@ pub(crate) static ALL: &[&Schema] = &[
     &LOG_RECORD,
 ];
 
-/// Schema-guided random messages for the property tests: they follow these tables, with
-/// corruption at a chosen rate, so prost (the oracle) catches any table that is wrong.
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
-pub(crate) mod random {
-    use super::{resource_schema, Field, Kind, Schema};
-    use crate::otlp::wire::put_varint;
-    use crate::signal::Signal;
-
-    /// A tiny deterministic PRNG (xorshift64*), seeded by proptest.
-    pub struct Rng(u64);
-
-    impl Rng {
-        pub fn new(seed: u64) -> Rng {
-            Rng(seed | 1)
-        }
-        pub fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        pub fn below(&mut self, n: u64) -> u64 {
-            self.next() % n.max(1)
-        }
-        /// True with probability `permille`/1000.
-        pub fn chance(&mut self, permille: u64) -> bool {
-            self.below(1000) < permille
-        }
-    }
-
-    fn put_key(out: &mut Vec<u8>, field: u32, wt: u8) {
-        put_varint((u64::from(field) << 3) | u64::from(wt), out);
-    }
-
-    fn put_len(out: &mut Vec<u8>, field: u32, body: &[u8]) {
-        put_key(out, field, 2);
-        put_varint(body.len() as u64, out);
-        out.extend_from_slice(body);
-    }
-
-    fn random_bytes(rng: &mut Rng, max: u64) -> Vec<u8> {
-        (0..rng.below(max)).map(|_| rng.next() as u8).collect()
-    }
-
-    /// A random value for `kind`, encoded with the right wire type (packed sometimes).
-    fn put_value(rng: &mut Rng, out: &mut Vec<u8>, field: &Field, depth: u32, bad: u64) {
-        let n = field.number;
-        match field.kind {
-            Kind::Varint if field.packable && rng.chance(500) => {
-                let mut body = Vec::new();
-                for _ in 0..rng.below(4) {
-                    put_varint(rng.next() >> rng.below(64), &mut body);
-                }
-                put_len(out, n, &body);
-            }
-            Kind::Fixed64 if field.packable && rng.chance(500) => {
-                let body = vec![7u8; 8 * rng.below(4) as usize];
-                put_len(out, n, &body);
-            }
-            Kind::Varint => {
-                put_key(out, n, 0);
-                put_varint(rng.next() >> rng.below(64), out);
-            }
-            Kind::Fixed64 => {
-                put_key(out, n, 1);
-                out.extend_from_slice(&rng.next().to_le_bytes());
-            }
-            Kind::Fixed32 => {
-                put_key(out, n, 5);
-                out.extend_from_slice(&(rng.next() as u32).to_le_bytes());
-            }
-            Kind::Str => {
-                let s: String = (0..rng.below(6))
-                    .map(|_| ['a', 'é', '€', '𝄞'][rng.below(4) as usize])
-                    .collect();
-                let mut b = s.into_bytes();
-                if rng.chance(bad) && !b.is_empty() {
-                    let i = rng.below(b.len() as u64) as usize;
-                    b[i] = rng.next() as u8;
-                }
-                put_len(out, n, &b);
-            }
-            Kind::Bytes => put_len(out, n, &random_bytes(rng, 17)),
-            Kind::Msg(inner) => put_len(out, n, &random_message(rng, inner, depth + 1, bad)),
-            Kind::Unknown => {}
-        }
-    }
-
-    /// A field with a random wire type and payload (for unknown numbers and corruption).
-    fn put_random_field(rng: &mut Rng, out: &mut Vec<u8>, n: u32, depth: u32) {
-        match rng.below(6) {
-            0 => {
-                put_key(out, n, 0);
-                put_varint(rng.next(), out);
-            }
-            1 => {
-                put_key(out, n, 1);
-                out.extend_from_slice(&[0; 8]);
-            }
-            2 => put_len(out, n, &random_bytes(rng, 12)),
-            3 if depth < 8 => {
-                put_key(out, n, 3);
-                for _ in 0..rng.below(3) {
-                    let inner = 1 + rng.below(20) as u32;
-                    put_random_field(rng, out, inner, depth + 1);
-                }
-                put_key(out, if rng.chance(20) { n + 1 } else { n }, 4);
-            }
-            4 => {
-                put_key(out, n, 5);
-                out.extend_from_slice(&[0; 4]);
-            }
-            _ => {
-                put_key(out, n, 0);
-                put_varint(rng.below(300), out);
-            }
-        }
-    }
-
-    /// A random message that follows `schema` except with probability `bad`‰ per field
-    /// (wrong wire type, broken UTF-8), with unknown fields mixed in.
-    pub fn random_message(rng: &mut Rng, schema: &'static Schema, depth: u32, bad: u64) -> Vec<u8> {
-        let mut out = Vec::new();
-        let known: Vec<&Field> = schema.fields.iter().filter(|f| f.number != 0).collect();
-        let fields = if depth > 6 {
-            rng.below(2)
-        } else {
-            rng.below(7)
-        };
-        for _ in 0..fields {
-            if rng.chance(100) || known.is_empty() {
-                let n = 1 + rng.below(40) as u32;
-                put_random_field(rng, &mut out, n, depth);
-            } else if rng.chance(bad) {
-                let f = known[rng.below(known.len() as u64) as usize];
-                put_random_field(rng, &mut out, f.number, depth);
-            } else {
-                let f = known[rng.below(known.len() as u64) as usize];
-                put_value(rng, &mut out, f, depth, bad);
-            }
-        }
-        out
-    }
-
-    /// A random export request of `signal`: resource messages built by [`random_message`].
-    pub fn random_request(signal: Signal, seed: u64, bad: u64) -> Vec<u8> {
-        let mut rng = Rng::new(seed);
-        let mut out = Vec::new();
-        for _ in 0..rng.below(4) {
-            if rng.chance(50) {
-                let n = 1 + rng.below(5) as u32;
-                put_random_field(&mut rng, &mut out, n, 0);
-            } else {
-                let body = random_message(&mut rng, resource_schema(signal), 1, bad);
-                put_len(&mut out, 1, &body);
-            }
-        }
-        out
-    }
-}
+pub(crate) mod random;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -249,6 +249,19 @@ impl<'a> Reader<'a> {
         self.end
     }
 
+    /// The whole slice (not just the unread part), for the scan's fast pass, which walks it
+    /// with plain indices between [`Reader::pos`] and [`Reader::end`].
+    #[inline(always)]
+    pub fn slice(&self) -> &'a [u8] {
+        self.data
+    }
+
+    /// Moves to `pos` (relative to this reader's slice; clamped to the slice).
+    #[inline(always)]
+    pub fn set_pos(&mut self, pos: usize) {
+        self.pos = pos.min(self.data.len());
+    }
+
     /// Restores a limit saved from [`Reader::end`] (on leaving a nested message).
     #[inline(always)]
     pub fn set_end(&mut self, end: usize) {
