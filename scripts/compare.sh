@@ -72,7 +72,8 @@ if not rows["shardgate"] or not rows["rotel"]:
     sys.exit("compare.sh: a collector produced no results")
 print(f"  {'figure':28s} {'shardgate':>12s} {'rotel':>12s} {'ratio':>8s}   (medians)")
 for key in rows["shardgate"][0]:
-    if key == "rate":
+    # Figures only one collector reports (shardgate's own /metrics latency) have no ratio.
+    if key == "rate" or any(key not in r for r in rows["rotel"]):
         continue
     med = lambda name: statistics.median(float(r[key]) for r in rows[name])
     a, b = med("shardgate"), med("rotel")

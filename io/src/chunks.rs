@@ -44,6 +44,11 @@ impl Chunks {
         self.remaining == 0
     }
 
+    /// The pieces, in order.
+    pub fn pieces(&self) -> impl Iterator<Item = &Bytes> {
+        self.pieces.iter()
+    }
+
     /// The body as one contiguous buffer (copies unless it is a single piece).
     pub fn to_bytes(&self) -> Bytes {
         match self.pieces.len() {

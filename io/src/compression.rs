@@ -221,11 +221,106 @@ impl Default for GzipEncoder {
     }
 }
 
+/// Why a body could not be compressed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CompressError {
+    /// The deflate stream reported an error (a bug or an exhausted allocator, never the input).
+    #[error("gzip compression failed: {0}")]
+    Deflate(String),
+}
+
+/// A streaming gzip compressor (zlib-rs, level 1) for export bodies.
+///
+/// Why streaming when [`GzipEncoder`] is a whole-buffer libdeflate: compressing a 4 MiB batch
+/// in one call holds the shard for about 8 ms, and every request arriving meanwhile waits (the
+/// p99 of a gzip pipeline was 10 ms). Fed in slices, the caller can let the shard serve
+/// other work between them. Measured on an OTLP-like 4 MiB body, zlib-rs level 1 streams at the
+/// speed of libdeflate level 1 (~480 MiB/s here) for output ~12% larger. Takes pieces, so a
+/// batch is never joined first. One stream is one gzip member, as every decoder expects.
+pub struct GzipStream {
+    deflate: flate2::Compress,
+}
+
+impl GzipStream {
+    /// A stream ready for a new body.
+    pub fn new() -> GzipStream {
+        GzipStream {
+            deflate: flate2::Compress::new_gzip(flate2::Compression::new(1), 15),
+        }
+    }
+
+    /// Starts a new body (drops whatever a failed or abandoned one left).
+    pub fn begin(&mut self) {
+        self.deflate.reset();
+    }
+
+    /// Compresses `input`, appending output to `out`.
+    pub fn write(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<(), CompressError> {
+        while !input.is_empty() {
+            out.reserve(input.len() / 2 + 1024);
+            let before = self.deflate.total_in();
+            let out_before = out.len();
+            self.deflate
+                .compress_vec(input, out, flate2::FlushCompress::None)
+                .map_err(|e| CompressError::Deflate(e.to_string()))?;
+            let used = usize::try_from(self.deflate.total_in() - before).unwrap_or(usize::MAX);
+            if used == 0 && out.len() == out_before {
+                return Err(CompressError::Deflate("no progress".into()));
+            }
+            input = input.get(used..).unwrap_or_default();
+        }
+        Ok(())
+    }
+
+    /// Ends the body: flushes the last block and writes the gzip trailer into `out`.
+    pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), CompressError> {
+        loop {
+            out.reserve(64 << 10);
+            let status = self
+                .deflate
+                .compress_vec(&[], out, flate2::FlushCompress::Finish)
+                .map_err(|e| CompressError::Deflate(e.to_string()))?;
+            if status == flate2::Status::StreamEnd {
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl Default for GzipStream {
+    fn default() -> Self {
+        GzipStream::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn gzip_stream_round_trips_in_pieces_and_is_reusable() {
+        let data: Vec<u8> = (0..300_000u32)
+            .flat_map(|i| (i % 977).to_le_bytes())
+            .collect();
+        let mut stream = GzipStream::new();
+        for _ in 0..2 {
+            stream.begin();
+            let mut out = Vec::new();
+            for piece in data.chunks(70_001) {
+                stream.write(piece, &mut out).unwrap();
+            }
+            stream.finish(&mut out).unwrap();
+            let back = decompress(Codec::Gzip, &out, 10 << 20).unwrap();
+            assert_eq!(&back[..], &data[..]);
+            let mut single = Vec::new();
+            flate2::read::GzDecoder::new(&out[..])
+                .read_to_end(&mut single)
+                .unwrap();
+            assert_eq!(single, data, "one gzip member");
+        }
+    }
 
     fn gzip(data: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();

@@ -31,3 +31,9 @@ pub fn busy_time() -> Duration {
         now
     })
 }
+
+/// Lets the shard poll its sockets and run its other tasks before this one continues: for long
+/// CPU work (compressing a batch) cut into slices, so receivers keep answering meanwhile.
+pub async fn yield_to_io() {
+    glommio::executor().yield_task_queue_now().await;
+}

@@ -133,6 +133,10 @@ struct Args {
     /// First half of every trace id, so runs are told apart.
     #[arg(long, default_value_t = 1)]
     run_id: u64,
+    /// First sequence number, so that runs into one sink do not share ids (the sink checks
+    /// duplicates by sequence number). Must stay below 9e14 minus what the run sends.
+    #[arg(long, default_value_t = 0)]
+    seq_start: u64,
 }
 
 impl Args {
@@ -360,7 +364,7 @@ fn make_body(state: &Run, k: u64, gzip: &mut GzipEncoder) -> Bytes {
         return Bytes::new();
     };
     let mut body = template.body.clone();
-    let first_seq = k * u64::from(args.items_per_request);
+    let first_seq = args.seq_start + k * u64::from(args.items_per_request);
     for &(offset, item, how) in &template.patches {
         patch(
             &mut body,

@@ -39,7 +39,7 @@ pub struct ShardsConfig {
     /// Listen backlog of each listener socket (default 1024).
     pub listen_backlog: u32,
     /// Per-shard limit on acknowledged-but-undelivered payload bytes; past it new requests are
-    /// refused with a retryable status (default 64 MiB).
+    /// refused with a retryable status (default 32 MiB).
     pub pending_bytes_max: usize,
     /// How long a shutdown waits for in-flight data to drain (default 30s).
     pub drain_timeout: Duration,
@@ -60,7 +60,7 @@ impl Default for ShardsConfig {
             ring_depth: 128,
             io_memory_bytes: 512 * 1024,
             listen_backlog: 1024,
-            pending_bytes_max: 64 * 1024 * 1024,
+            pending_bytes_max: 32 * 1024 * 1024,
             drain_timeout: Duration::from_secs(30),
             h2_stream_window_bytes: 1024 * 1024,
             h2_connection_window_bytes: 8 * 1024 * 1024,
@@ -237,7 +237,7 @@ mod tests {
         assert_eq!(s.ring_depth, 128);
         assert_eq!(s.io_memory_bytes, 512 * 1024);
         assert_eq!(s.listen_backlog, 1024);
-        assert_eq!(s.pending_bytes_max, 64 << 20);
+        assert_eq!(s.pending_bytes_max, 32 << 20);
         assert_eq!(s.drain_timeout, Duration::from_secs(30));
         assert_eq!(s.h2_stream_window_bytes, 1 << 20);
         assert_eq!(s.h2_connection_window_bytes, 8 << 20);

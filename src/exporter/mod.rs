@@ -4,6 +4,7 @@
 //! `export` (one request, one attempt). Retry and in-flight limits live in [`delivery`], the
 //! same for every kind.
 
+pub mod compress;
 pub mod debug;
 pub mod delivery;
 pub mod grpc_status;

@@ -3,12 +3,13 @@
 //! Each shard owns its own HTTP/2 connection and keeps several requests in flight on it
 //! (bounded by `sending_queue.num_consumers` in [`super::delivery`]). A request body is the
 //! concatenation of the encoded resource messages behind the gRPC prefix, written without
-//! re-encoding; with `compression: gzip` it is compressed by the shard's reused encoder.
+//! re-encoding; with `compression: gzip` it is compressed in slices by the exporter's reused
+//! streams, so the shard keeps answering its receivers meanwhile ([`super::compress`]).
 
 use std::cell::RefCell;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Request, StatusCode};
 use prost::Message;
 use shardgate_io::chunks::Chunks;
@@ -16,12 +17,12 @@ use shardgate_io::grpc::{self, Code, Status};
 use shardgate_io::h2_client::{FullResponse, H2Client, H2ClientSettings};
 use shardgate_shards::task::Semaphore;
 
+use super::compress::GzipPool;
 use super::{grpc_status, ExportError};
 use crate::config::{ComponentId, Compression, OtlpExporterConfig};
 use crate::otlp;
 use crate::pipeline::payload::Payload;
 use crate::signal::Signal;
-use shardgate_io::compression::GzipEncoder;
 
 const USER_AGENT: &str = concat!("shardgate/", env!("CARGO_PKG_VERSION"));
 
@@ -36,7 +37,7 @@ pub struct OtlpGrpcExporter {
     client: RefCell<Option<H2Client>>,
     // Only one task reconnects at a time; the others wait for its result.
     connecting: Semaphore,
-    gzip: RefCell<GzipEncoder>,
+    gzip: GzipPool,
 }
 
 impl OtlpGrpcExporter {
@@ -66,14 +67,14 @@ impl OtlpGrpcExporter {
             },
             client: RefCell::new(None),
             connecting: Semaphore::new(1),
-            gzip: RefCell::new(GzipEncoder::new()),
+            gzip: GzipPool::default(),
             id,
         })
     }
 
     /// Sends `payload` once and classifies the outcome.
     pub async fn export(&self, payload: &Payload) -> Result<(), ExportError> {
-        let body = self.encode(payload);
+        let body = self.encode(payload).await?;
         let request = self.request(payload.signal)?;
         let client = self.client().await?;
         let response = match client.unary(request, body, self.timeout).await {
@@ -118,20 +119,21 @@ impl OtlpGrpcExporter {
 
     /// The gRPC message: prefix + the resource messages, compressed if configured. Uncompressed,
     /// it is pieces of the received buffers, written with vectored I/O and never joined.
-    fn encode(&self, payload: &Payload) -> Chunks {
+    async fn encode(&self, payload: &Payload) -> Result<Chunks, ExportError> {
         let len = otlp::encoded_request_len(&payload.chunks);
         if self.compression != Compression::Gzip {
             let prefix = grpc::encode_prefix(false, u32::try_from(len).unwrap_or(u32::MAX));
-            return otlp::encode_request_pieces(&payload.chunks, &prefix);
+            return Ok(otlp::encode_request_pieces(&payload.chunks, &prefix));
         }
-        // libdeflate compresses one contiguous buffer: join the pieces first.
-        let mut plain = BytesMut::with_capacity(len);
-        otlp::encode_request(&payload.chunks, &mut plain);
+        let plain = otlp::encode_request_pieces(&payload.chunks, &[]);
         let mut out = Vec::with_capacity(grpc::PREFIX_LEN + len / 4);
         out.extend_from_slice(&[0; grpc::PREFIX_LEN]);
-        self.gzip.borrow_mut().compress_into(&plain, &mut out);
+        self.gzip
+            .compress(plain.pieces().map(|p| &p[..]), &mut out)
+            .await
+            .map_err(|e| ExportError::retryable(e.to_string()))?;
         write_prefix(&mut out, true);
-        Chunks::from(Bytes::from(out))
+        Ok(Chunks::from(Bytes::from(out)))
     }
 
     fn request(&self, signal: Signal) -> Result<Request<()>, ExportError> {

@@ -5,7 +5,8 @@
 //! 1. Body: the concatenation of the batch's encoded resource messages (protobuf merges
 //!    repeated fields, so this is a valid `Export*ServiceRequest`, not re-encoded); for
 //!    `encoding: json`, that request converted to OTLP/JSON.
-//! 2. Compression: gzip (the shard's reused libdeflate encoder) or zstd (the shard's reused
+//! 2. Compression: gzip (in slices, by the exporter's reused streams, so the shard keeps
+//!    answering its receivers meanwhile: [`super::compress`]) or zstd (the shard's reused
 //!    zstd context, level 1: fast, as otelcol's default "SpeedFastest"), with `Content-Encoding`.
 //! 3. `POST` over the shard's keep-alive pool (at most `sending_queue.num_consumers`
 //!    connections, which is also how many requests are in flight, see `delivery`).
@@ -20,9 +21,9 @@ use std::time::{Duration, SystemTime};
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Request};
 use prost::Message;
-use shardgate_io::compression::GzipEncoder;
 use shardgate_io::http1_client::{Http1Client, Http1Response, Http1Settings};
 
+use super::compress::GzipPool;
 use super::grpc_status::RpcStatus;
 use super::ExportError;
 use crate::config::{ComponentId, Compression, HttpEncoding, HttpUrl, OtlpHttpExporterConfig};
@@ -51,7 +52,7 @@ pub struct OtlpHttpExporter {
     timeout: Duration,
     headers: Vec<(HeaderName, HeaderValue)>,
     client: Http1Client,
-    gzip: RefCell<GzipEncoder>,
+    gzip: GzipPool,
     zstd: RefCell<Option<zstd::bulk::Compressor<'static>>>,
 }
 
@@ -92,7 +93,7 @@ impl OtlpHttpExporter {
             compression: config.compression,
             timeout: config.timeout,
             headers,
-            gzip: RefCell::new(GzipEncoder::new()),
+            gzip: GzipPool::default(),
             zstd: RefCell::new(zstd),
             id,
         })
@@ -100,7 +101,7 @@ impl OtlpHttpExporter {
 
     /// Sends `payload` once and classifies the outcome.
     pub async fn export(&self, payload: &Payload) -> Result<(), ExportError> {
-        let body = self.encode(payload)?;
+        let body = self.encode(payload).await?;
         let request = self.request()?;
         let response = self
             .client
@@ -121,13 +122,16 @@ impl OtlpHttpExporter {
     }
 
     /// The request body: the encoded request, as JSON if configured, compressed if configured.
-    fn encode(&self, payload: &Payload) -> Result<Bytes, ExportError> {
+    async fn encode(&self, payload: &Payload) -> Result<Bytes, ExportError> {
         let body = encode_body(self.signal, &payload.chunks, self.encoding)?;
         match self.compression {
             Compression::None => Ok(body),
             Compression::Gzip => {
                 let mut out = Vec::with_capacity(body.len() / 4 + 64);
-                self.gzip.borrow_mut().compress_into(&body, &mut out);
+                self.gzip
+                    .compress([&body[..]], &mut out)
+                    .await
+                    .map_err(|e| ExportError::retryable(e.to_string()))?;
                 Ok(Bytes::from(out))
             }
             Compression::Zstd => {
