@@ -4,6 +4,7 @@
 //! - `split_chunk`: splitting a resource chunk in half, as the batcher does at its size limit;
 //! - `batch_append_encode`: appending chunks into an export request (`encode_request`);
 //! - `gzip_compress` / `gzip_decompress`: `GzipEncoder` and bounded `decompress`;
+//! - `gzip_stream_compress`: the exporters' `GzipStream` (zlib-rs level 1, fed in pieces);
 //! - `zstd_decompress`: bounded zstd `decompress` (what a zstd client costs the receiver).
 //!
 //! Each piece is measured twice: group `<piece>/bytes` reports bytes/s (with `memcpy` in the
@@ -23,7 +24,7 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use shardgate::otlp::{encode_request, scan_request, split_chunk, ResourceChunk};
 use shardgate::signal::Signal;
-use shardgate_io::compression::{decompress, Codec, GzipEncoder};
+use shardgate_io::compression::{decompress, Codec, GzipEncoder, GzipStream};
 use shardgate_io::grpc;
 
 const SPANS: u64 = 100;
@@ -133,6 +134,17 @@ fn main() {
             b.iter(|| {
                 out.clear();
                 encoder.compress_into(black_box(&body), &mut out);
+                black_box(out.len())
+            })
+        });
+        g.bench_function("gzip_stream_compress", |b| {
+            let mut stream = GzipStream::new();
+            let mut out = Vec::with_capacity(body.len());
+            b.iter(|| {
+                out.clear();
+                stream.begin();
+                stream.write(black_box(&body), &mut out).unwrap();
+                stream.finish(&mut out).unwrap();
                 black_box(out.len())
             })
         });
