@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Where the collector's CPU goes at a fixed load: shardgate-load → shardgate (core 0) →
+# shardgate-sink, with `perf record -g` on the collector, then the top symbols (self, and with
+# children for the syscall and executor paths). Needs `perf` and release binaries
+# (`cargo build --release --bin shardgate --bin shardgate-load --bin shardgate-sink`).
+# Usage: scripts/profile.sh [RATE items/s, default 100000] [SECONDS, default 4]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rate=${1:-100000}
+seconds=${2:-4}
+bin=target/release
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port); sink_port=$(free_port); metrics_port=$(free_port)
+cat >"$work/c.yaml" <<YAML
+receivers: {otlp: {protocols: {grpc: {endpoint: "127.0.0.1:$port"}}}}
+processors: {batch: {send_batch_size: 8192, timeout: 200ms}}
+exporters: {otlp: {endpoint: "127.0.0.1:$sink_port", tls: {insecure: true}, compression: none}}
+service:
+  telemetry: {metrics: {readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: $metrics_port}}}}]}}
+  pipelines: {traces: {receivers: [otlp], processors: [batch], exporters: [otlp]}}
+shards: {cores: [0]}
+YAML
+taskset -c 1 "$bin/shardgate-sink" --endpoint "127.0.0.1:$sink_port" >/dev/null 2>&1 &
+pids+=($!)
+taskset -c 0 "$bin/shardgate" --config "$work/c.yaml" >/dev/null 2>"$work/collector.log" &
+collector=$!
+pids+=("$collector")
+sleep 0.5
+taskset -c 1 "$bin/shardgate-load" --endpoint "127.0.0.1:$port" --protocol grpc --signal traces \
+    --items-per-request 100 --cpu 1 --rate "$rate" --duration $((seconds + 3)) >"$work/load.out" &
+load=$!
+sleep 2
+perf record -F 3000 -g -p "$collector" -o "$work/perf.data" -- sleep "$seconds" 2>/dev/null
+wait "$load"
+grep '^LOAD' "$work/load.out"
+perf report -i "$work/perf.data" --no-children --sort sym --stdio >"$work/self.txt" 2>/dev/null
+perf report -i "$work/perf.data" --children --sort sym --stdio >"$work/children.txt" 2>/dev/null
+echo "== self time, top 15"
+grep -E '^ +[0-9]' "$work/self.txt" | awk 'NR <= 15'
+echo "== with children: sockets, executor, scan"
+grep -E '^ +[0-9]' "$work/children.txt" |
+    grep -E '__libc_sendmsg|__libc_recv|io_uring_submit|link_rings_and_sleep|\] syscall$|scan_message' |
+    awk 'NR <= 8'
