@@ -22,7 +22,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 const JOIN_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs the collector until SIGTERM/SIGINT, then drains and returns.
-pub fn run(config: Config) -> anyhow::Result<()> {
+pub fn run(mut config: Config) -> anyhow::Result<()> {
     let started = Instant::now();
     let cpus = resolve_cores(&config.shards.cores)?;
     let settings = RuntimeSettings {
@@ -42,7 +42,6 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let registry = Arc::new(Registry::new(cpus.len(), &config));
     crate::admin::start(&config, &registry)?;
     let limiter = memory_limiter(&config)?;
-    let mut config = config;
     if let Some((limits, _)) = &limiter {
         let share = memory_limiter::shard_share_bytes(limits, cpus.len());
         if share < config.shards.pending_bytes_max {

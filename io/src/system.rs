@@ -50,13 +50,6 @@ pub fn thread_id() -> i64 {
     i64::from(unsafe { libc::gettid() })
 }
 
-/// The size of a memory page in bytes (for `/proc/*/statm`, which counts pages).
-pub fn page_size_bytes() -> u64 {
-    // SAFETY: sysconf has no preconditions; a failure returns -1, handled below.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    u64::try_from(size).ok().filter(|&s| s > 0).unwrap_or(4096)
-}
-
 /// Hands memory the allocator holds free back to the kernel, so RSS shows live data again
 /// after a burst (glibc keeps freed chunks of its per-thread arenas resident otherwise).
 pub fn release_free_memory() {

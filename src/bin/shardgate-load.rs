@@ -228,7 +228,7 @@ async fn run(args: Args) -> Result<(), String> {
         failed_items: Cell::new(0),
         last_error: RefCell::new(None),
     });
-    let cpu_before = own_cpu_seconds();
+    let cpu_before = shardgate::observe::process::cpu_seconds().unwrap_or(0.0);
     let mut workers = Vec::new();
     if protocol == Protocol::Grpc {
         for _ in 0..connections {
@@ -254,7 +254,10 @@ async fn run(args: Args) -> Result<(), String> {
     for w in workers {
         w.await;
     }
-    report(&state, own_cpu_seconds() - cpu_before);
+    report(
+        &state,
+        shardgate::observe::process::cpu_seconds().unwrap_or(0.0) - cpu_before,
+    );
     if let Some(error) = state.last_error.borrow().as_ref() {
         eprintln!("shardgate-load: last error: {error}");
     }
@@ -470,25 +473,6 @@ async fn send_http(state: &Run, client: &Http1Client, body: Bytes) -> Result<Sen
     } else {
         Ok(Sent::Refused(format!("HTTP {}", response.status)))
     }
-}
-
-/// CPU-seconds (user + system) this process has used, from /proc/self/stat fields 14 and 15
-/// (in USER_HZ ticks, which is 100 on every Linux architecture's /proc ABI).
-fn own_cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // The command name (field 2) may hold spaces; fields after it start past the last ')'.
-    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // After ')' field 3 (state) is index 0, so utime (14) is index 11 and stime (15) index 12.
-    (ticks(11) + ticks(12)) as f64 / 100.0
 }
 
 // ---- request templates ----

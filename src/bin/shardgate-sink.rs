@@ -133,7 +133,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args, stop: Arc<AtomicBool>) -> Result<(), String> {
-    let cpu_before = own_cpu_seconds();
+    let cpu_before = shardgate::observe::process::cpu_seconds().unwrap_or(0.0);
     let listener = listener::bind_reuseport(args.endpoint, LISTEN_BACKLOG)
         .map_err(|e| format!("listen on {}: {e}", args.endpoint))?;
     eprintln!("shardgate-sink: listening on {}", args.endpoint);
@@ -194,7 +194,7 @@ async fn run(args: Args, stop: Arc<AtomicBool>) -> Result<(), String> {
         t.untracked,
         t.errors,
         t.bytes,
-        own_cpu_seconds() - cpu_before
+        shardgate::observe::process::cpu_seconds().unwrap_or(0.0) - cpu_before
     );
     Ok(())
 }
@@ -370,20 +370,4 @@ fn varint(buf: &mut &[u8]) -> Option<u64> {
         }
     }
     None
-}
-
-/// CPU-seconds (user + system) of this process from /proc/self/stat (USER_HZ = 100).
-fn own_cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (ticks(11) + ticks(12)) as f64 / 100.0
 }

@@ -16,18 +16,20 @@ pub struct ProcessStats {
 /// Reads `/proc/self/status` (VmRSS) and `/proc/self/stat` (utime, stime); missing values
 /// read as 0 (e.g. not Linux).
 pub fn read() -> ProcessStats {
-    let rss_bytes = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| parse_rss_bytes(&s))
-        .unwrap_or(0);
-    let cpu_seconds = std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| parse_cpu_seconds(&s))
-        .unwrap_or(0.0);
     ProcessStats {
-        rss_bytes,
-        cpu_seconds,
+        rss_bytes: rss_bytes().unwrap_or(0),
+        cpu_seconds: cpu_seconds().unwrap_or(0.0),
     }
+}
+
+/// The process's resident set size, from `/proc/self/status` (VmRSS).
+pub fn rss_bytes() -> Option<u64> {
+    parse_rss_bytes(&std::fs::read_to_string("/proc/self/status").ok()?)
+}
+
+/// User + system CPU seconds the process has used, from `/proc/self/stat`.
+pub fn cpu_seconds() -> Option<f64> {
+    parse_cpu_seconds(&std::fs::read_to_string("/proc/self/stat").ok()?)
 }
 
 fn parse_rss_bytes(status: &str) -> Option<u64> {
@@ -61,5 +63,6 @@ mod tests {
         );
         let now = read();
         assert!(now.rss_bytes > 0);
+        assert!(rss_bytes().unwrap() > 0);
     }
 }

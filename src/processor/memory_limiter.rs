@@ -5,7 +5,7 @@
 //! 1. At start the limit is resolved to bytes: `limit_mib`, or `limit_percentage` of the
 //!    cgroup's limit (`/sys/fs/cgroup/memory.max` on v2, `memory.limit_in_bytes` on v1), or of
 //!    `MemTotal` in `/proc/meminfo` when there is no cgroup limit. A spike of 0 is 20% of it.
-//! 2. Every `check_interval` the main thread reads the process RSS from `/proc/self/statm`
+//! 2. Every `check_interval` the main thread reads the process RSS (VmRSS of `/proc/self/status`)
 //!    and computes the level with `shardgate_shards::pressure::decide` (normal / soft / hard).
 //! 3. When the level changes it is broadcast to every shard over the control channel; each
 //!    shard keeps it in a shard-local cell.
@@ -30,6 +30,7 @@ use std::time::Duration;
 use shardgate_shards::pressure::{self, Level, Limits};
 
 use crate::config::MemoryLimiterConfig;
+use crate::observe::process;
 
 const MIB: u64 = 1 << 20;
 
@@ -137,15 +138,6 @@ fn parse_meminfo_total(text: &str) -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// The process's resident set size, from `/proc/self/statm` (pages × page size).
-pub fn rss_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    // 4 KiB pages: the page size on the x86-64 and arm64 gateway hosts we target; reading it
-    // would need libc::sysconf (unsafe) outside io/.
-    Some(pages.saturating_mul(shardgate_io::system::page_size_bytes()))
-}
-
 /// The most acknowledged bytes one of `shards` shards may hold under `limits` (see the
 /// module documentation for why half of the soft limit).
 pub fn shard_share_bytes(limits: &Limits, shards: usize) -> usize {
@@ -157,12 +149,12 @@ pub fn shard_share_bytes(limits: &Limits, shards: usize) -> usize {
 /// at the soft limit, measured again after the allocator returned its free memory.
 pub fn sample_rss(monitor: Option<&Monitor>) -> Option<u64> {
     let monitor = monitor?;
-    let rss = rss_bytes()?;
+    let rss = process::rss_bytes()?;
     if monitor.level == Level::Normal && rss < monitor.limits.soft_bytes() {
         return Some(rss);
     }
     shardgate_io::system::release_free_memory();
-    rss_bytes()
+    process::rss_bytes()
 }
 
 /// The main thread's side: samples RSS and says when the level changes.
@@ -212,7 +204,6 @@ mod tests {
         assert_eq!(parse_cgroup_limit("1073741824\n"), Some(1 << 30));
         let meminfo = "MemTotal:       24576000 kB\nMemFree:  1 kB\n";
         assert_eq!(parse_meminfo_total(meminfo), Some(24_576_000 * 1024));
-        assert!(rss_bytes().unwrap() > 0);
     }
 
     #[test]
