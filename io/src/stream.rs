@@ -8,8 +8,9 @@
 //! from the received buffers (see [`crate::chunks::Chunks`]).
 //!
 //! Reads are a direct non-blocking `recv` into h2's spare buffer capacity, without zeroing it
-//! first (zeroing h2's up-to-256 KiB spare capacity per read was 3-5% of a shard's CPU under
-//! load); only when the socket is empty does glommio wait for readability through io_uring.
+//! first: zeroing h2's up-to-256 KiB spare capacity per read was 3-5% of a shard's CPU under
+//! load (memset in `scripts/profile.sh`). Only when the socket is empty does glommio wait for
+//! readability through io_uring.
 
 use std::io::{self, IoSlice};
 use std::os::fd::AsRawFd;
