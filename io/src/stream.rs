@@ -10,7 +10,10 @@
 //! Reads are a direct non-blocking `recv` into h2's spare buffer capacity, without zeroing it
 //! first: zeroing h2's up-to-256 KiB spare capacity per read was 3-5% of a shard's CPU under
 //! load (memset in `scripts/profile.sh`). Only when the socket is empty does glommio wait for
-//! readability through io_uring.
+//! readability through io_uring; until that wait ends, reads go to glommio alone, which answers
+//! from its pending poll without a syscall. h2 polls its reader on every wake-up of the
+//! connection, so trying `recv` first there cost about 3 failed (`EAGAIN`) calls per request
+//! (`strace -c` by hand).
 
 use std::io::{self, IoSlice};
 use std::os::fd::AsRawFd;
@@ -30,11 +33,16 @@ const IOVECS_MAX: usize = 64;
 /// A glommio TCP stream seen through tokio's `AsyncRead`/`AsyncWrite`.
 pub(crate) struct H2Io {
     stream: TcpStream,
+    /// The socket was found empty and glommio's readability poll may still be pending.
+    waiting: bool,
 }
 
 /// Wraps a glommio stream for `h2`.
 pub(crate) fn h2_io(stream: TcpStream) -> H2Io {
-    H2Io { stream }
+    H2Io {
+        stream,
+        waiting: false,
+    }
 }
 
 impl tokio::io::AsyncRead for H2Io {
@@ -43,21 +51,30 @@ impl tokio::io::AsyncRead for H2Io {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match recv_into(self.stream.as_raw_fd(), buf) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            done => return Poll::Ready(done),
+        if !self.waiting {
+            match recv_into(self.stream.as_raw_fd(), buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.waiting = true,
+                done => return Poll::Ready(done),
+            }
         }
-        // Nothing to read: let glommio wait for readability (it tries one more read itself,
-        // into this small buffer, and registers the waker with io_uring).
+        // Nothing to read: let glommio wait for readability. With no poll pending it tries one
+        // read itself, into this small buffer, and arms one; with one pending it answers
+        // Pending without a syscall, or reads once the poll has fired.
         let mut small = [0u8; WAIT_READ_BYTES];
         let want = buf.remaining().min(WAIT_READ_BYTES);
         let slice = small.get_mut(..want).unwrap_or_default();
         match Pin::new(&mut self.stream).poll_read(cx, slice) {
             Poll::Ready(Ok(n)) => {
                 buf.put_slice(slice.get(..n).unwrap_or_default());
+                // A full read: more may be queued, so the next read is ours again. A short
+                // read drained the socket, and glommio has armed a fresh poll for it.
+                self.waiting = n > 0 && n < want;
                 Poll::Ready(Ok(()))
             }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Ready(Err(e)) => {
+                self.waiting = false;
+                Poll::Ready(Err(e))
+            }
             Poll::Pending => Poll::Pending,
         }
     }
