@@ -224,6 +224,12 @@ impl Source {
         })
     }
 
+    /// shardgate patch: whether the kernel still holds this source's operation.
+    pub(crate) fn is_in_flight(&self) -> bool {
+        self.inner.borrow().enqueued.is_some()
+    }
+
+    /// shardgate patch: whether this source's completion has been consumed.
     pub(crate) fn is_completed(&self) -> bool {
         self.inner.borrow().wakers.result.is_some()
     }

@@ -1044,6 +1044,22 @@ impl SleepableRing {
         }
     }
 
+    /// shardgate patch: sleeps on a link to the latency ring that is already armed.
+    fn wait_linked(&mut self) -> io::Result<usize> {
+        assert_eq!(
+            self.waiting_kernel_submission(),
+            0,
+            "sleeping with pending SQEs"
+        );
+        self.ring
+            .cq()
+            .wait(1)
+            .map(|_| 1)
+            .or_else(Reactor::busy_ok)
+            .or_else(Reactor::again_ok)
+            .or_else(Reactor::intr_ok)
+    }
+
     fn sleep(&mut self, link: &Source) -> io::Result<usize> {
         assert_eq!(
             self.waiting_kernel_submission(),
@@ -1224,6 +1240,7 @@ pub(crate) struct Reactor {
     latency_preemption_timeout_src: Cell<Option<Source>>,
     throughput_preemption_timeout_src: Cell<Option<Source>>,
     latency_deadline: Cell<Option<std::time::Instant>>,
+    link_rings_src: Cell<Option<Source>>,
 
     link_fd: RawFd,
 
@@ -1356,6 +1373,7 @@ impl Reactor {
             latency_preemption_timeout_src: Cell::new(None),
             throughput_preemption_timeout_src: Cell::new(None),
             latency_deadline: Cell::new(None),
+            link_rings_src: Cell::new(None),
             blocking_thread,
             link_fd,
             notifier,
@@ -1728,6 +1746,16 @@ impl Reactor {
     /// We may not be able to register an `SQE` at this point, so we return an
     /// Error and will just not sleep.
     fn link_rings_and_sleep(&self, ring: &mut SleepableRing) -> io::Result<()> {
+        // shardgate patch: the poll that links the latency ring into this one stays
+        // armed across sleeps until it fires (only the latency ring's rare completions
+        // fire it). Upstream submits a new one before every sleep and cancels it after,
+        // two io_uring_enter calls per wake-up on top of the wait itself.
+        if let Some(link) = self.link_rings_src.take() {
+            if link.is_in_flight() {
+                self.link_rings_src.set(Some(link));
+                return ring.wait_linked().or_else(Self::busy_ok).map(|_| {});
+            }
+        }
         let link_rings = Source::new(
             IoRequirements::default(),
             self.link_fd,
@@ -1735,7 +1763,13 @@ impl Reactor {
             None,
             None,
         );
-        ring.sleep(&link_rings).or_else(Self::busy_ok).map(|_| {})
+        match ring.sleep(&link_rings) {
+            Ok(_) => {
+                self.link_rings_src.set(Some(link_rings));
+                Ok(())
+            }
+            Err(e) => Self::busy_ok::<usize>(e).map(|_| {}),
+        }
     }
 
     pub(crate) fn poll_io(&self, woke: &mut usize) -> io::Result<()> {
