@@ -1486,7 +1486,13 @@ impl LocalExecutor {
                 let cur_time = Instant::now();
                 this.queues.borrow_mut().stats.total_runtime += cur_time - pre_time;
                 pre_time = cur_time;
-                if !run {
+                // shardgate patch: never park while a task queue has runnable tasks.
+                // `run_task_queues` stops as soon as the latency ring has a completion
+                // (a preemption or user timer firing) and reports nothing run, even if
+                // tasks were woken; upstream then parks with them runnable. Its fresh
+                // 100 ms preemption timer made that unlikely; the patched reactor keeps
+                // shorter timers armed (src/sys/uring.rs), so this guard is needed.
+                if !run && this.queues.borrow().active_executors.is_empty() {
                     if let Poll::Ready(t) = future.as_mut().poll(cx) {
                         // It may be that we just became ready now that the task queue
                         // is exhausted. But if we sleep (park) we'll never know so we

@@ -1852,11 +1852,10 @@ impl Reactor {
 
         // shardgate patch: both preemption timers stay armed across calls while they
         // are pending. Upstream cancels and re-arms them on every call (twice per
-        // wake-up), which cost a network shard about 9 io_uring_enter calls per request
-        // instead of 3, and about 17% of its CPU at 1000 requests/s
-        // (scripts/profile.sh). A pending latency timer is kept when it fires no later
-        // than the deadline the caller needs; a sleeping executor may then wake once
-        // at that earlier deadline, finds nothing, and sleeps again.
+        // wake-up), a large part of the 9 io_uring_enter calls per request a network
+        // shard made (../../PATCHED.md). A pending latency timer is kept when it fires
+        // no later than the deadline the caller needs; a sleeping executor may then
+        // wake once at that earlier deadline, finds nothing, and sleeps again.
         // The throughput timer counts completions, not time: it only needs re-arming
         // once it has fired.
         let throughput_armed = self
@@ -1883,6 +1882,7 @@ impl Reactor {
             && main_ring.can_sleep()
             && lat_ring.can_sleep();
 
+        let mut timer_fired = false;
         if should_sleep {
             if let Some(dur) = user_timer {
                 // Checked after the last consume above: a timer whose completion was
@@ -1906,8 +1906,24 @@ impl Reactor {
                         .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
                     self.latency_deadline.set(Some(wanted));
                     assert!(flush_rings!(lat_ring)? > 0);
+                    // The replaced timer's cancellation completes at submission; taking
+                    // it now keeps it from waking the sleep below for nothing. A new
+                    // timer short enough to have fired already means no sleep at all.
+                    consume_rings!(into &mut woke; lat_ring);
+                    timer_fired = self
+                        .latency_preemption_timeout_src
+                        .take()
+                        .map(|src| {
+                            let fired = src.is_completed();
+                            self.latency_preemption_timeout_src.set(Some(src));
+                            fired
+                        })
+                        .unwrap_or(false);
                 }
             }
+        }
+
+        if should_sleep && !timer_fired {
             self.notifier.prepare_to_sleep();
             membarrier::heavy();
             let events = process_remote_channels() + self.flush_syscall_thread();
