@@ -1872,10 +1872,16 @@ impl Reactor {
             )),
         }
 
+        // This will only dispatch if we run out of sqes. Which means until
+        // flush_rings! nothing is really send to the kernel...
         flush_cancellations!(into &mut woke; lat_ring, poll_ring, main_ring);
+        // ... which happens right here. If you ever reorder this code just
+        // be careful about this dependency.
         flush_rings!(lat_ring, poll_ring, main_ring)?;
+        // pick up the results of any cancellations
         consume_rings!(into &mut woke; lat_ring, poll_ring, main_ring);
 
+        // If we generated any event so far, we can't sleep. Need to handle them.
         let should_sleep = preempt_timer().is_none()
             && (woke == 0)
             && poll_ring.can_sleep()
@@ -1884,6 +1890,8 @@ impl Reactor {
 
         let mut timer_fired = false;
         if should_sleep {
+            // We are about to go to sleep. It's ok to sleep, but if there
+            // is a timer set, we need to make sure we wake up to handle it.
             if let Some(dur) = user_timer {
                 // Checked after the last consume above: a timer whose completion was
                 // consumed there is gone, and one firing from now on wakes the sleep
@@ -1924,17 +1932,26 @@ impl Reactor {
         }
 
         if should_sleep && !timer_fired {
+            // From this moment on the remote executors are aware that we are sleeping
+            // We have to sweep the remote channels function once more because since
+            // last time until now it could be that something happened in a remote executor
+            // that opened up room. If it did we bail on sleep and go process it.
             self.notifier.prepare_to_sleep();
+            // See https://www.scylladb.com/2018/02/15/memory-barriers-seastar-linux/ for
+            // details. This translates to `sys_membarrier()` /
+            // `MEMBARRIER_CMD_PRIVATE_EXPEDITED`
             membarrier::heavy();
             let events = process_remote_channels() + self.flush_syscall_thread();
             if events == 0 {
                 if self.eventfd_src.is_installed().unwrap() {
                     self.link_rings_and_sleep(&mut main_ring)
                         .expect("some error");
+                    // May have new cancellations related to the link ring fd.
                     flush_cancellations!(into &mut 0; lat_ring, poll_ring, main_ring);
                     flush_rings!(lat_ring, poll_ring, main_ring)?;
                     consume_rings!(into &mut 0; lat_ring, poll_ring, main_ring);
                 }
+                // Woke up, so no need to notify us anymore.
                 self.notifier.wake_up();
             }
         }
