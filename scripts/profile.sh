@@ -4,6 +4,7 @@
 # children for the syscall and executor paths). Needs `perf` and release binaries
 # (`cargo build --release --bin shardgate --bin shardgate-load --bin shardgate-sink`).
 # Usage: scripts/profile.sh [RATE items/s, default 100000] [SECONDS, default 4]
+# KEEP=1 keeps the recording as /tmp/perf.data for further `perf report`/`perf script`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rate=${1:-100000}

@@ -1772,6 +1772,19 @@ impl Reactor {
         }
     }
 
+    /// shardgate patch: takes the armed latency timer; returns it if it is still
+    /// pending and fires by `by`, and otherwise drops it (queueing its cancellation).
+    fn latency_timer_due_by(&self, by: std::time::Instant) -> Option<Source> {
+        let pending = self
+            .latency_preemption_timeout_src
+            .take()
+            .filter(|src| !src.is_completed())?;
+        match self.latency_deadline.get() {
+            Some(deadline) if deadline <= by => Some(pending),
+            _ => None,
+        }
+    }
+
     pub(crate) fn poll_io(&self, woke: &mut usize) -> io::Result<()> {
         self.poll_ring.borrow_mut().poll(woke)?;
         self.main_ring.borrow_mut().poll(woke)?;
@@ -1896,37 +1909,20 @@ impl Reactor {
                 // Checked after the last consume above: a timer whose completion was
                 // consumed there is gone, and one firing from now on wakes the sleep
                 // through the linked latency ring.
-                let pending = self
-                    .latency_preemption_timeout_src
-                    .take()
-                    .filter(|src| !src.is_completed());
                 let wanted = std::time::Instant::now() + dur;
-                let keep = match (&pending, self.latency_deadline.get()) {
-                    (Some(_), Some(deadline)) => deadline <= wanted,
-                    _ => false,
-                };
-                if keep {
-                    self.latency_preemption_timeout_src.set(pending);
+                if let Some(kept) = self.latency_timer_due_by(wanted) {
+                    self.latency_preemption_timeout_src.set(Some(kept));
                 } else {
-                    drop(pending);
                     flush_cancellations!(into &mut woke; lat_ring);
-                    self.latency_preemption_timeout_src
-                        .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
-                    self.latency_deadline.set(Some(wanted));
+                    let timer = lat_ring.prepare_latency_preemption_timer(dur);
                     assert!(flush_rings!(lat_ring)? > 0);
                     // The replaced timer's cancellation completes at submission; taking
                     // it now keeps it from waking the sleep below for nothing. A new
                     // timer short enough to have fired already means no sleep at all.
                     consume_rings!(into &mut woke; lat_ring);
-                    timer_fired = self
-                        .latency_preemption_timeout_src
-                        .take()
-                        .map(|src| {
-                            let fired = src.is_completed();
-                            self.latency_preemption_timeout_src.set(Some(src));
-                            fired
-                        })
-                        .unwrap_or(false);
+                    timer_fired = timer.is_completed();
+                    self.latency_preemption_timeout_src.set(Some(timer));
+                    self.latency_deadline.set(Some(wanted));
                 }
             }
         }
@@ -1957,19 +1953,10 @@ impl Reactor {
         }
 
         if let Some(preempt) = preempt_timer() {
-            let still_armed = self
-                .latency_preemption_timeout_src
-                .take()
-                .filter(|src| !src.is_completed());
             let wanted = std::time::Instant::now() + preempt;
-            let keep = match (&still_armed, self.latency_deadline.get()) {
-                (Some(_), Some(d)) => d <= wanted,
-                _ => false,
-            };
-            if keep {
-                self.latency_preemption_timeout_src.set(still_armed);
+            if let Some(kept) = self.latency_timer_due_by(wanted) {
+                self.latency_preemption_timeout_src.set(Some(kept));
             } else {
-                drop(still_armed);
                 flush_cancellations!(into &mut woke; lat_ring);
                 self.latency_preemption_timeout_src
                     .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
