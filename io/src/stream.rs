@@ -9,23 +9,21 @@
 //!
 //! Reads are a direct non-blocking `recv` into h2's spare buffer capacity, without zeroing it
 //! first: zeroing h2's up-to-256 KiB spare capacity per read was 3-5% of a shard's CPU under
-//! load (memset in `scripts/profile.sh`). Only when the socket is empty does glommio wait for
-//! readability through io_uring; until that wait ends, reads go to glommio alone, which answers
-//! from its pending poll without a syscall. h2 polls its reader on every wake-up of the
-//! connection, so trying `recv` first there cost about 3 failed (`EAGAIN`) calls per request
-//! (`strace -c` by hand).
+//! load (memset in `scripts/profile.sh`). Only when the socket is empty does it wait, for
+//! readability through io_uring (glommio's `poll_readable`, a shardgate patch), and then it
+//! reads by itself again. h2 polls its reader on every wake-up of the connection, so while
+//! that wait is pending reads answer Pending without a syscall. Per request at 100k spans/s
+//! this is 2 `recv` calls (the read, and the one that finds the socket empty); glommio's own
+//! read path made 4 (`strace -c` by hand).
 
 use std::io::{self, IoSlice};
 use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use futures_lite::{AsyncRead, AsyncWrite};
+use futures_lite::AsyncWrite;
 use glommio::net::TcpStream;
 use tokio::io::ReadBuf;
-
-/// The buffer glommio reads into when it is asked to wait (data that raced in meanwhile).
-const WAIT_READ_BYTES: usize = 4096;
 
 /// The most buffers one `sendmsg` takes (h2 hands at most 64; Linux's IOV_MAX is 1024).
 const IOVECS_MAX: usize = 64;
@@ -51,31 +49,22 @@ impl tokio::io::AsyncRead for H2Io {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if !self.waiting {
-            match recv_into(self.stream.as_raw_fd(), buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.waiting = true,
-                done => return Poll::Ready(done),
+        loop {
+            if !self.waiting {
+                match recv_into(self.stream.as_raw_fd(), buf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.waiting = true,
+                    done => return Poll::Ready(done),
+                }
             }
-        }
-        // Nothing to read: let glommio wait for readability. With no poll pending it tries one
-        // read itself, into this small buffer, and arms one; with one pending it answers
-        // Pending without a syscall, or reads once the poll has fired.
-        let mut small = [0u8; WAIT_READ_BYTES];
-        let want = buf.remaining().min(WAIT_READ_BYTES);
-        let slice = small.get_mut(..want).unwrap_or_default();
-        match Pin::new(&mut self.stream).poll_read(cx, slice) {
-            Poll::Ready(Ok(n)) => {
-                buf.put_slice(slice.get(..n).unwrap_or_default());
-                // A full read: more may be queued, so the next read is ours again. A short
-                // read drained the socket, and glommio has armed a fresh poll for it.
-                self.waiting = n > 0 && n < want;
-                Poll::Ready(Ok(()))
+            // The socket is empty: wait for readability through io_uring (armed once, then
+            // answered without a syscall until it fires), then read it ourselves, as much
+            // as h2 has room for. One `recv` then takes a whole request that glommio's own
+            // read would have split (its first read fills a small buffer of its own).
+            match self.stream.poll_readable(cx) {
+                Poll::Ready(Ok(())) => self.waiting = false,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
             }
-            Poll::Ready(Err(e)) => {
-                self.waiting = false;
-                Poll::Ready(Err(e))
-            }
-            Poll::Pending => Poll::Pending,
         }
     }
 }

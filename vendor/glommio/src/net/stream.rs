@@ -253,6 +253,28 @@ impl<S: AsRawFd> NonBufferedStream<S> {
         Ok(sz)
     }
 
+    /// shardgate patch: waits until the socket is readable, without reading. Ready once
+    /// the readability poll has fired (or failed: the caller's own read then reports the
+    /// error); Pending while it is armed. Lets a caller read with its own buffer, all of
+    /// it at once, instead of through glommio's `recv` into the caller's smaller buffer.
+    pub(crate) fn poll_readable(&mut self, cx: &Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(source) = self.source_rx.as_ref() {
+            if source.result().is_some() {
+                self.source_rx = None;
+                return Poll::Ready(Ok(()));
+            }
+            source.add_waiter_single(cx.waker());
+            return Poll::Pending;
+        }
+        let Some(reactor) = self.reactor.upgrade() else {
+            return Poll::Ready(Err(io::Error::other("glommio reactor is gone")));
+        };
+        let source = reactor.poll_read_ready(self.stream.as_raw_fd());
+        source.add_waiter_single(cx.waker());
+        self.source_rx = Some(source);
+        Poll::Pending
+    }
+
     pub(crate) fn poll_read(
         &mut self,
         cx: &Context<'_>,
@@ -430,6 +452,15 @@ impl<S: AsRawFd, B: RxBuf> GlommioStream<S, B> {
             return Ok(pos);
         }
         self.stream.peek(buf).await
+    }
+
+    /// shardgate patch: see [`NonBufferedStream::poll_readable`]; with a read buffer,
+    /// bytes already buffered count as readable.
+    pub(crate) fn poll_readable(&mut self, cx: &Context<'_>) -> Poll<io::Result<()>> {
+        if !self.rx_buf.is_empty() || self.rx_done.get() {
+            return Poll::Ready(Ok(()));
+        }
+        self.stream.poll_readable(cx)
     }
 
     pub(crate) fn poll_read(

@@ -701,6 +701,15 @@ impl<B: Buffered + Unpin> AsyncBufRead for TcpStream<B> {
     }
 }
 
+impl<B: RxBuf + Unpin> TcpStream<B> {
+    /// shardgate patch: waits until the socket is readable, without reading, so the
+    /// caller can `recv` into its own buffer. Ready once readable (or failed: the read
+    /// then reports the error), Pending until then; the waker is woken on readiness.
+    pub fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.stream.poll_readable(cx)
+    }
+}
+
 impl<B: RxBuf + Unpin> AsyncRead for TcpStream<B> {
     fn poll_read(
         mut self: Pin<&mut Self>,

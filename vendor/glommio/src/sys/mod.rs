@@ -306,6 +306,10 @@ impl SleepNotifier {
     }
 
     pub(crate) fn notify(&self, force: bool) {
+        // shardgate patch: pairs with the fence the sleeper issues between setting
+        // `should_notify` and its last look at its queues (`Reactor::wait`): whatever this
+        // thread queued before is then either seen by that look or the flag is seen here.
+        std::sync::atomic::fence(Ordering::SeqCst);
         if self
             .should_notify
             .compare_exchange(true, false, Ordering::Relaxed, Ordering::Relaxed)

@@ -37,7 +37,7 @@ use crate::{
         self,
         blocking::{BlockingThreadOp, BlockingThreadPool},
         dma_buffer::{BufferStorage, DmaBuffer},
-        membarrier, DirectIo, EnqueuedSource, EnqueuedStatus, InnerSource, IoBuffer,
+        DirectIo, EnqueuedSource, EnqueuedStatus, InnerSource, IoBuffer,
         PollableStatus, Source, SourceType, Statx, TimeSpec64,
     },
     uring_sys::{self, IoRingOp},
@@ -457,7 +457,12 @@ fn record_stats<Ring: UringCommon>(
     src: &mut InnerSource,
     res: &io::Result<usize>,
 ) {
-    src.wakers.fulfilled_at = Some(Instant::now());
+    // shardgate patch: timestamps only for sources that collect latency stats (file I/O);
+    // upstream read the clock three times per event for every source (~2% of a network
+    // shard's CPU in `clock_gettime`, perf).
+    if src.stats_collection.and_then(|x| x.latency).is_some() {
+        src.wakers.fulfilled_at = Some(Instant::now());
+    }
     if let Some(fulfilled) = src.stats_collection.and_then(|x| x.fulfilled) {
         fulfilled(res, ring.io_stats_mut(), 1);
         if let Some(handle) = src.task_queue {
@@ -503,7 +508,7 @@ fn extract_one_chain(
     source_map: &mut SourceMap,
     queue: &mut VecDeque<UringDescriptor>,
     chain: Range<usize>,
-    now: Instant,
+    now: &mut Option<Instant>,
 ) -> SmallVec<[UringDescriptor; 1]> {
     queue
         .drain(chain)
@@ -511,7 +516,10 @@ fn extract_one_chain(
             if op.user_data > 0 {
                 let id = from_user_data(op.user_data);
                 let status = source_map.peek_source_mut(from_user_data(op.user_data), |mut x| {
-                    x.wakers.submitted_at = Some(now);
+                    // shardgate patch: see `record_stats`.
+                    if x.stats_collection.and_then(|s| s.latency).is_some() {
+                        x.wakers.submitted_at = Some(*now.get_or_insert_with(Instant::now));
+                    }
                     let current = x.enqueued.as_mut().expect("bug");
                     match current.status {
                         EnqueuedStatus::Enqueued => {
@@ -855,11 +863,11 @@ impl UringCommon for PollRing {
 
     fn submit_one_event(&mut self, queue: &mut VecDeque<UringDescriptor>) -> Option<bool> {
         let source_map = &mut *self.source_map.borrow_mut();
-        let now = Instant::now();
+        let mut now = None; // shardgate patch: read once, only if needed
 
         while let Some(chain) = peek_one_chain(queue, self.size) {
             return if let Some(sqes) = self.ring.sq().prepare_sqes(chain.len() as u32) {
-                let ops = extract_one_chain(source_map, queue, chain, now);
+                let ops = extract_one_chain(source_map, queue, chain, &mut now);
                 if ops.is_empty() {
                     // all the sources in the ring were cancelled
                     continue;
@@ -1046,18 +1054,32 @@ impl SleepableRing {
 
     /// shardgate patch: sleeps on a link to the latency ring that is already armed.
     fn wait_linked(&mut self) -> io::Result<usize> {
-        assert_eq!(
-            self.waiting_kernel_submission(),
-            0,
-            "sleeping with pending SQEs"
-        );
-        self.ring
-            .cq()
-            .wait(1)
-            .map(|_| 1)
+        // shardgate patch: the SQEs prepared before sleeping (see `prepare_submissions`)
+        // are submitted by the same `io_uring_enter` that waits; one that completes at
+        // submission ends the wait at once.
+        let submitted = self
+            .ring
+            .submit_sqes_and_wait(1)
             .or_else(Reactor::busy_ok)
             .or_else(Reactor::again_ok)
-            .or_else(Reactor::intr_ok)
+            .or_else(Reactor::intr_ok)? as usize;
+        self.in_kernel += submitted;
+        Ok(1)
+    }
+
+    /// shardgate patch: moves queued submissions into SQEs without entering the kernel
+    /// (unless the SQ ring is full): the caller then submits them with its wait, or
+    /// flushes them if it does not sleep.
+    fn prepare_submissions(&mut self) -> io::Result<usize> {
+        let q = self.submission_queue();
+        let mut queue = q.borrow_mut();
+        self.consume_sqe_queue(&mut queue.submissions, false)
+    }
+
+    /// shardgate patch: `can_sleep`, except that SQEs prepared but not yet submitted are
+    /// allowed: the sleep submits them.
+    fn can_sleep_submitting(&self) -> bool {
+        self.submission_queue.borrow().is_empty() && self.waiting_kernel_collection() == 0
     }
 
     fn sleep(&mut self, link: &Source) -> io::Result<usize> {
@@ -1203,11 +1225,11 @@ impl UringCommon for SleepableRing {
 
     fn submit_one_event(&mut self, queue: &mut VecDeque<UringDescriptor>) -> Option<bool> {
         let source_map = &mut *self.source_map.borrow_mut();
-        let now = Instant::now();
+        let mut now = None; // shardgate patch: read once, only if needed
 
         while let Some(chain) = peek_one_chain(queue, self.size) {
             return if let Some(sqes) = self.ring.sq().prepare_sqes(chain.len() as u32) {
-                let ops = extract_one_chain(source_map, queue, chain, now);
+                let ops = extract_one_chain(source_map, queue, chain, &mut now);
                 if ops.is_empty() {
                     // all the sources in the ring were cancelled
                     continue;
@@ -1241,6 +1263,10 @@ pub(crate) struct Reactor {
     throughput_preemption_timeout_src: Cell<Option<Source>>,
     latency_deadline: Cell<Option<std::time::Instant>>,
     link_rings_src: Cell<Option<Source>>,
+    /// shardgate patch: set by the executor when it has no runnable task and will park
+    /// next unless this poll wakes one; the main ring's submissions then wait for the
+    /// park's `io_uring_enter` instead of taking one of their own.
+    idle_hint: Cell<bool>,
 
     link_fd: RawFd,
 
@@ -1374,6 +1400,7 @@ impl Reactor {
             throughput_preemption_timeout_src: Cell::new(None),
             latency_deadline: Cell::new(None),
             link_rings_src: Cell::new(None),
+            idle_hint: Cell::new(false),
             blocking_thread,
             link_fd,
             notifier,
@@ -1756,6 +1783,11 @@ impl Reactor {
                 return ring.wait_linked().or_else(Self::busy_ok).map(|_| {});
             }
         }
+        // shardgate patch: `sleep` submits the link poll alone; prepared SQEs go first.
+        flush_rings!(ring)?;
+        if ring.waiting_kernel_submission() > 0 {
+            return Ok(());
+        }
         let link_rings = Source::new(
             IoRequirements::default(),
             self.link_fd,
@@ -1787,10 +1819,22 @@ impl Reactor {
 
     pub(crate) fn poll_io(&self, woke: &mut usize) -> io::Result<()> {
         self.poll_ring.borrow_mut().poll(woke)?;
-        self.main_ring.borrow_mut().poll(woke)?;
+        if self.idle_hint.get() {
+            // shardgate patch: about to park; the park submits these (see `idle_hint`).
+            let mut main_ring = self.main_ring.borrow_mut();
+            main_ring.prepare_submissions()?;
+            main_ring.consume_completion_queue(woke);
+        } else {
+            self.main_ring.borrow_mut().poll(woke)?;
+        }
         self.latency_ring.borrow_mut().poll(woke)?;
         *woke += self.flush_syscall_thread();
         Ok(())
+    }
+
+    /// shardgate patch: see `idle_hint`.
+    pub(crate) fn set_idle_hint(&self, idle: bool) {
+        self.idle_hint.set(idle);
     }
 
     pub(crate) fn rush_dispatch(&self, src: &Source, woke: &mut usize) -> io::Result<()> {
@@ -1890,7 +1934,11 @@ impl Reactor {
         flush_cancellations!(into &mut woke; lat_ring, poll_ring, main_ring);
         // ... which happens right here. If you ever reorder this code just
         // be careful about this dependency.
-        flush_rings!(lat_ring, poll_ring, main_ring)?;
+        // shardgate patch: the main ring's submissions are only prepared here. A sleep
+        // submits them in its own `io_uring_enter` (one call per park instead of two);
+        // otherwise they are flushed below, after the sleep decision.
+        flush_rings!(lat_ring, poll_ring)?;
+        main_ring.prepare_submissions()?;
         // pick up the results of any cancellations
         consume_rings!(into &mut woke; lat_ring, poll_ring, main_ring);
 
@@ -1898,7 +1946,7 @@ impl Reactor {
         let should_sleep = preempt_timer().is_none()
             && (woke == 0)
             && poll_ring.can_sleep()
-            && main_ring.can_sleep()
+            && main_ring.can_sleep_submitting()
             && lat_ring.can_sleep();
 
         let mut timer_fired = false;
@@ -1933,10 +1981,13 @@ impl Reactor {
             // last time until now it could be that something happened in a remote executor
             // that opened up room. If it did we bail on sleep and go process it.
             self.notifier.prepare_to_sleep();
-            // See https://www.scylladb.com/2018/02/15/memory-barriers-seastar-linux/ for
-            // details. This translates to `sys_membarrier()` /
-            // `MEMBARRIER_CMD_PRIVATE_EXPEDITED`
-            membarrier::heavy();
+            // shardgate patch: a full fence here, paired with one in
+            // `SleepNotifier::notify` (the only way other threads wake this executor).
+            // Upstream issues `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)` so that wakers
+            // need no fence: a syscall per sleep, plus an IPI to every core running another
+            // thread of the process, i.e. each sleeping shard interrupted the busy ones.
+            // Foreign wake-ups are rare here and sleeps are one per request.
+            std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
             let events = process_remote_channels() + self.flush_syscall_thread();
             if events == 0 {
                 if self.eventfd_src.is_installed().unwrap() {
@@ -1950,6 +2001,13 @@ impl Reactor {
                 // Woke up, so no need to notify us anymore.
                 self.notifier.wake_up();
             }
+        }
+        // shardgate patch: submissions prepared above and not taken by a sleep (no sleep,
+        // or a failed one); a no-op without a syscall when there are none. Before running
+        // tasks, with none runnable and none woken here, they wait for the park instead.
+        let parks_next = preempt_timer().is_some() && woke == 0 && self.idle_hint.get();
+        if !parks_next {
+            flush_rings!(main_ring)?;
         }
 
         if let Some(preempt) = preempt_timer() {
@@ -2077,7 +2135,13 @@ fn queue_request_into_ring(
     descriptor: UringOpDescriptor,
     source_map: &mut SourceMap,
 ) {
-    source.inner.borrow_mut().wakers.queued_at = Some(Instant::now());
+    {
+        // shardgate patch: see `record_stats`.
+        let mut inner = source.inner.borrow_mut();
+        if inner.stats_collection.and_then(|x| x.latency).is_some() {
+            inner.wakers.queued_at = Some(Instant::now());
+        }
+    }
     let q = ring.submission_queue();
     let id = source_map.add_source(source, Rc::clone(&q));
 
