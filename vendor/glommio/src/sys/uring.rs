@@ -1822,6 +1822,11 @@ impl Reactor {
         if self.idle_hint.get() {
             // shardgate patch: about to park; the park submits these (see `idle_hint`).
             let mut main_ring = self.main_ring.borrow_mut();
+            main_ring
+                .consume_cancellation_queue()
+                .or_else(Reactor::busy_ok)
+                .or_else(Reactor::again_ok)
+                .or_else(Reactor::intr_ok)?;
             main_ring.prepare_submissions()?;
             main_ring.consume_completion_queue(woke);
         } else {
