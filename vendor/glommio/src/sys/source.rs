@@ -135,6 +135,12 @@ pub(crate) struct InnerSource {
 }
 
 impl InnerSource {
+    /// shardgate patch: whether this source's I/O latency is collected, the only use of
+    /// its queued/submitted/fulfilled timestamps (so only then is the clock read).
+    pub(crate) fn collects_latency(&self) -> bool {
+        self.stats_collection.and_then(|x| x.latency).is_some()
+    }
+
     pub(crate) fn update_source_type(&mut self, source_type: SourceType) -> SourceType {
         std::mem::replace(&mut self.source_type, source_type)
     }

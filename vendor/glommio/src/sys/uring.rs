@@ -460,7 +460,7 @@ fn record_stats<Ring: UringCommon>(
     // shardgate patch: timestamps only for sources that collect latency stats (file I/O);
     // upstream read the clock three times per event for every source (~2% of a network
     // shard's CPU in `clock_gettime`, perf).
-    if src.stats_collection.and_then(|x| x.latency).is_some() {
+    if src.collects_latency() {
         src.wakers.fulfilled_at = Some(Instant::now());
     }
     if let Some(fulfilled) = src.stats_collection.and_then(|x| x.fulfilled) {
@@ -517,7 +517,7 @@ fn extract_one_chain(
                 let id = from_user_data(op.user_data);
                 let status = source_map.peek_source_mut(from_user_data(op.user_data), |mut x| {
                     // shardgate patch: see `record_stats`.
-                    if x.stats_collection.and_then(|s| s.latency).is_some() {
+                    if x.collects_latency() {
                         x.wakers.submitted_at = Some(*now.get_or_insert_with(Instant::now));
                     }
                     let current = x.enqueued.as_mut().expect("bug");
@@ -1074,6 +1074,18 @@ impl SleepableRing {
         let q = self.submission_queue();
         let mut queue = q.borrow_mut();
         self.consume_sqe_queue(&mut queue.submissions, false)
+    }
+
+    /// shardgate patch: `poll`, except that new submissions are only prepared (see
+    /// `prepare_submissions`), not submitted.
+    fn poll_without_submitting(&mut self, woke: &mut usize) -> io::Result<()> {
+        self.consume_cancellation_queue()
+            .or_else(Reactor::busy_ok)
+            .or_else(Reactor::again_ok)
+            .or_else(Reactor::intr_ok)?;
+        self.prepare_submissions()?;
+        self.consume_completion_queue(woke);
+        Ok(())
     }
 
     /// shardgate patch: `can_sleep`, except that SQEs prepared but not yet submitted are
@@ -1821,14 +1833,7 @@ impl Reactor {
         self.poll_ring.borrow_mut().poll(woke)?;
         if self.idle_hint.get() {
             // shardgate patch: about to park; the park submits these (see `idle_hint`).
-            let mut main_ring = self.main_ring.borrow_mut();
-            main_ring
-                .consume_cancellation_queue()
-                .or_else(Reactor::busy_ok)
-                .or_else(Reactor::again_ok)
-                .or_else(Reactor::intr_ok)?;
-            main_ring.prepare_submissions()?;
-            main_ring.consume_completion_queue(woke);
+            self.main_ring.borrow_mut().poll_without_submitting(woke)?;
         } else {
             self.main_ring.borrow_mut().poll(woke)?;
         }
@@ -2143,7 +2148,7 @@ fn queue_request_into_ring(
     {
         // shardgate patch: see `record_stats`.
         let mut inner = source.inner.borrow_mut();
-        if inner.stats_collection.and_then(|x| x.latency).is_some() {
+        if inner.collects_latency() {
             inner.wakers.queued_at = Some(Instant::now());
         }
     }
