@@ -249,7 +249,7 @@ reference_run() { # rate → one LOAD line: the generator against shardgate-sink
     r1=$(ticks "$ref_pid")
     kill -TERM "$ref_pid" 2>/dev/null || true
     wait "$ref_pid" 2>/dev/null || true
-    [ -n "$line" ] && echo "$line ref_ticks=$((r1 - r0))"
+    if [ -n "$line" ]; then echo "$line ref_ticks=$((r1 - r0))"; fi
 }
 
 summarise() { # reads RESULT lines on stdin
