@@ -35,9 +35,18 @@ taskset -c 1 "$bin/shardgate-load" --endpoint "127.0.0.1:$port" --protocol grpc 
     --items-per-request 100 --cpu 1 --rate "$rate" --duration $((seconds + 3)) >"$work/load.out" &
 load=$!
 sleep 2
+# Function-call IPIs (the "CAL" row of /proc/interrupts) over the recorded window: on a VM
+# each wake-up of a halted core is one, and on loopback the sender pays for it.
+ipis() { awk '$1 == "CAL:" {print $2, $3}' /proc/interrupts; }
+ipi0=$(ipis)
 perf record -F 3000 -g -p "$collector" -o "$work/perf.data" -- sleep "$seconds" 2>/dev/null
+ipi1=$(ipis)
 wait "$load"
 grep '^LOAD' "$work/load.out"
+read -r a0 a1 <<<"$ipi0"; read -r b0 b1 <<<"$ipi1"
+echo "== function-call IPIs per second: cpu0 $(( (b0 - a0) / seconds )), cpu1 $(( (b1 - a1) / seconds ))" \
+    "(requests per second: $(( rate / 100 )))" \
+    "guest_halt_poll_ns=$(cat /sys/module/haltpoll/parameters/guest_halt_poll_ns 2>/dev/null || echo n/a)"
 perf report -i "$work/perf.data" --no-children --sort sym --stdio >"$work/self.txt" 2>/dev/null
 perf report -i "$work/perf.data" --children --sort sym --stdio >"$work/children.txt" 2>/dev/null
 echo "== self time, top 15"

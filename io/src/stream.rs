@@ -13,8 +13,9 @@
 //! readability through io_uring (glommio's `poll_readable`, a shardgate patch), and then it
 //! reads by itself again. h2 polls its reader on every wake-up of the connection, so while
 //! that wait is pending reads answer Pending without a syscall. Per request at 100k spans/s
-//! this is 2 `recv` calls (the read, and the one that finds the socket empty); glommio's own
-//! read path made 4 (`strace -c` by hand).
+//! this is about 3 `recv` calls: two reads (h2's buffer starts at 8 KiB and grows to the
+//! frame) and the one that finds the socket empty; glommio's own read path made 4
+//! (`strace -c` by hand).
 
 use std::io::{self, IoSlice};
 use std::os::fd::AsRawFd;
