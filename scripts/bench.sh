@@ -5,7 +5,8 @@
 # Per run it prints: items/s per shard core (acked by the collector), the collector's
 # CPU-ms per million items (utime+stime from /proc/PID/stat over the measured window),
 # client latency p50/p99/p999, RSS idle (after ready), steady (median VmRSS sample while
-# loaded) and peak (VmHWM), start-to-accepting time, both cores' utilisation (the CPU time
+# loaded) and peak (VmHWM), start-to-accepting time (ready_ms: from the collector's exec to
+# the first accepted TCP connect, polled every ~0.1 ms), both cores' utilisation (the CPU time
 # of the processes pinned to each core over the wall time; /proc/stat's per-CPU ticks are
 # sampled and too coarse for a mostly idle core),
 # and loss (acked − received after SIGTERM drain; must be 0) and duplicates at the sink.
@@ -30,11 +31,18 @@
 #   --profile FILE         tuning profile passed to shardgate --profile
 #   --repeats N            (default 3)
 #   --collector-cpu N      (default 0)   --load-cpu N   (default 1)
+#   --sink-nice N          run the sink at this nice value (default 0). The sink shares the
+#                          load core with the generator, which measures the client latency;
+#                          each export it reads and checks (4 MiB at batch 8192) delays the
+#                          generator's answers, and so the client p99. A positive value lets
+#                          the generator preempt it; too high and the sink falls behind and
+#                          the collector refuses (the `refused` column), so it is off by default.
 #   --signal S             traces | metrics | logs (default traces)
 #   --no-build             use the binaries already in target/release
 # Environment: COLLECTOR_CMD overrides how the collector is started (used by compare.sh);
 # it is run as `$COLLECTOR_CMD PORT SINK_PORT WORKDIR`, starts the collector in the
-# background and writes its pid to WORKDIR/collector.pid.
+# background and writes its pid to WORKDIR/collector.pid; if it also writes bash's
+# $EPOCHREALTIME to WORKDIR/collector.t0 just before exec, ready_ms counts from there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,6 +58,7 @@ repeats=3
 collector_cpu=0
 load_cpu=1
 signal=traces
+sink_nice=0
 build=1
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -65,8 +74,9 @@ while [ $# -gt 0 ]; do
         --collector-cpu) collector_cpu=$2; shift 2 ;;
         --load-cpu) load_cpu=$2; shift 2 ;;
         --signal) signal=$2; shift 2 ;;
+        --sink-nice) sink_nice=$2; shift 2 ;;
         --no-build) build=0; shift ;;
-        -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,45p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -101,13 +111,44 @@ shards: {cores: [$collector_cpu]}
 YAML
     local args=(--config "$dir/collector.yaml")
     [ -n "$profile" ] && args+=(--profile "$profile")
-    taskset -c "$collector_cpu" "$bin/shardgate" "${args[@]}" >"$dir/collector.out" 2>"$dir/collector.log" &
+    # The subshell pins itself, notes the start time and becomes the collector (exec), so the
+    # start-to-accepting figure counts neither taskset's own exec nor a clock process.
+    (
+        taskset -p -c "$collector_cpu" "$BASHPID" >/dev/null
+        echo "$EPOCHREALTIME" >"$dir/collector.t0"
+        exec "$bin/shardgate" "${args[@]}" >"$dir/collector.out" 2>"$dir/collector.log"
+    ) &
     echo $! >"$dir/collector.pid"
 }
 
+# Start-to-accepting poller: connects every ~0.1 ms until the port accepts and prints that
+# moment (ns since the epoch). A python loop, started before the collector and pinned to the
+# load core: bash's own poll forked a subshell and a `sleep` per attempt, ~5 ms each here.
+cat >"$work/poll_accept.py" <<'PY'
+import socket, sys, time
+port, ready_file = int(sys.argv[1]), sys.argv[2]
+open(ready_file, "w").close()
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    s = socket.socket()
+    try:
+        s.connect(("127.0.0.1", port))
+    except OSError:
+        s.close()
+        time.sleep(0.0001)
+        continue
+    print(time.time_ns())
+    s.close()
+    sys.exit(0)
+sys.exit(1)
+PY
+
+# epoch_ns "SECONDS.MICROSECONDS" (bash's $EPOCHREALTIME) → nanoseconds.
+epoch_ns() { local s=${1%.*} us=${1#*.}; echo $(( s * 1000000000 + 10#$us * 1000 )); }
+
 wait_ready() { # pid port → returns once the port accepts a TCP connection
-    # Polls with bash's /dev/tcp (no process per attempt), every millisecond or so, so that
-    # the start-to-accepting figure measures the collector rather than the poller.
+    # Polls with bash's /dev/tcp every few milliseconds (a subshell and a `sleep` per attempt):
+    # good enough to know it is up; the start-to-accepting figure comes from poll_accept.py.
     local pid=$1 port=$2
     for _ in $(seq 30000); do
         kill -0 "$pid" 2>/dev/null || { echo "collector exited early" >&2; return 1; }
@@ -127,13 +168,18 @@ one_run() { # rate → prints one RESULT line
     dir=$(mktemp -d -p "$work")
     local port sink_port metrics_port
     port=$(free_port); sink_port=$(free_port); metrics_port=$(free_port)
-    taskset -c "$load_cpu" "$bin/shardgate-sink" --endpoint "127.0.0.1:$sink_port" >"$dir/sink.out" 2>"$dir/sink.log" &
+    nice -n "$sink_nice" taskset -c "$load_cpu" "$bin/shardgate-sink" --endpoint "127.0.0.1:$sink_port" \
+        >"$dir/sink.out" 2>"$dir/sink.log" &
     local sink_pid=$!
     pids+=("$sink_pid")
     sleep 0.2
-    local t0 pid t1
-    # Start-to-accepting: from the start command to the first accepted TCP connect.
-    t0=$(date +%s%N)
+    local t0 pid t1 poller
+    # Start-to-accepting: from the collector's exec (or, for a COLLECTOR_CMD that does not
+    # write WORKDIR/collector.t0, from running that command) to the first accepted connect.
+    taskset -c "$load_cpu" python3 "$work/poll_accept.py" "$port" "$dir/poll.ready" >"$dir/poll.out" &
+    poller=$!
+    for _ in $(seq 500); do [ -e "$dir/poll.ready" ] && break; sleep 0.01; done
+    t0=$(epoch_ns "$EPOCHREALTIME")
     if [ -n "${COLLECTOR_CMD:-}" ]; then
         $COLLECTOR_CMD "$port" "$sink_port" "$dir"
     else
@@ -141,9 +187,12 @@ one_run() { # rate → prints one RESULT line
     fi
     pid=$(cat "$dir/collector.pid")
     pids+=("$pid")
-    wait_ready "$pid" "$port"
-    t1=$(date +%s%N)
-    local ready_ms=$(( (t1 - t0) / 1000000 ))
+    wait_ready "$pid" "$port" || { kill "$poller" 2>/dev/null; return 1; }
+    wait "$poller" || { echo "start-to-accepting poller failed" >&2; return 1; }
+    t1=$(cat "$dir/poll.out")
+    if [ -s "$dir/collector.t0" ]; then t0=$(epoch_ns "$(cat "$dir/collector.t0")"); fi
+    local ready_ms
+    ready_ms=$(awk -v d=$((t1 - t0)) 'BEGIN { printf "%.1f", d / 1e6 }')
     sleep 0.5
     local rss_idle
     rss_idle=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
@@ -266,7 +315,7 @@ for key in rows[0]:
 }
 
 echo "== shardgate bench $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1))"
-echo "   protocol=$protocol signal=$signal compression in=$compression out=$export_compression items/request=$items duration=${duration}s warmup=${warmup}s repeats=$repeats profile=${profile:-default} collector cpu $collector_cpu, load+sink cpu $load_cpu"
+echo "   protocol=$protocol signal=$signal compression in=$compression out=$export_compression items/request=$items duration=${duration}s warmup=${warmup}s repeats=$repeats profile=${profile:-default} collector cpu $collector_cpu, load+sink cpu $load_cpu, sink nice $sink_nice"
 status=0
 for rate in "${rates[@]}"; do
     label="rate $rate items/s"

@@ -43,12 +43,17 @@ trap 'rm -rf "$work"' EXIT
 cat >"$work/start-rotel.sh" <<SH
 #!/usr/bin/env bash
 http_port=\$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-taskset -c $collector_cpu "$rotel" start \\
-    --otlp-grpc-endpoint "127.0.0.1:\$1" --otlp-http-endpoint "127.0.0.1:\$http_port" \\
-    --batch-max-size 8192 --batch-timeout 200ms \\
-    --exporter otlp --otlp-exporter-endpoint "http://127.0.0.1:\$2" \\
-    --otlp-exporter-protocol grpc --otlp-exporter-compression $compression \\
-    >"\$3/collector.out" 2>"\$3/collector.log" &
+# As bench.sh starts shardgate: pin, note the start time (WORKDIR/collector.t0), exec.
+(
+    taskset -p -c $collector_cpu "\$BASHPID" >/dev/null
+    echo "\$EPOCHREALTIME" >"\$3/collector.t0"
+    exec "$rotel" start \\
+        --otlp-grpc-endpoint "127.0.0.1:\$1" --otlp-http-endpoint "127.0.0.1:\$http_port" \\
+        --batch-max-size 8192 --batch-timeout 200ms \\
+        --exporter otlp --otlp-exporter-endpoint "http://127.0.0.1:\$2" \\
+        --otlp-exporter-protocol grpc --otlp-exporter-compression $compression \\
+        >"\$3/collector.out" 2>"\$3/collector.log"
+) &
 echo \$! >"\$3/collector.pid"
 SH
 chmod +x "$work/start-rotel.sh"
