@@ -59,7 +59,9 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
         shard::run(ctx, config.clone(), own)
     })?;
     if let Err(error) = runtime.wait_ready(START_TIMEOUT) {
-        runtime.drain();
+        if let Err(unsent) = runtime.drain() {
+            tracing::error!(error = %unsent, "Drain not delivered to every shard");
+        }
         let _ = runtime.join();
         return Err(error.into());
     }
@@ -95,10 +97,16 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
                 tracing::info!(signal = signal.unwrap_or_default(), "Received signal, draining");
                 break None;
             }
-            recv(runtime.events()) -> event => break match event {
-                Ok(FromShard::Failed { shard, reason }) => Some(format!("shard {shard} failed: {reason}")),
-                other => Some(format!("shard stopped unexpectedly: {other:?}")),
-            },
+            recv(runtime.events()) -> event => {
+                let failure = match event {
+                    Ok(FromShard::Failed { shard, reason }) => {
+                        shard_failed(&registry, shard, &reason);
+                        format!("shard {shard} failed: {reason}")
+                    }
+                    other => format!("shard stopped unexpectedly: {other:?}"),
+                };
+                break Some(failure);
+            }
             recv(tick) -> _ => {
                 let rss = memory_limiter::sample_rss(monitor.as_ref());
                 let sample = monitor.as_mut().zip(rss);
@@ -108,13 +116,17 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
                     let pending_bytes: u64 =
                         registry.shards.iter().map(|s| s.pending_bytes.get()).sum();
                     tracing::warn!(?level, rss_bytes = rss, pending_bytes, "Memory pressure changed");
-                    runtime.set_pressure(level);
+                    if let Err(error) = runtime.set_pressure(level) {
+                        tracing::error!(%error, "Memory pressure change not delivered to every shard");
+                    }
                 }
             }
         }
     };
     registry.set_phase(Phase::Draining);
-    runtime.drain();
+    if let Err(error) = runtime.drain() {
+        tracing::error!(%error, "Drain not delivered to every shard");
+    }
     handle.close();
     join_within(runtime, drain_timeout + JOIN_GRACE)?;
     if let Some(failure) = failure {
@@ -122,6 +134,26 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
     }
     tracing::info!("Shutdown complete.");
     Ok(())
+}
+
+/// A shard died while serving (a panic, or its body failed): health turns unavailable at
+/// once, the failure is counted and logged with what the shard held. The caller then drains
+/// the other shards and the process exits non-zero, for its supervisor to restart it: the
+/// dead shard's undelivered data cannot be recovered in-process, and a restarted shard would
+/// hide a bug that may strike again.
+fn shard_failed(registry: &Registry, shard: usize, reason: &str) {
+    registry.set_phase(Phase::Draining);
+    registry.record_shard_failure(shard);
+    let lost_bytes = registry
+        .shards
+        .get(shard)
+        .map_or(0, |s| s.pending_bytes.get());
+    tracing::error!(
+        shard,
+        reason,
+        lost_bytes,
+        "Shard failed; draining the other shards, then exiting with an error"
+    );
 }
 
 /// The memory limit to watch and how often: the strictest `memory_limiter` used by a pipeline.

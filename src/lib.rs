@@ -11,6 +11,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod exporter;
+pub mod fault;
 pub mod observe;
 pub mod otlp;
 pub mod pipeline;

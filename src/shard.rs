@@ -66,7 +66,7 @@ pub async fn run(
 }
 
 async fn finish(shard: usize, graph: &ShardGraph, io: &ShardIo, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
+    let deadline = task::deadline_after(timeout);
     while io.connections.open() > 0 && Instant::now() < deadline {
         task::sleep(DRAIN_POLL_INTERVAL).await;
     }

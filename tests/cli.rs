@@ -115,6 +115,50 @@ fn validate_rejects_bad_durations_naming_the_key() {
     assert_invalid(&bad, &["shards::drain_timeout"]);
 }
 
+/// Scenario: `validate` on otlp exporters whose `retry_on_failure` is out of otelcol's ranges
+/// (a negative or infinite multiplier, a randomization factor over 1, a `max_elapsed_time`
+/// shorter than one wait, a duration past Go's 292 years). Guarantee: non-zero exit; stderr
+/// names each key path; a huge but finite multiplier (it saturates at `max_interval`) is valid.
+#[test]
+fn validate_rejects_out_of_range_retry_settings_naming_the_key() {
+    let backend = Backend::start();
+    let with_retry = |retry: &str| {
+        let mut config = Config::to_backend(&backend);
+        config.exporter = common::Exporter::Otlp {
+            endpoint: backend.endpoint(),
+            compression: "none".into(),
+            retry: Some(retry.into()),
+        };
+        config.yaml()
+    };
+    let key = "exporters::otlp::retry_on_failure";
+    assert_invalid(
+        &with_retry("{multiplier: -1, randomization_factor: 1.5}"),
+        &[
+            &format!("{key}::multiplier"),
+            &format!("{key}::randomization_factor"),
+        ],
+    );
+    assert_invalid(
+        &with_retry("{multiplier: .inf}"),
+        &[&format!("{key}::multiplier")],
+    );
+    assert_invalid(
+        &with_retry("{initial_interval: 10s, max_interval: 30s, max_elapsed_time: 5s}"),
+        &[
+            &format!("{key}::max_elapsed_time"),
+            "'initial_interval'",
+            "'max_interval'",
+        ],
+    );
+    assert_invalid(
+        &with_retry("{max_interval: 2562048h}"),
+        &[&format!("{key}::max_interval"), "too large"],
+    );
+    let (_, output) = validate(&with_retry("{multiplier: 1e30}"));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+}
+
 /// Scenario: `shardgate components`. Guarantee: exit 0, and the list names the otlp receiver
 /// and exporter, the batch processor and the debug exporter.
 #[test]
@@ -141,16 +185,16 @@ fn components_lists_the_supported_types() {
 }
 
 /// Scenario: `shardgate` with no `--config` runs the embedded default (OTLP/gRPC on
-/// localhost:4317 → batch → debug); skipped if port 4317 is taken. Guarantee: it becomes ready,
+/// localhost:4317 → batch → debug); fails, saying so, if port 4317 is taken. Guarantee: it becomes ready,
 /// and on SIGTERM it exits 0 after logging `Shutdown complete.`.
 #[test]
 fn default_config_runs_and_stops_on_sigterm() {
     match TcpListener::bind("127.0.0.1:4317") {
         Ok(probe) => drop(probe),
-        Err(error) => {
-            println!("SKIPPED: 127.0.0.1:4317 is not free ({error}); the default config needs it");
-            return;
-        }
+        Err(error) => panic!(
+            "127.0.0.1:4317 is not free ({error}): the embedded default config needs it; \
+             stop what listens there and run again"
+        ),
     }
     let mut collector = Collector::spawn(&[]);
     collector.wait_ready("(embedded default)");

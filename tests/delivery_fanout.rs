@@ -216,3 +216,88 @@ fn dead_backend_does_not_stall_the_healthy_exporter() {
     );
     assert_eq!(healthy_dropped, 0.0);
 }
+
+/// Two traces pipelines on one receiver, no batch (the client's answer waits for both), one
+/// shard: `traces/a` to backend `a`, `traces/b` to backend `b` whose queue holds one request.
+fn two_pipelines_yaml(grpc_port: u16, a: &str, b: &str) -> String {
+    format!(
+        "receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{grpc_port}
+exporters:
+  otlp/a:
+    endpoint: {a}
+    tls: {{insecure: true}}
+    timeout: 10s
+  otlp/b:
+    endpoint: {b}
+    tls: {{insecure: true}}
+    timeout: 10s
+    sending_queue: {{queue_size: 1, num_consumers: 1}}
+service:
+  pipelines:
+    traces/a:
+      receivers: [otlp]
+      exporters: [otlp/a]
+    traces/b:
+      receivers: [otlp]
+      exporters: [otlp/b]
+shards:
+  cores: 1
+"
+    )
+}
+
+/// Scenario: two pipelines on one receiver; backend `a` answers after 300 ms, backend `b`
+/// after 2 s and its exporter's queue holds one request. Two clients send one request each
+/// at the same moment and retry every 200 ms while refused (UNAVAILABLE). The second finds
+/// no room in pipeline `b` while pipeline `a` had room. Guarantee: every request is
+/// acknowledged in the end, and each span reaches each backend exactly once: a refusal by
+/// pipeline `b` never follows a hand-off to pipeline `a`.
+#[test]
+fn a_pipeline_without_room_never_duplicates_into_another() {
+    let a = Backend::start();
+    let b = Backend::start();
+    a.set_delay(Duration::from_millis(300));
+    b.set_delay(Duration::from_secs(2));
+    let grpc_port = free_port();
+    let _collector =
+        Collector::start_yaml(&two_pipelines_yaml(grpc_port, &a.endpoint(), &b.endpoint()));
+    let refusals = common::runtime().block_on(async move {
+        let mut tasks = Vec::new();
+        for c in 0..2 {
+            tasks.push(tokio::spawn(async move {
+                let url = format!("http://127.0.0.1:{grpc_port}");
+                let mut client = TraceServiceClient::connect(url).await.expect("connect");
+                let mut refusals = 0;
+                loop {
+                    match client.export(request(c, 0)).await {
+                        Ok(_) => return refusals,
+                        Err(status) => {
+                            assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+                            refusals += 1;
+                            assert!(refusals < 100, "refused for 20 s");
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        }
+                    }
+                }
+            }));
+        }
+        let mut refusals = 0;
+        for task in tasks {
+            refusals += task.await.expect("client");
+        }
+        refusals
+    });
+    assert!(refusals > 0, "the test must make one pipeline refuse");
+    for (name, backend) in [("a", &a), ("b", &b)] {
+        let mut names: Vec<String> = backend.spans().into_iter().map(|s| s.item.name).collect();
+        names.sort();
+        let expected: Vec<String> = (0..2)
+            .flat_map(|c| (0..SPANS_PER_REQUEST).map(move |i| format!("{c}/0/{i}")))
+            .collect();
+        assert_eq!(names, expected, "backend {name}: each span exactly once");
+    }
+}

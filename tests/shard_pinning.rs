@@ -48,20 +48,14 @@ fn one_log(n: usize) -> ExportLogsServiceRequest {
     }
 }
 
-/// Scenario: shardgate with `shards.cores: [0, 1]` (skipped on a machine with fewer than two
-/// CPUs); its threads are read from /proc; then 40 separate connections each send one log
+/// Scenario: shardgate with `shards.cores: [0, 1]` (fails on a machine with fewer than two
+/// CPUs, rather than pass without testing); its threads are read from /proc; then 40 separate connections each send one log
 /// request. Guarantee: threads `shard0` and `shard1` exist, pinned to exactly CPU 0 and CPU 1
 /// (`Cpus_allowed_list`); every request succeeds and arrives; the debug logs show accepted
 /// connections on both shard=0 and shard=1 (SO_REUSEPORT spreads them).
 #[test]
 fn shards_are_pinned_and_share_connections() {
-    if common::cpus() < 2 {
-        println!(
-            "SKIPPED: shard_pinning needs at least 2 CPUs, this machine lets us use {}",
-            common::cpus()
-        );
-        return;
-    }
+    common::require_cpus(2);
     let backend = Backend::start();
     let mut config = Config::to_backend(&backend);
     config.cores = "[0, 1]".into();

@@ -196,10 +196,7 @@ fn config_yaml(backend: &Backend, metrics_port: u16) -> (Config, String) {
 /// refused or failed, and the batch processor's counters account for every item and batch.
 #[test]
 fn counters_add_up_across_two_shards() {
-    if common::cpus() < 2 {
-        eprintln!("skipped: needs 2 CPUs");
-        return;
-    }
+    common::require_cpus(2);
     let backend = Backend::start();
     let metrics_port = free_port();
     let (config, yaml) = config_yaml(&backend, metrics_port);

@@ -62,12 +62,15 @@ impl H2Client {
     /// Connects to `authority` (`host:port`) and completes the HTTP/2 handshake.
     pub async fn connect(authority: &str, settings: H2ClientSettings) -> Result<H2Client, IoError> {
         let addr = resolve(authority)?;
-        let stream = glommio::timer::timeout(settings.connect_timeout, TcpStream::connect(addr))
-            .await
-            .map_err(|error| IoError::Connect {
-                addr: authority.to_owned(),
-                source: error.into(),
-            })?;
+        let stream = glommio::timer::timeout(
+            crate::timer::bounded(settings.connect_timeout),
+            TcpStream::connect(addr),
+        )
+        .await
+        .map_err(|error| IoError::Connect {
+            addr: authority.to_owned(),
+            source: error.into(),
+        })?;
         stream.set_nodelay(true).map_err(std::io::Error::from)?;
         let (send, connection) = h2::client::Builder::new()
             .initial_window_size(settings.stream_window_bytes)
@@ -115,7 +118,9 @@ impl H2Client {
                 trailers,
             })
         };
-        match glommio::timer::timeout(timeout, async { Ok(exchange.await) }).await {
+        match glommio::timer::timeout(crate::timer::bounded(timeout), async { Ok(exchange.await) })
+            .await
+        {
             Ok(result) => result.map_err(IoError::from),
             Err(_) => Err(IoError::Timeout(timeout)),
         }

@@ -181,7 +181,9 @@ impl Http1Client {
                 .await
                 .map_err(Attempt::into_error)
         };
-        match glommio::timer::timeout(timeout, async { Ok(exchange.await) }).await {
+        match glommio::timer::timeout(crate::timer::bounded(timeout), async { Ok(exchange.await) })
+            .await
+        {
             Ok(result) => result,
             Err(_) => Err(Http1Error::Timeout(timeout)),
         }
@@ -200,10 +202,12 @@ impl Http1Client {
             authority: self.authority.clone(),
             source,
         };
-        let stream =
-            glommio::timer::timeout(self.settings.connect_timeout, TcpStream::connect(addr))
-                .await
-                .map_err(|e| connect_err(e.into()))?;
+        let stream = glommio::timer::timeout(
+            crate::timer::bounded(self.settings.connect_timeout),
+            TcpStream::connect(addr),
+        )
+        .await
+        .map_err(|e| connect_err(e.into()))?;
         stream
             .set_nodelay(true)
             .map_err(|e| connect_err(e.into()))?;

@@ -407,14 +407,14 @@ impl Http1Connection {
     /// or stayed idle past the idle timeout.
     pub async fn read_head(&mut self) -> Result<Option<RequestHead>, Http1Error> {
         if self.buf.is_empty() {
-            let idle = Instant::now() + self.timeouts.idle;
+            let idle = crate::timer::deadline_after(self.timeouts.idle);
             match self.fill(idle, "head").await {
                 Ok(0) | Err(Http1Error::Timeout(_)) => return Ok(None),
                 Ok(_) => {}
                 Err(e) => return Err(e),
             }
         }
-        let deadline = Instant::now() + self.timeouts.header;
+        let deadline = crate::timer::deadline_after(self.timeouts.header);
         loop {
             if let Some((head, used)) = parse_head(&self.buf, &self.limits)? {
                 self.buf.drain(..used);
@@ -434,7 +434,7 @@ impl Http1Connection {
         if head.expect_continue && head.minor_version >= 1 {
             self.write_raw(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
         }
-        let deadline = Instant::now() + self.timeouts.body;
+        let deadline = crate::timer::deadline_after(self.timeouts.body);
         match head.framing {
             BodyFraming::Empty => Ok(Vec::new()),
             BodyFraming::Length(n) => {
@@ -518,7 +518,7 @@ impl Http1Connection {
                 .map_err(|e| Http1Error::Io(e.to_string()))
         };
         let timeout = async {
-            glommio::timer::sleep(self.timeouts.body).await;
+            crate::timer::sleep(self.timeouts.body).await;
             Err(Http1Error::Timeout("response write"))
         };
         futures_lite::future::or(write, timeout).await

@@ -6,7 +6,8 @@
 //! - [`h2_server`] and [`h2_client`]: HTTP/2 (the `h2` crate) over glommio's TCP streams;
 //! - [`grpc`]: gRPC message framing, status codes and trailers;
 //! - [`compression`]: bounded whole-buffer gzip/deflate for message bodies;
-//! - [`system`]: probes of the kernel limits a shard depends on.
+//! - [`system`]: probes of the kernel limits a shard depends on;
+//! - [`timer`]: timers and deadlines from bounded durations only.
 
 pub mod chunks;
 pub mod compression;
@@ -19,6 +20,7 @@ pub mod http1_server;
 pub mod listener;
 mod stream;
 pub mod system;
+pub mod timer;
 
 pub use error::IoError;
 pub use glommio::net::{TcpListener, TcpStream};

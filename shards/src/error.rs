@@ -63,4 +63,14 @@ pub enum ShardError {
     /// A shard thread panicked.
     #[error("shard {0} panicked")]
     Panicked(usize),
+    /// A control message could not be handed to some shards: their inboxes stayed full.
+    #[error("control message {message} not delivered to shard(s) {shards:?}: inbox full for {waited:?} (shard stuck?)")]
+    Unsent {
+        /// The message, as debug text.
+        message: String,
+        /// The shards that did not get it.
+        shards: Vec<usize>,
+        /// How long the sender waited for room.
+        waited: std::time::Duration,
+    },
 }

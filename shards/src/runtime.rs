@@ -138,21 +138,45 @@ fn run_shard<F, Fut>(
             return;
         }
     };
-    executor.run(async {
-        let drain = DrainSignal::new();
-        glommio::spawn_local(watch_inbox(link.clone(), drain.clone())).detach();
-        let context = ShardContext {
+    // A panic anywhere on the shard (a task, the body) unwinds out of `run`: catch it so the
+    // main thread hears of it as it hears of any failure. Nothing of the shard is used after
+    // the panic: the executor, its tasks and its sockets are dropped, so its listening
+    // sockets leave the kernel's reuseport group and no new connection lands on a dead shard.
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        executor.run(async {
+            let drain = DrainSignal::new();
+            glommio::spawn_local(watch_inbox(link.clone(), drain.clone())).detach();
+            let context = ShardContext {
+                shard,
+                cpu,
+                shards,
+                drain,
+                link: link.clone(),
+            };
+            body(context).await
+        })
+    }));
+    let message = match ran {
+        Ok(Ok(())) => FromShard::Stopped { shard },
+        Ok(Err(reason)) => FromShard::Failed { shard, reason },
+        Err(panic) => FromShard::Failed {
             shard,
-            cpu,
-            shards,
-            drain,
-            link: link.clone(),
-        };
-        match body(context).await {
-            Ok(()) => link.send(FromShard::Stopped { shard }),
-            Err(reason) => link.send(FromShard::Failed { shard, reason }),
-        }
-    });
+            reason: format!("panicked: {}", panic_message(panic.as_ref())),
+        },
+    };
+    drop(executor);
+    link.send(message);
+}
+
+/// The text a panic was raised with (`panic!` passes a `&str` or a `String`).
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        text
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text
+    } else {
+        "(no message)"
+    }
 }
 
 async fn watch_inbox(link: ShardLink, drain: DrainSignal) {
@@ -197,7 +221,7 @@ impl Runtime {
 
     /// Waits until every shard is ready, or returns the first failure.
     pub fn wait_ready(&self, timeout: Duration) -> Result<(), ShardError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = shardgate_io::timer::deadline_after(timeout);
         let mut ready = vec![false; self.threads.len()];
         while ready.iter().any(|r| !r) {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -225,13 +249,13 @@ impl Runtime {
     }
 
     /// Tells every shard the new memory pressure level (call only when it changes).
-    pub fn set_pressure(&self, level: crate::pressure::Level) {
-        self.plane.broadcast(ToShard::Pressure(level));
+    pub fn set_pressure(&self, level: crate::pressure::Level) -> Result<(), ShardError> {
+        self.plane.broadcast(ToShard::Pressure(level))
     }
 
     /// Tells every shard to stop accepting, flush and stop.
-    pub fn drain(&self) {
-        self.plane.broadcast(ToShard::Drain);
+    pub fn drain(&self) -> Result<(), ShardError> {
+        self.plane.broadcast(ToShard::Drain)
     }
 
     /// Waits for every shard thread to end; returns the first failure any shard reported.
@@ -290,7 +314,7 @@ mod tests {
         };
         assert_eq!(runtime.cpus(), &cpus[..]);
         let ready = runtime.wait_ready(Duration::from_secs(10));
-        runtime.drain();
+        assert!(runtime.drain().is_ok());
         let joined = runtime.join();
         assert!(ready.is_ok(), "{ready:?}");
         assert!(joined.is_ok(), "{joined:?}");

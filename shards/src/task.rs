@@ -2,18 +2,11 @@
 //! through this crate rather than reaching into glommio.
 
 pub use glommio::sync::Semaphore;
-pub use glommio::timer::sleep;
 pub use glommio::{spawn_local, Task};
+/// Timers cut any duration to a year, so no config value or peer's delay can panic one.
+pub use shardgate_io::timer::{deadline_after, sleep, timeout};
 
-use std::future::Future;
 use std::time::Duration;
-
-/// Runs `future` but gives up after `duration`, returning `None` then.
-pub async fn timeout<T>(duration: Duration, future: impl Future<Output = T>) -> Option<T> {
-    glommio::timer::timeout(duration, async { Ok(future.await) })
-        .await
-        .ok()
-}
 
 /// Time this shard's executor has spent running tasks since it started (idle and spin time
 /// excluded), for the busy ratio: its growth per wall-clock second is the share of the core

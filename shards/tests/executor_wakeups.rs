@@ -4,9 +4,8 @@
 //! between requests: every timer must still fire and every socket wait must still end.
 //! A lost timer shows up as a hang, which the watchdog turns into a failure. The patch also
 //! replaces the `membarrier` a parking executor issued with a fence paired with one on the
-//! waking side; the last test has another thread wake a parked executor thousands of times.
-//! (It checks that path end to end; the ordering race the fences close is too narrow to
-//! reproduce here: without either fence it still passed 15 of 15 runs.)
+//! waking side; the last test has another thread wake a parked executor thousands of times,
+//! with nothing else to wake it, so a lost wake-up fails it (see its doc for what it catches).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
@@ -114,6 +113,22 @@ fn a_parked_executor_wakes_for_each_timer_alone() {
     });
 }
 
+/// No message may wait this long: far past any scheduling noise, far short of the consumer's
+/// preemption timer below, whose firing would otherwise mask a lost wake-up.
+const MESSAGE_WAIT_MAX: Duration = Duration::from_secs(10);
+
+/// Scenario: another thread sends 5000 messages through a shared channel with pauses of
+/// 0-200 µs, so the consumer is parked for most of them and sometimes still going to sleep
+/// when the next one arrives. The consumer's preemption timer is 60 s, so nothing but the
+/// sender's notification can wake it, and a test hook of the vendored glommio makes the
+/// consumer pause before it announces that it sleeps, so most messages land in the window
+/// that its last look at its channels exists for. Guarantee: every message arrives, in order,
+/// each within [`MESSAGE_WAIT_MAX`]. A lost wake-up (a sender that skips the eventfd write, or
+/// a sleeper that skips its last look after saying it sleeps) parks the consumer for good:
+/// with glommio's default 100 ms timer it would only have slowed the test. Checked by
+/// removing the last look in `Reactor::wait`: the test then fails. (The memory
+/// ordering between the two sides, the fences of the patch, cannot be made to fail on this
+/// hardware by any test; vendor/glommio/PATCHED.md gives the argument.)
 #[test]
 fn a_parked_executor_wakes_for_each_message_from_another_thread() {
     const MESSAGES: u64 = 5000;
@@ -123,21 +138,37 @@ fn a_parked_executor_wakes_for_each_message_from_another_thread() {
         executor.run(async move {
             let sender = sender.connect().await;
             for i in 0..MESSAGES {
-                // Pauses of 0-200 µs: the consumer is parked for most messages, and
-                // sometimes still going to sleep when the next one arrives.
                 if i % 3 != 0 {
                     Timer::new(Duration::from_micros((i * 7919) % 200)).await;
                 }
-                sender.send(i).await.unwrap();
+                if sender.send(i).await.is_err() {
+                    return;
+                }
             }
         });
     });
     run_with_watchdog("foreign wake-ups", move || {
-        let executor = LocalExecutorBuilder::default().make().unwrap();
+        let executor = LocalExecutorBuilder::default()
+            .preempt_timer(Duration::from_secs(60))
+            .make()
+            .unwrap();
+        // Every decision to sleep waits 300 µs before it is announced: most messages are
+        // sent in that window, and only the last look at the channels can see them.
+        glommio::shardgate_test_hooks::set_pause_before_sleep(Duration::from_micros(300));
         executor.run(async move {
             let receiver = receiver.connect().await;
             for expected in 0..MESSAGES {
-                assert_eq!(receiver.recv().await, Some(expected));
+                let started = Instant::now();
+                let got =
+                    glommio::timer::timeout(MESSAGE_WAIT_MAX, async { Ok(receiver.recv().await) })
+                        .await;
+                match got {
+                    Ok(message) => assert_eq!(message, Some(expected)),
+                    Err(_) => panic!(
+                        "message {expected} not received within {:?}: a lost wake-up",
+                        started.elapsed()
+                    ),
+                }
             }
         });
     });

@@ -227,7 +227,9 @@ pub(crate) struct RawRetry {
     randomization_factor: Option<f64>,
 }
 
-/// Applies defaults to `retry_on_failure` and checks it as otelcol does (only when enabled).
+/// Applies defaults to `retry_on_failure` and checks it as otelcol's `configretry` does: the
+/// ranges of every field whether or not retry is enabled, and, when it is with a
+/// `max_elapsed_time`, that the budget is not shorter than one wait.
 pub(crate) fn retry(raw: RawRetry, path: &str, errs: &mut Errors) -> RetryConfig {
     let d = RetryConfig::default();
     let cfg = RetryConfig {
@@ -238,14 +240,27 @@ pub(crate) fn retry(raw: RawRetry, path: &str, errs: &mut Errors) -> RetryConfig
         multiplier: raw.multiplier.unwrap_or(d.multiplier),
         randomization_factor: raw.randomization_factor.unwrap_or(d.randomization_factor),
     };
-    if cfg.enabled {
-        if !(cfg.multiplier.is_finite() && cfg.multiplier > 0.0) {
-            errs.invalid(join(path, "multiplier"), "must be greater than zero");
-        }
-        if !(0.0..=1.0).contains(&cfg.randomization_factor) {
+    // Negative durations are refused by the duration parser; NaN and infinities here.
+    if !(cfg.multiplier.is_finite() && cfg.multiplier >= 0.0) {
+        errs.invalid(
+            join(path, "multiplier"),
+            "must be a finite number, zero or more",
+        );
+    }
+    if !(0.0..=1.0).contains(&cfg.randomization_factor) {
+        errs.invalid(join(path, "randomization_factor"), "must be within [0, 1]");
+    }
+    if cfg.enabled && !cfg.max_elapsed_time.is_zero() {
+        if cfg.max_elapsed_time < cfg.initial_interval {
             errs.invalid(
-                join(path, "randomization_factor"),
-                "must be between 0 and 1",
+                join(path, "max_elapsed_time"),
+                "must not be less than 'initial_interval'",
+            );
+        }
+        if cfg.max_elapsed_time < cfg.max_interval {
+            errs.invalid(
+                join(path, "max_elapsed_time"),
+                "must not be less than 'max_interval'",
             );
         }
     }
@@ -528,8 +543,11 @@ mod tests {
         );
         assert!(errs.is_empty());
         let raw = RawRetry {
-            multiplier: Some(0.0),
+            multiplier: Some(-0.5),
             randomization_factor: Some(2.0),
+            initial_interval: Some(GoDuration(Duration::from_secs(10))),
+            max_interval: Some(GoDuration(Duration::from_secs(60))),
+            max_elapsed_time: Some(GoDuration(Duration::from_secs(5))),
             ..RawRetry::default()
         };
         retry(raw, "r", &mut errs);
@@ -542,11 +560,19 @@ mod tests {
         queue(raw, "q", &mut errs);
         let msg = errs.finish(()).unwrap_err().to_string();
         assert!(
-            msg.contains("r::multiplier: must be greater than zero"),
+            msg.contains("r::multiplier: must be a finite number, zero or more"),
             "{msg}"
         );
         assert!(
-            msg.contains("r::randomization_factor: must be between 0 and 1"),
+            msg.contains("r::randomization_factor: must be within [0, 1]"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("r::max_elapsed_time: must not be less than 'initial_interval'"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("r::max_elapsed_time: must not be less than 'max_interval'"),
             "{msg}"
         );
         assert!(
@@ -561,11 +587,25 @@ mod tests {
     }
 
     #[test]
+    fn retry_ranges_are_checked_even_when_disabled() {
+        let mut errs = Errors::default();
+        for (multiplier, ok) in [(0.0, true), (0.5, true), (1e30, true), (f64::NAN, false)] {
+            let raw = RawRetry {
+                enabled: Some(false),
+                multiplier: Some(multiplier),
+                ..RawRetry::default()
+            };
+            retry(raw, "r", &mut errs);
+            assert_eq!(errs.is_empty(), ok, "multiplier {multiplier}");
+        }
+    }
+
+    #[test]
     fn disabled_sections_are_not_checked() {
         let mut errs = Errors::default();
         let raw = RawRetry {
             enabled: Some(false),
-            multiplier: Some(0.0),
+            max_elapsed_time: Some(GoDuration(Duration::from_millis(1))),
             ..RawRetry::default()
         };
         assert!(!retry(raw, "r", &mut errs).enabled);

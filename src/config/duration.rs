@@ -84,7 +84,12 @@ fn unit_nanos(unit: &str) -> Option<u128> {
     })
 }
 
+/// Go's `time.Duration` is an `int64` of nanoseconds (about 292 years): longer is an error
+/// there, and here, so every configured duration also fits any timer built from it.
 fn nanos_to_duration(nanos: u128) -> Option<Duration> {
+    if nanos > i64::MAX as u128 {
+        return None;
+    }
     let secs = u64::try_from(nanos / 1_000_000_000).ok()?;
     Some(Duration::new(secs, (nanos % 1_000_000_000) as u32))
 }
@@ -146,7 +151,8 @@ impl Visitor<'_> for GoDurationVisitor {
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
-        Ok(Duration::from_nanos(v))
+        nanos_to_duration(u128::from(v))
+            .ok_or_else(|| E::custom(format!("duration {v} is too large")))
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
@@ -204,6 +210,11 @@ mod tests {
         }
         let err = parse_go_duration("-1s").unwrap_err();
         assert!(err.contains("negative"), "{err}");
+        // Go's limit: an int64 of nanoseconds, 2562047h47m16.854775807s.
+        assert!(parse_go_duration("2562047h47m16.854775807s").is_ok());
+        let err = parse_go_duration("2562047h47m16.854775808s").unwrap_err();
+        assert!(err.contains("too large"), "{err}");
+        assert!(serde_yaml::from_str::<GoDuration>("9223372036854775808").is_err());
     }
 
     #[test]

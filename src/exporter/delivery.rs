@@ -150,14 +150,18 @@ impl Delivery {
                 Ok(()) => return Ok(()),
                 Err(error) => error,
             };
+            let limit = self.retry.max_elapsed_time;
+            let left = match limit.is_zero() {
+                true => None,
+                false => Some(limit.saturating_sub(started.elapsed())),
+            };
             let delay = match &error {
                 ExportError::Retryable { retry_after, .. } if self.retry.enabled => {
-                    retry_after.unwrap_or_else(|| self.jitter(interval))
+                    self.wait_before_retry(interval, *retry_after, left)
                 }
                 _ => return Err(self.dropped(payload, error, "not retryable")),
             };
-            let limit = self.retry.max_elapsed_time;
-            if !limit.is_zero() && started.elapsed() + delay > limit {
+            if left.is_some_and(|left| delay > left) {
                 return Err(self.dropped(payload, error, "retries exhausted"));
             }
             tracing::warn!(
@@ -182,6 +186,28 @@ impl Delivery {
         error
     }
 
+    /// How long to wait before the next attempt: the backoff `interval` randomized by
+    /// ±`randomization_factor`, or longer when the backend asked for longer (gRPC `RetryInfo`,
+    /// HTTP `Retry-After`), as otelcol and the OTLP spec say. A backend's ask is cut to
+    /// [`PEER_RETRY_DELAY_MAX`] and to what is `left` of `max_elapsed_time`: a peer can
+    /// neither overflow a timer nor make us drop data early by asking for more time than
+    /// the budget has (the data gets its last attempt when the budget ends).
+    fn wait_before_retry(
+        &self,
+        interval: Duration,
+        asked: Option<Duration>,
+        left: Option<Duration>,
+    ) -> Duration {
+        let backoff = self.jitter(interval).max(RETRY_WAIT_MIN);
+        match asked {
+            Some(asked) if asked > backoff => {
+                let cap = left.map_or(PEER_RETRY_DELAY_MAX, |l| l.min(PEER_RETRY_DELAY_MAX));
+                asked.min(cap).max(backoff.min(cap))
+            }
+            _ => backoff,
+        }
+    }
+
     /// `interval` randomized by ±`randomization_factor`, as the official collector does.
     fn jitter(&self, interval: Duration) -> Duration {
         let mut x = self.rng.get();
@@ -192,14 +218,29 @@ impl Delivery {
         let unit = (x >> 11) as f64 / (1u64 << 53) as f64; // in [0, 1)
         let factor = self.retry.randomization_factor.clamp(0.0, 1.0);
         let scale = 1.0 - factor + 2.0 * factor * unit;
-        interval.mul_f64(scale.max(0.0))
+        scaled(interval, scale, interval)
     }
 }
 
-/// The next backoff interval: multiplied, capped at `max`.
+/// The longest wait a backend can ask for between two attempts: an hour, past any real
+/// throttling, so that with `max_elapsed_time: 0` (retry forever) a backend still cannot
+/// park acknowledged data for longer per attempt.
+pub const PEER_RETRY_DELAY_MAX: Duration = Duration::from_secs(3600);
+
+/// The shortest wait between two attempts. A multiplier or interval of zero is valid (as in
+/// otelcol), but a backend that fails at once must not turn retrying into a busy loop.
+const RETRY_WAIT_MIN: Duration = Duration::from_millis(1);
+
+/// `duration × factor`, or `otherwise` when that is not a valid duration (NaN, negative, or
+/// past `Duration`'s range): `Duration::mul_f64` would panic there.
+fn scaled(duration: Duration, factor: f64, otherwise: Duration) -> Duration {
+    Duration::try_from_secs_f64(duration.as_secs_f64() * factor).unwrap_or(otherwise)
+}
+
+/// The next backoff interval: multiplied (a multiplier below 1 shrinks it, as in otelcol),
+/// capped at `max`; saturates at `max` for any multiplier the config accepts.
 fn next_interval(interval: Duration, multiplier: f64, max: Duration) -> Duration {
-    let next = interval.mul_f64(multiplier.max(1.0));
-    next.min(max)
+    scaled(interval, multiplier, max).min(max)
 }
 
 /// Hands `payload` to every delivery of a pipeline.
@@ -252,27 +293,48 @@ impl Fanout {
     }
 
     /// Delivers to every exporter and waits (the path without a batch processor, where the
-    /// client's answer is the exporters' answer). The first error wins, permanent before
-    /// retryable. While some exporter is healthy, the answer waits only for the healthy ones:
-    /// a failing exporter gets its copy in the background (or counts it as `enqueue_failed`),
-    /// so a dead backend neither stalls the client nor makes it resend (and duplicate) data
-    /// the healthy ones already have.
+    /// client's answer is the exporters' answer): [`Fanout::enqueue`], then [`Fanout::run`].
     pub async fn deliver(&self, payload: Payload) -> Result<(), ExportError> {
+        let enqueued = self.enqueue(payload)?;
+        self.run(enqueued).await
+    }
+
+    /// Takes a place for `payload` in the queue of every exporter that must have it, without
+    /// waiting; nothing is sent until [`Fanout::run`], and dropping the result gives the places
+    /// back. While some exporter is healthy, a failing one whose queue is full loses only its
+    /// own copy (counted as `enqueue_failed`); otherwise a full queue refuses the data.
+    pub fn enqueue(&self, payload: Payload) -> Result<Enqueued, ExportError> {
         let payload = Rc::new(payload);
         let keep = self.all_failing();
-        let mut tasks = Vec::with_capacity(self.deliveries.len());
+        let mut copies = Vec::with_capacity(self.deliveries.len());
         for delivery in &self.deliveries {
             let background = !keep && delivery.queue.is_failing();
-            let ticket = match delivery.enqueue(&payload, keep) {
-                Ok(ticket) => ticket,
-                Err(_) if background => continue,
+            match delivery.enqueue(&payload, keep) {
+                Ok(ticket) => copies.push(Copy {
+                    delivery: delivery.clone(),
+                    ticket,
+                    background,
+                }),
+                Err(_) if background => {}
                 Err(error) => return Err(error),
-            };
-            let delivery = delivery.clone();
+            }
+        }
+        Ok(Enqueued { payload, copies })
+    }
+
+    /// Sends what [`Fanout::enqueue`] took and waits for the healthy exporters. The first error
+    /// wins, permanent before retryable. A failing exporter gets its copy in the background, so
+    /// a dead backend neither stalls the client nor makes it resend (and duplicate) data the
+    /// healthy ones already have.
+    pub async fn run(&self, enqueued: Enqueued) -> Result<(), ExportError> {
+        let Enqueued { payload, copies } = enqueued;
+        let mut tasks = Vec::with_capacity(copies.len());
+        for copy in copies {
             let payload = payload.clone();
+            let background = copy.background;
             let task = task::spawn_local(async move {
-                let result = delivery.deliver(&payload).await;
-                drop(ticket);
+                let result = copy.delivery.deliver(&payload).await;
+                drop(copy.ticket);
                 result
             });
             if background {
@@ -293,7 +355,22 @@ impl Fanout {
     }
 }
 
+/// One exporter's place for one payload.
+struct Copy {
+    delivery: Rc<Delivery>,
+    ticket: Ticket,
+    /// The exporter is failing: the client's answer does not wait for it.
+    background: bool,
+}
+
+/// A payload with its places in the exporters' queues, taken by [`Fanout::enqueue`].
+pub struct Enqueued {
+    payload: Rc<Payload>,
+    copies: Vec<Copy>,
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -307,5 +384,58 @@ mod tests {
             interval = next_interval(interval, 1.5, max);
         }
         assert_eq!(interval, max);
+    }
+
+    #[test]
+    fn backoff_saturates_and_may_shrink() {
+        let max = Duration::from_secs(30);
+        let second = Duration::from_secs(1);
+        assert_eq!(next_interval(second, 1e30, max), max);
+        assert_eq!(next_interval(Duration::MAX, 1.5, max), max);
+        assert_eq!(next_interval(second, 0.5, max), Duration::from_millis(500));
+        assert_eq!(next_interval(second, 0.0, max), Duration::ZERO);
+        assert_eq!(scaled(second, f64::NAN, max), max);
+    }
+
+    fn delivery(retry: RetryConfig) -> Delivery {
+        let id: ComponentId = "debug".parse().unwrap();
+        let config = crate::config::DebugExporterConfig::default();
+        let exporter =
+            Exporter::Debug(super::super::debug::DebugExporter::new(id.clone(), &config));
+        Delivery::new(id, exporter, 1, retry)
+    }
+
+    #[test]
+    fn a_backend_asks_for_a_longer_wait_within_the_budget_and_the_cap() {
+        let retry = RetryConfig {
+            initial_interval: Duration::from_millis(100),
+            max_interval: Duration::from_secs(2),
+            randomization_factor: 0.0,
+            ..RetryConfig::default()
+        };
+        let d = delivery(retry);
+        let interval = Duration::from_millis(100);
+        let forever = Duration::new(u64::MAX, 999_999_999);
+        let left = Some(Duration::from_secs(7));
+        assert_eq!(
+            d.wait_before_retry(interval, Some(forever), left),
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            d.wait_before_retry(interval, Some(forever), None),
+            PEER_RETRY_DELAY_MAX
+        );
+        // Honoured past max_interval, as the OTLP spec asks.
+        let asked = Duration::from_secs(5);
+        assert_eq!(d.wait_before_retry(interval, Some(asked), left), asked);
+        // Asking for less than the backoff (Retry-After: 0) does not make retries hot.
+        assert_eq!(
+            d.wait_before_retry(interval, Some(Duration::ZERO), left),
+            interval
+        );
+        assert_eq!(
+            d.wait_before_retry(Duration::ZERO, None, left),
+            RETRY_WAIT_MIN
+        );
     }
 }

@@ -55,6 +55,7 @@ pub struct ProtoDuration {
 }
 
 /// The retry delay in a `grpc-status-details-bin` value (base64, padded or not), if any.
+/// It is the peer's number, unbounded (up to `i64::MAX` seconds): the caller caps it.
 pub fn retry_delay(details_base64: &[u8]) -> Option<Duration> {
     let raw = base64::engine::general_purpose::STANDARD_NO_PAD
         .decode(details_base64.strip_suffix(b"==").unwrap_or(details_base64))
@@ -67,7 +68,10 @@ pub fn retry_delay(details_base64: &[u8]) -> Option<Duration> {
         .find(|any| any.type_url == RETRY_INFO_TYPE_URL)?;
     let delay = RetryInfo::decode(info.value.as_slice()).ok()?.retry_delay?;
     let seconds = u64::try_from(delay.seconds).ok()?;
-    let nanos = u32::try_from(delay.nanos).ok()?;
+    // google.protobuf.Duration: nanos in 0..=999_999_999 for a positive duration.
+    let nanos = u32::try_from(delay.nanos)
+        .ok()
+        .filter(|n| *n < 1_000_000_000)?;
     Some(Duration::new(seconds, nanos))
 }
 
@@ -94,5 +98,32 @@ mod tests {
         let text = base64::engine::general_purpose::STANDARD_NO_PAD.encode(status.encode_to_vec());
         assert_eq!(retry_delay(text.as_bytes()), Some(Duration::new(2, 500)));
         assert_eq!(retry_delay(b"!!not base64"), None);
+    }
+
+    fn encoded(seconds: i64, nanos: i32) -> String {
+        let info = RetryInfo {
+            retry_delay: Some(ProtoDuration { seconds, nanos }),
+        };
+        let status = RpcStatus {
+            code: 14,
+            message: String::new(),
+            details: vec![ProtoAny {
+                type_url: RETRY_INFO_TYPE_URL.into(),
+                value: info.encode_to_vec(),
+            }],
+        };
+        base64::engine::general_purpose::STANDARD.encode(status.encode_to_vec())
+    }
+
+    #[test]
+    fn extreme_delays_decode_without_panicking() {
+        let max = encoded(i64::MAX, 999_999_999);
+        assert_eq!(
+            retry_delay(max.as_bytes()),
+            Some(Duration::new(i64::MAX as u64, 999_999_999))
+        );
+        assert_eq!(retry_delay(encoded(-1, 0).as_bytes()), None);
+        assert_eq!(retry_delay(encoded(1, -1).as_bytes()), None);
+        assert_eq!(retry_delay(encoded(1, i32::MAX).as_bytes()), None);
     }
 }

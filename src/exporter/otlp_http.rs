@@ -36,8 +36,8 @@ const USER_AGENT: &str = concat!("shardgate/", env!("CARGO_PKG_VERSION"));
 const ZSTD_LEVEL: i32 = 1;
 /// Most characters of a response body quoted in an error when it is not a `Status`.
 const ERROR_BODY_CHARS_MAX: usize = 256;
-/// Upper bound on a server-given `Retry-After`, so a bad header cannot park data for days.
-const RETRY_AFTER_MAX: Duration = Duration::from_secs(3600);
+/// Upper bound on a server-given `Retry-After` as read (delivery caps the wait itself).
+const RETRY_AFTER_MAX: Duration = super::delivery::PEER_RETRY_DELAY_MAX;
 /// Connections per shard and URL when `sending_queue.num_consumers` is larger (HTTP/1.1
 /// needs one per in-flight request; beyond this, requests wait for a free connection).
 const CONNECTIONS_MAX: usize = 64;

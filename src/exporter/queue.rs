@@ -163,6 +163,8 @@ pub struct Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         let q = &self.queue;
+        // Invariant: a ticket gives back exactly what it took, so the queue never goes below 0.
+        debug_assert!(q.used.get() >= self.size && q.bytes_held.get() >= self.bytes);
         q.used.set(q.used.get().saturating_sub(self.size));
         q.bytes_held
             .set(q.bytes_held.get().saturating_sub(self.bytes));

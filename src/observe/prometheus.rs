@@ -78,6 +78,13 @@ pub fn render(registry: &Registry) -> String {
     let mut histograms = Histograms::new();
     for shard in &registry.shards {
         shard_families(shard, &mut f, &mut histograms);
+        f.add(
+            "shardgate_shard_failures_total".into(),
+            "Times the shard died while running (the process then drains the others and exits non-zero)",
+            "counter",
+            labels(&[("shard", &shard.shard.to_string())]),
+            registry.shard_failures(shard.shard) as f64,
+        );
     }
     let mut out = String::new();
     for family in f.0.values() {
@@ -138,6 +145,15 @@ fn shard_families(shard: &ShardCounters, f: &mut Families, histograms: &mut Hist
         labels(&[("shard", &sh)]),
         shard.busy_ratio.get_f64(),
     );
+    for signal in Signal::ALL {
+        f.add(
+            "shardgate_processor_failed_items_total".into(),
+            "Acknowledged items left out because a processor failed on them (never sent on unprocessed)",
+            "counter",
+            labels(&[("data_type", signal.as_str()), ("shard", &sh)]),
+            shard.processor_failed_items[super::signal_index(signal)].get() as f64,
+        );
+    }
     f.add(
         "shardgate_shard_pending_bytes".into(),
         "Bytes acknowledged to clients and not yet delivered (shards.pending_bytes_max bounds it)",

@@ -120,6 +120,9 @@ pub struct ShardCounters {
     /// Bytes the shard holds acknowledged but undelivered (its budget's use), for the main
     /// thread's memory monitor and /metrics.
     pub pending_bytes: Gauge,
+    /// Items of acknowledged data left out because a processor failed on them (never sent
+    /// on unprocessed), per signal.
+    pub processor_failed_items: PerSignal,
 }
 
 impl ShardCounters {
@@ -177,6 +180,7 @@ impl ShardCounters {
             export_latency: LatencySlot::default(),
             busy_ratio: Gauge::default(),
             pending_bytes: Gauge::default(),
+            processor_failed_items: Default::default(),
         }
     }
 
@@ -247,6 +251,8 @@ pub struct Registry {
     /// When the collector became ready, as seconds since the Unix epoch (0 = not yet).
     ready_since: super::counters::Gauge,
     phase: AtomicU8,
+    /// Per shard, how often it died while running (written by the main thread only).
+    shard_failures: Vec<super::counters::Counter>,
 }
 
 impl Registry {
@@ -260,7 +266,20 @@ impl Registry {
             started_wall: SystemTime::now(),
             ready_since: Gauge::default(),
             phase: AtomicU8::new(0),
+            shard_failures: (0..shards).map(|_| Default::default()).collect(),
         }
+    }
+
+    /// Counts a failure of `shard` (main thread only: the shard is gone).
+    pub fn record_shard_failure(&self, shard: usize) {
+        if let Some(counter) = self.shard_failures.get(shard) {
+            counter.add(1);
+        }
+    }
+
+    /// How often `shard` has failed.
+    pub fn shard_failures(&self, shard: usize) -> u64 {
+        self.shard_failures.get(shard).map_or(0, |c| c.get())
     }
 
     /// Moves to `phase` (main thread only).

@@ -71,6 +71,7 @@ impl Budget {
             return None;
         }
         self.inner.set_used(self.used_bytes() + bytes);
+        debug_assert!(self.used_bytes() <= self.inner.max_bytes);
         Some(Reservation {
             budget: self.clone(),
             bytes,
@@ -117,6 +118,12 @@ impl Reservation {
 impl Drop for Reservation {
     fn drop(&mut self) {
         let inner = &self.budget.inner;
+        // Invariant: reservations only move bytes between themselves (merge, split_off), so
+        // the budget's use is their sum and a release never takes it below zero.
+        debug_assert!(
+            inner.used_bytes.get() >= self.bytes,
+            "budget would go negative"
+        );
         inner.set_used(inner.used_bytes.get().saturating_sub(self.bytes));
     }
 }

@@ -20,7 +20,7 @@ use crate::pipeline::{Next, Stage};
 use crate::processor::attributes::AttributesProcessor;
 use crate::processor::batch::BatchProcessor;
 use crate::processor::resource::ResourceProcessor;
-use crate::processor::transform::Transform;
+use crate::processor::transform::{Rewrite, Transform};
 use crate::signal::Signal;
 
 /// Why a shard's pipelines could not be built.
@@ -143,14 +143,18 @@ pub fn build(
                     batches.push(batch.clone());
                     Rc::new(Stage::Batch(batch))
                 }
-                ProcessorConfig::Attributes(attrs) => Rc::new(Stage::Transform(
-                    Rc::new(Transform::Attributes(AttributesProcessor::new(attrs))),
-                    next,
-                )),
-                ProcessorConfig::Resource(res) => Rc::new(Stage::Transform(
-                    Rc::new(Transform::Resource(ResourceProcessor::new(res))),
-                    next,
-                )),
+                ProcessorConfig::Attributes(attrs) => {
+                    let rewrite = Rewrite::Attributes(AttributesProcessor::new(attrs));
+                    let transform =
+                        Transform::new(id.clone(), rewrite).observed(observer.counters.clone());
+                    Rc::new(Stage::Transform(Rc::new(transform), next))
+                }
+                ProcessorConfig::Resource(res) => {
+                    let rewrite = Rewrite::Resource(ResourceProcessor::new(res));
+                    let transform =
+                        Transform::new(id.clone(), rewrite).observed(observer.counters.clone());
+                    Rc::new(Stage::Transform(Rc::new(transform), next))
+                }
                 // Acts at the receivers, before a body is read (see processor::memory_limiter).
                 ProcessorConfig::MemoryLimiter(_) => next,
             };

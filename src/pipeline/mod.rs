@@ -10,10 +10,23 @@ pub mod payload;
 
 use std::rc::Rc;
 
-use crate::exporter::delivery::Fanout;
+use crate::exporter::delivery::{Enqueued, Fanout};
 use crate::exporter::ExportError;
 use crate::processor::batch::BatchProcessor;
+use crate::processor::transform::{Transform, TransformError};
 use payload::Payload;
+
+/// Why a pipeline did not take data from a receiver.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The exporters refused or failed it.
+    #[error("{0}")]
+    Export(#[from] ExportError),
+    /// A processor could not apply itself to it: the data is refused, never passed on as it
+    /// came (it may hold what the processor was told to delete or hash).
+    #[error("processor failed, data refused: {0}")]
+    Processor(#[from] TransformError),
+}
 
 /// A stage data can be handed to.
 pub enum Stage {
@@ -22,27 +35,55 @@ pub enum Stage {
     /// The exporters of the pipeline.
     Export(Rc<Fanout>),
     /// A synchronous field rewrite (attributes, resource), then what follows it.
-    Transform(Rc<crate::processor::transform::Transform>, Next),
+    Transform(Rc<Transform>, Next),
 }
 
 /// What follows a stage.
 pub type Next = Rc<Stage>;
 
-impl Stage {
-    /// Takes data from a receiver; `Ok` means the data is safe to acknowledge.
-    pub async fn consume(&self, payload: Payload) -> Result<(), ExportError> {
+/// Data a pipeline has checked it can take, not yet visible to anything downstream: a
+/// receiver prepares every pipeline first and commits only when all could take the data, so a
+/// refusal by one never follows a hand-off to another (the client's retry would duplicate it).
+pub enum Prepared {
+    /// Rewritten data for a batch buffer.
+    Batch(Rc<BatchProcessor>, Payload),
+    /// Data with a place in every exporter's queue that must take it.
+    Export(Rc<Fanout>, Enqueued),
+}
+
+impl Prepared {
+    /// Hands the data on; `Ok` means it is safe to acknowledge.
+    pub async fn commit(self) -> Result<(), ExportError> {
         match self {
-            Stage::Batch(batch) => {
+            Prepared::Batch(batch, payload) => {
                 batch.consume(payload);
                 Ok(())
             }
-            Stage::Export(fanout) => fanout.deliver(payload).await,
+            Prepared::Export(fanout, enqueued) => fanout.run(enqueued).await,
+        }
+    }
+}
+
+impl Stage {
+    /// Everything that can refuse data from a receiver, done without waiting: processors
+    /// rewrite it, exporters' queues take their places. Dropping the result undoes it.
+    pub fn prepare(&self, payload: Payload) -> Result<Prepared, PipelineError> {
+        match self {
+            Stage::Batch(batch) => Ok(Prepared::Batch(batch.clone(), payload)),
+            Stage::Export(fanout) => Ok(Prepared::Export(fanout.clone(), fanout.enqueue(payload)?)),
             Stage::Transform(transform, next) => {
                 let mut payload = payload;
-                transform.apply(&mut payload);
-                Box::pin(next.consume(payload)).await
+                if let Some(failure) = transform.apply(&mut payload) {
+                    return Err(failure.error.into());
+                }
+                next.prepare(payload)
             }
         }
+    }
+
+    /// Takes data from a receiver; `Ok` means the data is safe to acknowledge.
+    pub async fn consume(&self, payload: Payload) -> Result<(), PipelineError> {
+        Ok(self.prepare(payload)?.commit().await?)
     }
 
     /// Whether the exporters at the end of this stage's chain let new data be acknowledged
@@ -55,15 +96,18 @@ impl Stage {
         }
     }
 
-    /// Takes data from an earlier stage that has already acknowledged it.
+    /// Takes data from an earlier stage that has already acknowledged it. A chunk a processor
+    /// fails on is left out (logged and counted), never sent on unchanged.
     pub fn dispatch(&self, payload: Payload) {
         match self {
             Stage::Batch(batch) => batch.consume(payload),
             Stage::Export(fanout) => fanout.dispatch(payload),
             Stage::Transform(transform, next) => {
                 let mut payload = payload;
-                transform.apply(&mut payload);
-                next.dispatch(payload);
+                transform.apply_acknowledged(&mut payload);
+                if !payload.chunks.is_empty() {
+                    next.dispatch(payload);
+                }
             }
         }
     }

@@ -4,6 +4,12 @@
 //! `send_batch_size` items, or `timeout` after its oldest item arrived, or when the shard
 //! drains. A send holds at most `send_batch_max_size` items (0 = no cap); a resource message
 //! larger than what is left is split so that every item keeps its resource and scope.
+//!
+//! Invariants, checked by `debug_assert!` in every debug build (the test suite runs them):
+//! - the buffer's `items` is the sum of its chunks' items: each item counted once;
+//! - a send takes at most what the buffer holds and at most `send_batch_max_size` (when set);
+//! - the buffer's reservation is what its chunks were admitted with, and an empty buffer
+//!   holds no items.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -26,6 +32,13 @@ struct Buffer {
     items: u64,
     reservation: Reservation,
     oldest: Option<Instant>,
+}
+
+impl Buffer {
+    /// Whether `items` is the sum of the chunks' items (an invariant of the module).
+    fn counts_agree(&self) -> bool {
+        self.items == self.chunks.iter().map(|c| u64::from(c.items)).sum::<u64>()
+    }
 }
 
 /// One pipeline's batch buffer on one shard.
@@ -82,6 +95,7 @@ impl BatchProcessor {
             buffer.reservation.merge(payload.reservation);
             buffer.oldest.get_or_insert_with(Instant::now);
         }
+        debug_assert!(self.buffer.borrow().counts_agree());
         while self.buffer.borrow().items >= self.send_batch_size {
             self.send_one(Trigger::Size);
         }
@@ -136,6 +150,10 @@ impl BatchProcessor {
                 max => max.min(buffer.items),
             };
             let (chunks, items) = take_items(self.signal, &mut buffer.chunks, cap);
+            debug_assert!(
+                items <= cap && items <= buffer.items,
+                "batch takes more than it holds"
+            );
             buffer.items -= items;
             let bytes: usize = chunks.iter().map(|c| c.bytes.len()).sum();
             let reservation = if buffer.chunks.is_empty() {
@@ -147,6 +165,8 @@ impl BatchProcessor {
                 buffer.oldest = Some(Instant::now());
                 buffer.reservation.split_off(bytes)
             };
+            debug_assert!(buffer.counts_agree());
+            debug_assert!(!buffer.chunks.is_empty() || buffer.items == 0);
             Payload {
                 signal: self.signal,
                 chunks,
@@ -177,6 +197,7 @@ fn take_items(
     let mut taken = Vec::new();
     let mut items = 0u64;
     while let Some(chunk) = chunks.pop_front() {
+        debug_assert!(items <= cap);
         let room = cap - items;
         let chunk_items = u64::from(chunk.items);
         if chunk_items <= room {

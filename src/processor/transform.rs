@@ -20,7 +20,10 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::encoding::{decode_key, decode_varint, encode_key, encode_varint, WireType};
 use prost::Message;
 
-use crate::otlp::ResourceChunk;
+use std::sync::Arc;
+
+use crate::config::ComponentId;
+use crate::observe::ShardCounters;
 use crate::pipeline::payload::Payload;
 
 use super::attributes::AttributesProcessor;
@@ -35,6 +38,9 @@ pub enum TransformError {
     /// The chunk's top-level wire format is broken.
     #[error("resource message is malformed: {0}")]
     Malformed(&'static str),
+    /// A test armed `rewrite_fails` (`crate::fault`; only in builds with fault injection).
+    #[error("injected fault: rewrite_fails")]
+    Injected,
 }
 
 /// A resource chunk with its `resource` decoded and everything else kept as bytes.
@@ -92,35 +98,100 @@ pub fn join_resource(split: &SplitChunk) -> Bytes {
     out.freeze()
 }
 
-/// A synchronous processor stage that rewrites payloads in place.
-pub enum Transform {
+/// What a rewriting processor is.
+pub enum Rewrite {
     /// The `attributes` processor.
     Attributes(AttributesProcessor),
     /// The `resource` processor.
     Resource(ResourceProcessor),
 }
 
+/// A synchronous processor stage that rewrites payloads in place and fails closed: a chunk
+/// it cannot rewrite is never passed on as it came (it may hold what the processor was told
+/// to delete or hash).
+pub struct Transform {
+    id: ComponentId,
+    rewrite: Rewrite,
+    counters: Option<Arc<ShardCounters>>,
+}
+
+/// The chunks a rewrite failed on, left out of their payload.
+#[derive(Debug)]
+pub struct TransformFailure {
+    /// Items in the chunks left out.
+    pub items: u64,
+    /// The first chunk's error.
+    pub error: TransformError,
+}
+
 impl Transform {
-    /// Rewrites every chunk of `payload`; a chunk that fails to rewrite is passed on as is.
-    pub fn apply(&self, payload: &mut Payload) {
+    /// Processor `id` rewriting with `rewrite`.
+    pub fn new(id: ComponentId, rewrite: Rewrite) -> Transform {
+        Transform {
+            id,
+            rewrite,
+            counters: None,
+        }
+    }
+
+    /// Counts items left out after a failure into `counters`.
+    pub fn observed(mut self, counters: Arc<ShardCounters>) -> Transform {
+        self.counters = Some(counters);
+        self
+    }
+
+    /// Rewrites every chunk of `payload`. A chunk that fails is removed from it; what was
+    /// removed is returned (the caller refuses or reports it).
+    pub fn apply(&self, payload: &mut Payload) -> Option<TransformFailure> {
         let signal = payload.signal;
-        for chunk in &mut payload.chunks {
-            let result = match self {
-                Transform::Attributes(p) => p.rewrite(signal, &chunk.bytes),
-                Transform::Resource(p) => p.rewrite(&chunk.bytes),
+        let mut failure: Option<TransformFailure> = None;
+        payload.chunks.retain_mut(|chunk| {
+            let result = if crate::fault::Fault::RewriteFails.trips(&chunk.bytes) {
+                Err(TransformError::Injected)
+            } else {
+                match &self.rewrite {
+                    Rewrite::Attributes(p) => p.rewrite(signal, &chunk.bytes),
+                    Rewrite::Resource(p) => p.rewrite(&chunk.bytes),
+                }
             };
             match result {
                 Ok(Some(bytes)) => {
-                    *chunk = ResourceChunk {
-                        bytes,
-                        items: chunk.items,
-                    }
+                    chunk.bytes = bytes;
+                    true
                 }
-                Ok(None) => {}
-                Err(error) => tracing::warn!(%error, "processor left a chunk unchanged"),
+                Ok(None) => true,
+                Err(error) => {
+                    let items = u64::from(chunk.items);
+                    match &mut failure {
+                        Some(f) => f.items += items,
+                        None => failure = Some(TransformFailure { items, error }),
+                    }
+                    false
+                }
             }
-        }
+        });
+        payload.items = payload.chunks.iter().map(|c| u64::from(c.items)).sum();
         payload.bytes = payload.chunks.iter().map(|c| c.bytes.len()).sum();
+        failure
+    }
+
+    /// [`Transform::apply`] on data already acknowledged: what fails is left out, logged
+    /// and counted in `shardgate_processor_failed_items_total`.
+    pub fn apply_acknowledged(&self, payload: &mut Payload) {
+        let Some(failure) = self.apply(payload) else {
+            return;
+        };
+        if let Some(counters) = &self.counters {
+            counters.processor_failed_items[crate::observe::signal_index(payload.signal)]
+                .add(failure.items);
+        }
+        tracing::error!(
+            processor = %self.id,
+            error = %failure.error,
+            dropped_items = failure.items,
+            signal = %payload.signal,
+            "Processor failed; dropping the data it could not process rather than sending it unprocessed."
+        );
     }
 }
 
@@ -194,7 +265,7 @@ mod tests {
     }
 
     use crate::otlp::testgen::{request, Req};
-    use crate::otlp::{encode_request, scan_request};
+    use crate::otlp::{encode_request, scan_request, ResourceChunk};
     use crate::processor::attributes::AttributesProcessor;
     use crate::processor::resource::ResourceProcessor;
     use opentelemetry_proto::tonic::metrics::v1::{metric::Data, Metric};
@@ -306,5 +377,53 @@ mod tests {
     fn truncated_chunk_is_an_error() {
         assert!(split_resource(&[0x0a, 0x05, 0x01]).is_err());
         assert!(split_resource(&[0x0b]).is_err());
+    }
+
+    /// Scenario: a payload of a chunk the resource processor can rewrite and one it cannot.
+    /// Guarantee: the bad chunk is left out (fail closed) and reported with its items; the
+    /// good one is rewritten; counts follow.
+    #[test]
+    fn a_chunk_that_fails_to_rewrite_is_left_out() {
+        let good = ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![kv("secret", "s3cr3t"), kv("keep", "k")],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let resource = ResourceProcessor::new(
+            &crate::config::attributes::parse_resource(
+                "attributes: [{key: secret, action: delete}]",
+            )
+            .unwrap(),
+        );
+        let transform = Transform::new("resource".parse().unwrap(), Rewrite::Resource(resource));
+        let budget = crate::pipeline::budget::Budget::new(1 << 20);
+        let chunks = vec![
+            ResourceChunk {
+                bytes: Bytes::from(good),
+                items: 2,
+            },
+            ResourceChunk {
+                bytes: Bytes::from_static(&[0x0a, 0x05, 0x01]),
+                items: 3,
+            },
+        ];
+        let mut payload = Payload::new(crate::signal::Signal::Traces, chunks, budget.empty());
+        let failure = transform.apply(&mut payload).expect("the bad chunk fails");
+        assert_eq!(failure.items, 3);
+        assert!(matches!(failure.error, TransformError::Malformed(_)));
+        assert_eq!((payload.chunks.len(), payload.items), (1, 2));
+        let kept = ResourceSpans::decode(payload.chunks[0].bytes.clone()).unwrap();
+        let keys: Vec<_> = kept
+            .resource
+            .unwrap()
+            .attributes
+            .into_iter()
+            .map(|a| a.key)
+            .collect();
+        assert_eq!(keys, ["keep"]);
+        assert_eq!(payload.bytes, payload.chunks[0].bytes.len());
     }
 }

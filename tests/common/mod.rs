@@ -55,6 +55,16 @@ pub fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// Fails the test unless this process may use `n` CPUs: a test that needs them must not pass
+/// without testing (CI machines have 2).
+pub fn require_cpus(n: usize) {
+    let have = cpus();
+    assert!(
+        have >= n,
+        "this test needs {n} CPUs and this process may use {have}; run it on a machine with {n}"
+    );
+}
+
 /// `shards.cores` for "two shards" (one if the machine only lets us have one CPU).
 pub fn two_shards() -> String {
     cpus().min(2).to_string()
@@ -107,10 +117,16 @@ struct BackendState {
     fail_next: Mutex<VecDeque<tonic::Status>>,
     /// Requests answered with a failure.
     rejected: Mutex<usize>,
+    /// How long every request waits before it is answered.
+    delay: Mutex<Duration>,
 }
 
 impl BackendState {
-    fn admit<T>(&self, request: tonic::Request<T>) -> Result<Recorded<T>, tonic::Status> {
+    async fn admit<T>(&self, request: tonic::Request<T>) -> Result<Recorded<T>, tonic::Status> {
+        let delay = *self.delay.lock().unwrap();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         if let Some(status) = self.fail_next.lock().unwrap().pop_front() {
             *self.rejected.lock().unwrap() += 1;
             return Err(status);
@@ -136,7 +152,7 @@ impl TraceService for Svc {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let recorded = self.0.admit(request)?;
+        let recorded = self.0.admit(request).await?;
         self.0.traces.lock().unwrap().push(recorded);
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
@@ -148,7 +164,7 @@ impl MetricsService for Svc {
         &self,
         request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
-        let recorded = self.0.admit(request)?;
+        let recorded = self.0.admit(request).await?;
         self.0.metrics.lock().unwrap().push(recorded);
         Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
     }
@@ -160,7 +176,7 @@ impl LogsService for Svc {
         &self,
         request: tonic::Request<ExportLogsServiceRequest>,
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
-        let recorded = self.0.admit(request)?;
+        let recorded = self.0.admit(request).await?;
         self.0.logs.lock().unwrap().push(recorded);
         Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
     }
@@ -248,6 +264,19 @@ impl Backend {
         for _ in 0..n {
             queue.push_back(tonic::Status::new(code, message.to_owned()));
         }
+    }
+
+    /// Answers the next `n` requests (of any signal) with `status`, details and all.
+    pub fn fail_next_with(&self, n: usize, status: tonic::Status) {
+        let mut queue = self.state.fail_next.lock().unwrap();
+        for _ in 0..n {
+            queue.push_back(status.clone());
+        }
+    }
+
+    /// Makes every request wait `delay` before it is answered (a slow backend).
+    pub fn set_delay(&self, delay: Duration) {
+        *self.state.delay.lock().unwrap() = delay;
     }
 
     /// Requests answered with a failure so far.
@@ -694,6 +723,20 @@ impl Config {
 // The collector process
 // ---------------------------------------------------------------------------------------------
 
+/// `GET path` over plain HTTP/1.0 (health and metrics endpoints); the status code and body,
+/// or `None` when nothing answers (the process is gone).
+pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+    Some((status, body))
+}
+
 /// Removes ANSI escape sequences (colours) from log text.
 pub fn strip_ansi(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -753,11 +796,16 @@ impl Collector {
 
     /// As [`Collector::start`] with config text.
     pub fn start_yaml(yaml: &str) -> Collector {
+        Collector::start_yaml_with_env(yaml, &[])
+    }
+
+    /// As [`Collector::start_yaml`] with extra environment variables.
+    pub fn start_yaml_with_env(yaml: &str, env: &[(&str, &str)]) -> Collector {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("config.yaml");
         std::fs::write(&path, yaml).expect("write config");
         let args = ["--config".to_owned(), path.display().to_string()];
-        let mut collector = Collector::spawn(&args);
+        let mut collector = Collector::spawn_with_env(&args, env);
         collector._dir = Some(dir);
         collector.config_path = Some(path);
         collector.wait_ready(yaml);
@@ -766,8 +814,14 @@ impl Collector {
 
     /// Runs the binary with `args` (no waiting).
     pub fn spawn(args: &[String]) -> Collector {
+        Collector::spawn_with_env(args, &[])
+    }
+
+    /// As [`Collector::spawn`] with extra environment variables.
+    pub fn spawn_with_env(args: &[String], env: &[(&str, &str)]) -> Collector {
         let mut child = Command::new(binary())
             .args(args)
+            .envs(env.iter().copied())
             .env("NO_COLOR", "1")
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())

@@ -64,6 +64,8 @@ impl ReceiveError {
                 Code::Unavailable
             }
             ReceiveError::Ingest(IngestError::Export(_)) => Code::InvalidArgument,
+            // Not the client's fault and not worth retrying: the same data fails the same way.
+            ReceiveError::Ingest(IngestError::Processor(_)) => Code::Internal,
         };
         Status::new(code, self.to_string())
     }

@@ -49,6 +49,7 @@ const CODE_INVALID_ARGUMENT: i32 = 3;
 const CODE_NOT_FOUND: i32 = 5;
 const CODE_RESOURCE_EXHAUSTED: i32 = 8;
 const CODE_UNIMPLEMENTED: i32 = 12;
+const CODE_INTERNAL: i32 = 13;
 const CODE_UNAVAILABLE: i32 = 14;
 
 /// The body encoding of a request (and so of its answer).
@@ -116,6 +117,8 @@ impl HttpReceiveError {
                 (503, CODE_UNAVAILABLE)
             }
             HttpReceiveError::Ingest(IngestError::Export(_)) => (400, CODE_INVALID_ARGUMENT),
+            // 500 is not retryable in OTLP/HTTP: the same data would fail the same way.
+            HttpReceiveError::Ingest(IngestError::Processor(_)) => (500, CODE_INTERNAL),
         }
     }
 }

@@ -6,8 +6,11 @@
 //! 1. decompress, the decompressed size bounded by the receiver's limit;
 //! 2. validate and count in one structural scan;
 //! 3. reserve the bytes in the shard's budget, once per pipeline (refused when full, or when
-//!    a healthy exporter's sending queue is full: see `exporter::queue`);
-//! 4. hand the data to every pipeline listing this receiver.
+//!    a healthy exporter's sending queue is full: see `exporter::queue`), and prepare every
+//!    pipeline (processors rewrite, exporters' queues take their places);
+//! 4. only when every pipeline is prepared, hand the data to all of them. A refusal in step 3
+//!    undoes everything, so the client's retry never duplicates data in a pipeline that took
+//!    it the first time.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -21,6 +24,8 @@ use crate::otlp::{self, ScanError};
 use crate::pipeline::budget::Budget;
 use crate::pipeline::build::Routes;
 use crate::pipeline::payload::Payload;
+use crate::pipeline::PipelineError;
+use crate::processor::transform::TransformError;
 use crate::signal::Signal;
 
 /// Why a body was not taken; transports map each to their status codes.
@@ -44,6 +49,18 @@ pub enum IngestError {
     /// The pipeline's exporters failed (only without a batch processor).
     #[error("{0}")]
     Export(#[from] ExportError),
+    /// A processor failed on the data; it was refused rather than passed on unprocessed.
+    #[error("processor failed, data refused: {0}")]
+    Processor(#[from] TransformError),
+}
+
+impl From<PipelineError> for IngestError {
+    fn from(error: PipelineError) -> IngestError {
+        match error {
+            PipelineError::Export(error) => IngestError::Export(error),
+            PipelineError::Processor(error) => IngestError::Processor(error),
+        }
+    }
 }
 
 /// What one receiver needs on one shard to take data in.
@@ -147,16 +164,20 @@ impl Ingest {
         };
         let scanned = otlp::scan_request(signal, &body)?;
         items.set(scanned.items);
+        if crate::fault::Fault::ShardPanic.trips(&body) {
+            panic!("injected fault: shard_panic");
+        }
         let bytes = body.len();
-        // Every pipeline holds the data until its exporters are done: reserve for each.
-        // and every pipeline's healthy exporters must have sending-queue room.
-        if !self.budget.has_room(bytes.saturating_mul(stages.len()))
-            || !stages.iter().all(|stage| stage.has_room())
-        {
+        // Every pipeline holds the data until its exporters are done: reserve for each, and
+        // every pipeline's healthy exporters must have sending-queue room. All of it before
+        // any pipeline takes the data (dropping `prepared` undoes it), and without waiting,
+        // so no other request can take the room in between.
+        if !stages.iter().all(|stage| stage.has_room()) {
             return Err(IngestError::Overloaded);
         }
         let last = stages.len() - 1;
         let mut chunks = Some(scanned.chunks);
+        let mut prepared = Vec::with_capacity(stages.len());
         for (i, stage) in stages.iter().enumerate() {
             let reservation = self
                 .budget
@@ -167,10 +188,28 @@ impl Ingest {
             } else {
                 chunks.clone().unwrap_or_default()
             };
-            stage
-                .consume(Payload::new(signal, chunks, reservation))
-                .await?;
+            prepared.push(stage.prepare(Payload::new(signal, chunks, reservation))?);
         }
-        Ok(())
+        if prepared.len() == 1 {
+            let Some(only) = prepared.pop() else {
+                return Ok(());
+            };
+            return Ok(only.commit().await?);
+        }
+        // Several pipelines commit side by side: a batch commits at once, an export without
+        // batch answers when its exporters do. The first error wins.
+        let commits: Vec<_> = prepared
+            .into_iter()
+            .map(|p| shardgate_shards::task::spawn_local(p.commit()))
+            .collect();
+        let mut result = Ok(());
+        for commit in commits {
+            if let Err(error) = commit.await {
+                if result.is_ok() {
+                    result = Err(IngestError::Export(error));
+                }
+            }
+        }
+        result
     }
 }

@@ -438,6 +438,31 @@ mod shares;
 pub mod sync;
 pub mod timer;
 
+/// shardgate patch: test-only hooks (feature `shardgate-test-hooks`), see PATCHED.md.
+#[cfg(feature = "shardgate-test-hooks")]
+pub mod shardgate_test_hooks {
+    use std::cell::Cell;
+    use std::time::Duration;
+
+    thread_local! {
+        static PAUSE_BEFORE_SLEEP: Cell<Duration> = const { Cell::new(Duration::ZERO) };
+    }
+
+    /// Makes this thread's executor wait `pause` each time it decides to sleep, before it
+    /// tells other threads so: messages they send meanwhile find it "awake" and skip the
+    /// eventfd, so only its last look at its channels (after saying it sleeps) can see them.
+    pub fn set_pause_before_sleep(pause: Duration) {
+        PAUSE_BEFORE_SLEEP.with(|p| p.set(pause));
+    }
+
+    pub(crate) fn pause_before_sleep() {
+        let pause = PAUSE_BEFORE_SLEEP.with(|p| p.get());
+        if !pause.is_zero() {
+            std::thread::sleep(pause);
+        }
+    }
+}
+
 use crate::reactor::Reactor;
 pub use crate::{
     byte_slice_ext::{ByteSliceExt, ByteSliceMutExt},

@@ -1990,6 +1990,9 @@ impl Reactor {
             // We have to sweep the remote channels function once more because since
             // last time until now it could be that something happened in a remote executor
             // that opened up room. If it did we bail on sleep and go process it.
+            // shardgate patch: a test hook widens the window before `prepare_to_sleep`.
+            #[cfg(feature = "shardgate-test-hooks")]
+            crate::shardgate_test_hooks::pause_before_sleep();
             self.notifier.prepare_to_sleep();
             // shardgate patch: a full fence here, paired with one in
             // `SleepNotifier::notify` (the only way other threads wake this executor).

@@ -1,0 +1,59 @@
+//! Faults a test can provoke in a running collector, to check what happens when a shard
+//! panics or a processor fails. Compiled only with the `fault-injection` cargo feature (the
+//! test suite turns it on; release builds never have it), and armed only by the environment
+//! variable `SHARDGATE_FAULTS` (a comma-separated list of [`Fault`] names) at start.
+//!
+//! A fault fires on data that carries its marker, so a test chooses which request trips it.
+
+/// A fault that can be armed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// `shard_panic`: the shard that receives a request containing [`Fault::marker`] panics.
+    ShardPanic,
+    /// `rewrite_fails`: an attributes/resource rewrite of a chunk containing the marker fails.
+    RewriteFails,
+}
+
+impl Fault {
+    /// The name used in `SHARDGATE_FAULTS`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::ShardPanic => "shard_panic",
+            Fault::RewriteFails => "rewrite_fails",
+        }
+    }
+
+    /// The bytes that trip the fault when they occur in the data (e.g. as an attribute value).
+    pub fn marker(self) -> &'static [u8] {
+        match self {
+            Fault::ShardPanic => b"shardgate.fault.shard_panic",
+            Fault::RewriteFails => b"shardgate.fault.rewrite_fails",
+        }
+    }
+
+    /// Whether the fault is armed and `data` carries its marker.
+    #[cfg(feature = "fault-injection")]
+    pub fn trips(self, data: &[u8]) -> bool {
+        armed(self) && contains(data, self.marker())
+    }
+
+    /// Without the `fault-injection` feature no fault ever trips.
+    #[cfg(not(feature = "fault-injection"))]
+    #[inline(always)]
+    pub fn trips(self, _data: &[u8]) -> bool {
+        false
+    }
+}
+
+#[cfg(feature = "fault-injection")]
+fn armed(fault: Fault) -> bool {
+    use std::sync::OnceLock;
+    static ARMED: OnceLock<String> = OnceLock::new();
+    let armed = ARMED.get_or_init(|| std::env::var("SHARDGATE_FAULTS").unwrap_or_default());
+    armed.split(',').any(|name| name.trim() == fault.name())
+}
+
+#[cfg(feature = "fault-injection")]
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
