@@ -44,22 +44,7 @@ pub fn main() -> ExitCode {
 }
 
 fn components() -> String {
-    [
-        "receivers:",
-        "  otlp        (protocols: grpc, http)",
-        "processors:",
-        "  attributes",
-        "  batch",
-        "  resource",
-        "exporters:",
-        "  otlp        (alias: otlp_grpc)",
-        "  otlphttp    (alias: otlp_http)",
-        "  debug",
-        "extensions:",
-        "  health_check",
-        "",
-    ]
-    .join("\n")
+    crate::config::registry::listing()
 }
 
 fn validate(config_path: Option<PathBuf>, profile: Option<PathBuf>) -> ExitCode {

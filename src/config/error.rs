@@ -62,7 +62,7 @@ pub enum ConfigError {
         /// The whole id as written.
         id: String,
         /// The types this build has in that section.
-        supported: &'static [&'static str],
+        supported: Vec<&'static str>,
     },
     /// A pipeline or `service::extensions` references a component that is not configured.
     #[error("{path}: references {role} \"{id}\" which is not configured")]
@@ -213,7 +213,7 @@ mod tests {
             section: "extensions".into(),
             kind: "health_check".into(),
             id: "health_check".into(),
-            supported: &[],
+            supported: Vec::new(),
         };
         assert_eq!(
             e.to_string(),

@@ -11,13 +11,9 @@ pub use super::client::{Compression, Endpoint, QueueConfig, QueueSizer, RetryCon
 use super::client::{self, RawQueue, RawRetry, Scheme};
 use super::de::{self, join, reject_set, warn_ignored, Text};
 use super::duration::GoDuration;
-use super::error::{ConfigError, Errors};
-use super::id::ComponentId;
+use super::error::Errors;
 use super::otlp_http::{otlp_http, OtlpHttpExporterConfig, RawOtlpHttp};
 use crate::signal::Signal;
-
-/// Exporter types this build has (`otlp_grpc` is otelcol's newer name for `otlp`).
-pub const EXPORTER_TYPES: &[&str] = &["otlp", "otlp_grpc", "otlphttp", "otlp_http", "debug"];
 
 /// Default export request `timeout` (otelcol's).
 pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -144,36 +140,26 @@ struct RawDebug {
     use_internal_logger: Option<bool>,
 }
 
-/// Decodes and checks one exporter body; `path` is e.g. `exporters::otlp/backend`.
-pub(crate) fn build(
-    id: &ComponentId,
+/// `otlp` (registered in `super::registry`); `path` is e.g. `exporters::otlp/backend`.
+pub(crate) fn parse_otlp(body: Value, path: &str, errs: &mut Errors) -> Option<ExporterConfig> {
+    let raw: RawOtlp = errs.take(de::decode(body, path))?;
+    otlp(raw, path, errs).map(ExporterConfig::Otlp)
+}
+
+/// `otlphttp` (registered in `super::registry`).
+pub(crate) fn parse_otlp_http(
     body: Value,
     path: &str,
     errs: &mut Errors,
 ) -> Option<ExporterConfig> {
-    match id.kind.as_str() {
-        "otlp" | "otlp_grpc" => {
-            let raw: RawOtlp = errs.take(de::decode(body, path))?;
-            otlp(raw, path, errs).map(ExporterConfig::Otlp)
-        }
-        "otlphttp" | "otlp_http" => {
-            let raw: RawOtlpHttp = errs.take(de::decode(body, path))?;
-            otlp_http(raw, path, errs).map(ExporterConfig::OtlpHttp)
-        }
-        "debug" => {
-            let raw: RawDebug = errs.take(de::decode(body, path))?;
-            Some(ExporterConfig::Debug(debug(raw, path, errs)))
-        }
-        _ => {
-            errs.push(ConfigError::UnknownType {
-                section: "exporters".into(),
-                kind: id.kind.clone(),
-                id: id.to_string(),
-                supported: EXPORTER_TYPES,
-            });
-            None
-        }
-    }
+    let raw: RawOtlpHttp = errs.take(de::decode(body, path))?;
+    otlp_http(raw, path, errs).map(ExporterConfig::OtlpHttp)
+}
+
+/// `debug` (registered in `super::registry`).
+pub(crate) fn parse_debug(body: Value, path: &str, errs: &mut Errors) -> Option<ExporterConfig> {
+    let raw: RawDebug = errs.take(de::decode(body, path))?;
+    Some(ExporterConfig::Debug(debug(raw, path, errs)))
 }
 
 fn otlp(raw: RawOtlp, path: &str, errs: &mut Errors) -> Option<OtlpExporterConfig> {
@@ -308,12 +294,14 @@ fn debug(raw: RawDebug, path: &str, errs: &mut Errors) -> DebugExporterConfig {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::config::ConfigError;
 
     fn parse(kind: &str, yaml: &str) -> Result<ExporterConfig, ConfigError> {
         let mut errs = Errors::default();
         let body: Value = serde_yaml::from_str(yaml).unwrap();
         let path = format!("exporters::{kind}");
-        let e = build(&kind.parse().unwrap(), body, &path, &mut errs);
+        let e =
+            super::super::registry::build_exporter(&kind.parse().unwrap(), body, &path, &mut errs);
         errs.finish(e).map(|e| e.unwrap())
     }
 

@@ -5,11 +5,8 @@ use serde::Deserialize;
 use serde_yaml::Value;
 
 use super::de::{self, warn_ignored, Text};
-use super::error::{ConfigError, Errors};
-use super::id::ComponentId;
+use super::error::Errors;
 
-/// Extension types this build has.
-pub const EXTENSION_TYPES: &[&str] = &["health_check"];
 /// otelcol's default `health_check` endpoint.
 pub const DEFAULT_HEALTH_CHECK_ENDPOINT: &str = "localhost:13133";
 
@@ -47,22 +44,13 @@ struct RawHealthCheck {
     check_collector_pipeline: Option<Value>,
 }
 
-/// Decodes one extension body; unknown types and keys are errors naming their path.
-pub(crate) fn build(
-    id: &ComponentId,
+/// `health_check` (registered in `super::registry`); unknown keys are errors naming their
+/// path.
+pub(crate) fn parse_health_check(
     body: Value,
     path: &str,
     errs: &mut Errors,
 ) -> Option<ExtensionConfig> {
-    if id.kind != "health_check" {
-        errs.push(ConfigError::UnknownType {
-            section: "extensions".into(),
-            kind: id.kind.clone(),
-            id: id.to_string(),
-            supported: EXTENSION_TYPES,
-        });
-        return None;
-    }
     let raw: RawHealthCheck = errs.take(de::decode(body, path))?;
     warn_ignored(
         errs,

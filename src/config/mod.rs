@@ -21,6 +21,7 @@ mod metrics;
 mod otlp_http;
 mod processor;
 mod receiver;
+pub mod registry;
 mod service;
 mod shards;
 mod source;
@@ -42,22 +43,18 @@ pub use duration::{format_go_duration, parse_go_duration};
 pub use error::ConfigError;
 pub use exporter::{
     Compression, DebugExporterConfig, Endpoint, ExporterConfig, OtlpExporterConfig, QueueConfig,
-    QueueSizer, RetryConfig, Verbosity, DEFAULT_EXPORT_TIMEOUT, EXPORTER_TYPES,
+    QueueSizer, RetryConfig, Verbosity, DEFAULT_EXPORT_TIMEOUT,
 };
-pub use extension::{
-    ExtensionConfig, HealthCheckConfig, DEFAULT_HEALTH_CHECK_ENDPOINT, EXTENSION_TYPES,
-};
+pub use extension::{ExtensionConfig, HealthCheckConfig, DEFAULT_HEALTH_CHECK_ENDPOINT};
 pub use id::{ComponentId, PipelineId};
 pub use memory_limiter::MemoryLimiterConfig;
 pub use metrics::{MetricsConfig, DEFAULT_METRICS_ENDPOINT};
 pub use otlp_http::{HttpEncoding, HttpUrl, OtlpHttpExporterConfig, DEFAULT_HTTP_EXPORT_TIMEOUT};
-pub use processor::{
-    BatchConfig, ProcessorConfig, DEFAULT_BATCH_TIMEOUT, DEFAULT_SEND_BATCH_SIZE, PROCESSOR_TYPES,
-};
+pub use processor::{BatchConfig, ProcessorConfig, DEFAULT_BATCH_TIMEOUT, DEFAULT_SEND_BATCH_SIZE};
 pub use receiver::{
     resolve_listen, CorsConfig, GrpcServerConfig, HttpServerConfig, OtlpReceiverConfig,
     ReceiverConfig, DEFAULT_GRPC_ENDPOINT, DEFAULT_HTTP_ENDPOINT, DEFAULT_MAX_CONCURRENT_STREAMS,
-    DEFAULT_MAX_RECV_MSG_SIZE_MIB, DEFAULT_MAX_REQUEST_BODY_SIZE, RECEIVER_TYPES,
+    DEFAULT_MAX_RECV_MSG_SIZE_MIB, DEFAULT_MAX_REQUEST_BODY_SIZE,
 };
 pub use service::{LogEncoding, PipelineConfig, ServiceConfig, TelemetryConfig};
 pub use shards::{CoresSpec, ShardsConfig};
@@ -238,28 +235,28 @@ fn build(document: Value, mut warnings: Vec<String>) -> Result<Config, ConfigErr
         "receivers",
         &mut known.receivers,
         &mut errs,
-        receiver::build,
+        registry::build_receiver,
     );
     let processors = components(
         section("processors"),
         "processors",
         &mut known.processors,
         &mut errs,
-        processor::build,
+        registry::build_processor,
     );
     let exporters = components(
         section("exporters"),
         "exporters",
         &mut known.exporters,
         &mut errs,
-        exporter::build,
+        registry::build_exporter,
     );
     let extensions = components(
         section("extensions"),
         "extensions",
         &mut known.extensions,
         &mut errs,
-        extension::build,
+        registry::build_extension,
     );
     let connectors = section("connectors");
     if connectors.as_mapping().is_some_and(|m| !m.is_empty()) {

@@ -320,11 +320,12 @@ mod tests {
     }
 
     fn parse(kind: &str, yaml: &str) -> Result<OtlpHttpExporterConfig, String> {
-        use super::super::exporter::{build, ExporterConfig};
+        use super::super::exporter::ExporterConfig;
         let mut errs = Errors::default();
         let body: Value = serde_yaml::from_str(yaml).unwrap();
         let path = format!("exporters::{kind}");
-        let e = build(&kind.parse().unwrap(), body, &path, &mut errs);
+        let e =
+            super::super::registry::build_exporter(&kind.parse().unwrap(), body, &path, &mut errs);
         match errs.finish(e).map_err(|e| e.to_string())? {
             Some(ExporterConfig::OtlpHttp(c)) => Ok(c),
             other => panic!("{other:?}"),

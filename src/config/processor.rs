@@ -7,12 +7,8 @@ use serde_yaml::Value;
 
 use super::de::{self, join, Text};
 use super::duration::GoDuration;
-use super::error::{ConfigError, Errors};
-use super::id::ComponentId;
+use super::error::Errors;
 use crate::signal::Signal;
-
-/// Processor types this build has.
-pub const PROCESSOR_TYPES: &[&str] = &["attributes", "batch", "memory_limiter", "resource"];
 
 /// Default `send_batch_size` (otelcol's).
 pub const DEFAULT_SEND_BATCH_SIZE: u32 = 8192;
@@ -77,34 +73,37 @@ struct RawBatch {
     metadata_cardinality_limit: Option<u32>,
 }
 
-/// Decodes and checks one processor body; `path` is e.g. `processors::batch`.
-pub(crate) fn build(
-    id: &ComponentId,
+/// `batch` (registered in `super::registry`); `path` is e.g. `processors::batch`.
+pub(crate) fn parse_batch(body: Value, path: &str, errs: &mut Errors) -> Option<ProcessorConfig> {
+    let raw: RawBatch = errs.take(de::decode(body, path))?;
+    Some(ProcessorConfig::Batch(batch(raw, path, errs)))
+}
+
+/// `attributes` (registered in `super::registry`).
+pub(crate) fn parse_attributes(
     body: Value,
     path: &str,
     errs: &mut Errors,
 ) -> Option<ProcessorConfig> {
-    match id.kind.as_str() {
-        "batch" => {
-            let raw: RawBatch = errs.take(de::decode(body, path))?;
-            Some(ProcessorConfig::Batch(batch(raw, path, errs)))
-        }
-        "attributes" => {
-            super::attributes::attributes(body, path, errs).map(ProcessorConfig::Attributes)
-        }
-        "resource" => super::attributes::resource(body, path, errs).map(ProcessorConfig::Resource),
-        "memory_limiter" => super::memory_limiter::memory_limiter(body, path, errs)
-            .map(ProcessorConfig::MemoryLimiter),
-        _ => {
-            errs.push(ConfigError::UnknownType {
-                section: "processors".into(),
-                kind: id.kind.clone(),
-                id: id.to_string(),
-                supported: PROCESSOR_TYPES,
-            });
-            None
-        }
-    }
+    super::attributes::attributes(body, path, errs).map(ProcessorConfig::Attributes)
+}
+
+/// `resource` (registered in `super::registry`).
+pub(crate) fn parse_resource(
+    body: Value,
+    path: &str,
+    errs: &mut Errors,
+) -> Option<ProcessorConfig> {
+    super::attributes::resource(body, path, errs).map(ProcessorConfig::Resource)
+}
+
+/// `memory_limiter` (registered in `super::registry`).
+pub(crate) fn parse_memory_limiter(
+    body: Value,
+    path: &str,
+    errs: &mut Errors,
+) -> Option<ProcessorConfig> {
+    super::memory_limiter::memory_limiter(body, path, errs).map(ProcessorConfig::MemoryLimiter)
 }
 
 fn batch(raw: RawBatch, path: &str, errs: &mut Errors) -> BatchConfig {
@@ -136,11 +135,12 @@ fn batch(raw: RawBatch, path: &str, errs: &mut Errors) -> BatchConfig {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::config::{ComponentId, ConfigError};
 
     fn parse(yaml: &str) -> Result<BatchConfig, ConfigError> {
         let mut errs = Errors::default();
         let body: Value = serde_yaml::from_str(yaml).unwrap();
-        let p = build(
+        let p = super::super::registry::build_processor(
             &ComponentId::new("batch"),
             body,
             "processors::batch",
@@ -200,7 +200,7 @@ mod tests {
     #[test]
     fn unknown_type() {
         let mut errs = Errors::default();
-        build(
+        super::super::registry::build_processor(
             &ComponentId::new("filter"),
             Value::Null,
             "processors::filter",

@@ -8,12 +8,8 @@ use serde_yaml::Value;
 
 use super::de::{self, join, present, reject_set, warn_ignored, Text};
 use super::duration::GoDuration;
-use super::error::{ConfigError, Errors};
-use super::id::ComponentId;
+use super::error::Errors;
 use crate::signal::Signal;
-
-/// Receiver types this build has.
-pub const RECEIVER_TYPES: &[&str] = &["otlp"];
 
 /// Default gRPC listen endpoint (otelcol binds localhost by default).
 pub const DEFAULT_GRPC_ENDPOINT: &str = "localhost:4317";
@@ -171,28 +167,10 @@ struct RawHttp {
     keep_alives_enabled: Option<Value>,
 }
 
-/// Decodes and checks one receiver body; `path` is e.g. `receivers::otlp/2`.
-pub(crate) fn build(
-    id: &ComponentId,
-    body: Value,
-    path: &str,
-    errs: &mut Errors,
-) -> Option<ReceiverConfig> {
-    match id.kind.as_str() {
-        "otlp" => {
-            let raw: RawOtlp = errs.take(de::decode(body, path))?;
-            Some(ReceiverConfig::Otlp(otlp(raw, path, errs)))
-        }
-        _ => {
-            errs.push(ConfigError::UnknownType {
-                section: "receivers".into(),
-                kind: id.kind.clone(),
-                id: id.to_string(),
-                supported: RECEIVER_TYPES,
-            });
-            None
-        }
-    }
+/// `otlp` (registered in `super::registry`); `path` is e.g. `receivers::otlp/2`.
+pub(crate) fn parse_otlp(body: Value, path: &str, errs: &mut Errors) -> Option<ReceiverConfig> {
+    let raw: RawOtlp = errs.take(de::decode(body, path))?;
+    Some(ReceiverConfig::Otlp(otlp(raw, path, errs)))
 }
 
 fn otlp(raw: RawOtlp, path: &str, errs: &mut Errors) -> OtlpReceiverConfig {
@@ -368,11 +346,12 @@ pub fn resolve_listen(endpoint: &str) -> Result<SocketAddr, String> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::config::{ComponentId, ConfigError};
 
     fn parse(yaml: &str) -> Result<ReceiverConfig, ConfigError> {
         let mut errs = Errors::default();
         let body: Value = serde_yaml::from_str(yaml).unwrap();
-        let r = build(
+        let r = super::super::registry::build_receiver(
             &ComponentId::new("otlp"),
             body,
             "receivers::otlp",
@@ -518,7 +497,7 @@ mod tests {
     #[test]
     fn unknown_type() {
         let mut errs = Errors::default();
-        let r = build(
+        let r = super::super::registry::build_receiver(
             &ComponentId::new("jaeger"),
             Value::Null,
             "receivers::jaeger",
