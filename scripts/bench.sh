@@ -83,7 +83,7 @@ done
 [ ${#rates[@]} -gt 0 ] || rates=(100000 400000 0)
 
 if [ "$build" = 1 ]; then
-    cargo build --release --locked --bin shardgate --bin shardgate-load --bin shardgate-sink >&2
+    cargo build --release --locked -p shardgate -p shardgate-bench --bins >&2
 fi
 bin=target/release
 work=$(mktemp -d)

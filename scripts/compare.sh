@@ -35,7 +35,7 @@ if [ -z "$rotel" ] || [ ! -x "$rotel" ]; then
     exit 1
 fi
 
-cargo build --release --locked --bin shardgate --bin shardgate-load --bin shardgate-sink >&2
+cargo build --release --locked -p shardgate -p shardgate-bench --bins >&2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

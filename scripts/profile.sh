@@ -2,7 +2,7 @@
 # Where the collector's CPU goes at a fixed load: shardgate-load → shardgate (core 0) →
 # shardgate-sink, with `perf record -g` on the collector, then the top symbols (self, and with
 # children for the syscall and executor paths). Needs `perf` and release binaries
-# (`cargo build --release --bin shardgate --bin shardgate-load --bin shardgate-sink`).
+# (`cargo build --release -p shardgate -p shardgate-bench --bins`).
 # Usage: scripts/profile.sh [RATE items/s, default 100000] [SECONDS, default 4]
 # KEEP=1 keeps the recording as /tmp/perf.data for further `perf report`/`perf script`.
 set -euo pipefail

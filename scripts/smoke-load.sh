@@ -12,7 +12,7 @@ spans=${2:-100}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-cargo build --release --locked --bin shardgate --bin shardgate-load
+cargo build --release --locked -p shardgate -p shardgate-bench --bins
 bin=target/release
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

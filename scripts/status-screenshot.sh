@@ -14,9 +14,9 @@ if ! command -v chromium >/dev/null 2>&1; then
     apt-get install -y chromium
 fi
 if [ "$profile" = release ]; then
-    cargo build --release --locked --bin shardgate --bin shardgate-load
+    cargo build --release --locked -p shardgate -p shardgate-bench --bins
 else
-    cargo build --locked --bin shardgate --bin shardgate-load
+    cargo build --locked -p shardgate -p shardgate-bench --bins
 fi
 bin=target/$profile
 

@@ -19,8 +19,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy --workspace --all-targets --locked $features -- -D warnings
 
 echo "== benches (test mode)"
-cargo bench --locked --bench scan -- --test
-cargo bench --locked --bench datapath -- --test
+cargo bench --locked -p shardgate-bench --bench scan -- --test
+cargo bench --locked -p shardgate-bench --bench datapath -- --test
 
 echo "== cargo test $features (debug build: every debug_assert! invariant is checked)"
 cargo test --workspace --locked $features 2>&1 | tee "$log"
