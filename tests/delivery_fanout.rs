@@ -112,19 +112,7 @@ fn send(grpc_port: u16) -> (HashMap<String, Instant>, usize) {
 
 /// The sum over shards of `name` for `exporter` on the Prometheus endpoint.
 fn metric_sum(metrics_port: u16, name: &str, exporter: &str) -> f64 {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", metrics_port)).expect("metrics");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(stream, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).expect("read metrics");
-    let label = format!("exporter=\"{exporter}\"");
-    text.lines()
-        .filter(|l| l.starts_with(name) && l.contains(&label))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    common::metric_sum(metrics_port, name, &format!("exporter=\"{exporter}\""))
 }
 
 fn check(failing_endpoint: &str, failing: Option<&Backend>) -> (Collector, u16) {

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -150,17 +149,7 @@ fn rss_bytes(pid: u32) -> u64 {
 }
 
 fn metric_sum(metrics_port: u16, name: &str) -> f64 {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", metrics_port)).expect("metrics");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(stream, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).expect("read metrics");
-    text.lines()
-        .filter(|l| l.starts_with(name))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    common::metric_sum(metrics_port, name, "")
 }
 
 /// Scenario: 4 connections offer ~1 MiB requests as fast as they are answered to a backend

@@ -5,9 +5,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
 
 use common::{free_port, runtime, wait_until, Backend, Batch, Collector, Config, WAIT};
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
@@ -33,22 +31,9 @@ const SPANS: u64 = 5;
 const POINTS: u64 = 4;
 const LOGS: u64 = 3;
 
-/// `GET path` over plain HTTP/1.0; returns status code and body.
-pub fn http_get(addr: &str, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).expect("connect admin");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).expect("read response");
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status code");
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned());
-    (status, body.unwrap_or_default())
+/// `GET path`; status code and body (the collector must answer).
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    common::http_get(addr, path).expect("the admin endpoint answers")
 }
 
 fn scrape(addr: &str) -> Vec<Sample> {

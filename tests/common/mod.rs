@@ -737,6 +737,17 @@ pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
     Some((status, body))
 }
 
+/// The sum, over shards, of the samples of `name` on the Prometheus endpoint at `port` whose
+/// labels contain `label` (e.g. `exporter="otlp"`; empty: every sample).
+pub fn metric_sum(port: u16, name: &str, label: &str) -> f64 {
+    let (status, text) = http_get(&format!("127.0.0.1:{port}"), "/metrics").expect("metrics");
+    assert_eq!(status, 200, "{text}");
+    text.lines()
+        .filter(|l| l.starts_with(name) && l.contains(label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// Removes ANSI escape sequences (colours) from log text.
 pub fn strip_ansi(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
