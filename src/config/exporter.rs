@@ -13,6 +13,7 @@ use super::de::{self, join, reject_set, warn_ignored, Text};
 use super::duration::GoDuration;
 use super::error::Errors;
 use super::otlp_http::{otlp_http, OtlpHttpExporterConfig, RawOtlpHttp};
+use super::tls::{warn_unused_tls, RawTls};
 use crate::signal::Signal;
 
 /// Default export request `timeout` (otelcol's).
@@ -108,27 +109,6 @@ struct RawOtlp {
     wait_for_ready: Option<Value>,
     authority: Option<Value>,
     auth: Option<Value>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-/// `tls:` of a client (otelcol's configtls); only `insecure` is acted on today.
-pub(super) struct RawTls {
-    pub(super) insecure: Option<bool>,
-    insecure_skip_verify: Option<Value>,
-    ca_file: Option<Value>,
-    ca_pem: Option<Value>,
-    cert_file: Option<Value>,
-    cert_pem: Option<Value>,
-    key_file: Option<Value>,
-    key_pem: Option<Value>,
-    server_name_override: Option<Value>,
-    min_version: Option<Value>,
-    max_version: Option<Value>,
-    cipher_suites: Option<Value>,
-    reload_interval: Option<Value>,
-    include_system_ca_certs_pool: Option<Value>,
-    curve_preferences: Option<Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -239,31 +219,6 @@ fn endpoint(raw: Option<Text>, tls: RawTls, path: &str, errs: &mut Errors) -> Op
     }
     warn_unused_tls(&tls, &join(path, "tls"), errs);
     Some(endpoint)
-}
-
-/// Warns about every `tls:` key set that this build does not act on yet.
-pub(super) fn warn_unused_tls(tls: &RawTls, path: &str, errs: &mut Errors) {
-    for (key, value) in [
-        ("insecure_skip_verify", &tls.insecure_skip_verify),
-        ("ca_file", &tls.ca_file),
-        ("ca_pem", &tls.ca_pem),
-        ("cert_file", &tls.cert_file),
-        ("cert_pem", &tls.cert_pem),
-        ("key_file", &tls.key_file),
-        ("key_pem", &tls.key_pem),
-        ("server_name_override", &tls.server_name_override),
-        ("min_version", &tls.min_version),
-        ("max_version", &tls.max_version),
-        ("cipher_suites", &tls.cipher_suites),
-        ("reload_interval", &tls.reload_interval),
-        (
-            "include_system_ca_certs_pool",
-            &tls.include_system_ca_certs_pool,
-        ),
-        ("curve_preferences", &tls.curve_preferences),
-    ] {
-        warn_ignored(errs, &join(path, key), value);
-    }
 }
 
 fn debug(raw: RawDebug, path: &str, errs: &mut Errors) -> DebugExporterConfig {

@@ -25,6 +25,7 @@ pub mod registry;
 mod service;
 mod shards;
 mod source;
+mod tls;
 mod validate;
 
 #[cfg(test)]

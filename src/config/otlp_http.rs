@@ -16,7 +16,7 @@ use super::client::{self, Compression, QueueConfig, RawQueue, RawRetry, RetryCon
 use super::de::{join, reject_set, warn_ignored, Text};
 use super::duration::GoDuration;
 use super::error::Errors;
-use super::exporter::{warn_unused_tls, RawTls};
+use super::tls::{warn_unused_tls, RawTls};
 use crate::signal::Signal;
 
 /// Default export request `timeout` of the OTLP/HTTP exporter (otelcol's).

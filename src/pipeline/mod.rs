@@ -6,6 +6,7 @@
 
 pub mod budget;
 pub mod build;
+pub mod downstream;
 pub mod payload;
 
 use std::rc::Rc;
@@ -13,7 +14,9 @@ use std::rc::Rc;
 use crate::exporter::delivery::{Enqueued, Fanout};
 use crate::exporter::ExportError;
 use crate::processor::batch::BatchProcessor;
-use crate::processor::transform::{Transform, TransformError};
+use crate::processor::chunk::TransformError;
+use crate::processor::transform::Transform;
+use downstream::Downstream;
 use payload::Payload;
 
 /// Why a pipeline did not take data from a receiver.
@@ -85,20 +88,12 @@ impl Stage {
     pub async fn consume(&self, payload: Payload) -> Result<(), PipelineError> {
         Ok(self.prepare(payload)?.commit().await?)
     }
+}
 
-    /// Whether the exporters at the end of this stage's chain let new data be acknowledged
-    /// (their sending queues have room; the rule is in `exporter::queue`).
-    pub fn has_room(&self) -> bool {
-        match self {
-            Stage::Batch(batch) => batch.next().has_room(),
-            Stage::Export(fanout) => fanout.has_room(),
-            Stage::Transform(_, next) => next.has_room(),
-        }
-    }
-
+impl Downstream for Stage {
     /// Takes data from an earlier stage that has already acknowledged it. A chunk a processor
     /// fails on is left out (logged and counted), never sent on unchanged.
-    pub fn dispatch(&self, payload: Payload) {
+    fn dispatch(&self, payload: Payload) {
         match self {
             Stage::Batch(batch) => batch.consume(payload),
             Stage::Export(fanout) => fanout.dispatch(payload),
@@ -109,6 +104,16 @@ impl Stage {
                     next.dispatch(payload);
                 }
             }
+        }
+    }
+
+    /// Whether the exporters at the end of this stage's chain let new data be acknowledged
+    /// (their sending queues have room; the rule is in `exporter::queue`).
+    fn has_room(&self) -> bool {
+        match self {
+            Stage::Batch(batch) => batch.next().has_room(),
+            Stage::Export(fanout) => fanout.has_room(),
+            Stage::Transform(_, next) => next.has_room(),
         }
     }
 }

@@ -13,8 +13,8 @@ use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use prost::Message;
 
 use super::actions;
+use super::chunk::{split_resource, TransformError};
 use super::matching::{Fields, Item, Selector};
-use super::transform::{split_resource, TransformError};
 use crate::config::{ActionConfig, AttributesConfig};
 use crate::signal::Signal;
 

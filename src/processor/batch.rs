@@ -23,8 +23,8 @@ use crate::config::BatchConfig;
 use crate::observe::BatchCounters;
 use crate::otlp::{self, ResourceChunk};
 use crate::pipeline::budget::{Budget, Reservation};
+use crate::pipeline::downstream::Downstream;
 use crate::pipeline::payload::Payload;
-use crate::pipeline::Next;
 use crate::signal::Signal;
 
 struct Buffer {
@@ -48,7 +48,7 @@ pub struct BatchProcessor {
     send_batch_max_size: u64,
     timeout: Duration,
     buffer: RefCell<Buffer>,
-    next: Next,
+    next: Rc<dyn Downstream>,
     counters: Option<Arc<BatchCounters>>,
 }
 
@@ -63,7 +63,12 @@ enum Trigger {
 
 impl BatchProcessor {
     /// A processor that sends its batches to `next`.
-    pub fn new(signal: Signal, config: &BatchConfig, budget: &Budget, next: Next) -> Self {
+    pub fn new(
+        signal: Signal,
+        config: &BatchConfig,
+        budget: &Budget,
+        next: Rc<dyn Downstream>,
+    ) -> Self {
         BatchProcessor {
             signal,
             send_batch_size: u64::from(config.send_batch_size.max(1)),
@@ -113,8 +118,8 @@ impl BatchProcessor {
     }
 
     /// The stage batches are sent to.
-    pub fn next(&self) -> &Next {
-        &self.next
+    pub fn next(&self) -> &dyn Downstream {
+        &*self.next
     }
 
     /// Items waiting in the buffer.

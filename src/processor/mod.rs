@@ -3,11 +3,12 @@
 //! Every processor kind has the same entry points: `new` (from its config, on a shard) and
 //! `consume` (take a payload). Processors that need no field access (`batch`) never decode;
 //! `attributes` and `resource` are synchronous rewrites (`transform::Transform`) that decode
-//! only what they touch, per resource chunk.
+//! only what they touch, per resource chunk (`chunk`).
 
 pub mod actions;
 pub mod attributes;
 pub mod batch;
+pub mod chunk;
 pub mod matching;
 pub mod memory_limiter;
 pub mod resource;

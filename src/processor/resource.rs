@@ -6,7 +6,7 @@
 use bytes::Bytes;
 
 use super::actions;
-use super::transform::{join_resource, split_resource, TransformError};
+use super::chunk::{join_resource, split_resource, TransformError};
 use crate::config::{ActionConfig, ResourceConfig};
 
 /// One `resource` processor instance on a shard.

@@ -23,9 +23,10 @@ use crate::exporter::ExportError;
 use crate::otlp::{self, ScanError};
 use crate::pipeline::budget::Budget;
 use crate::pipeline::build::Routes;
+use crate::pipeline::downstream::Downstream;
 use crate::pipeline::payload::Payload;
 use crate::pipeline::PipelineError;
-use crate::processor::transform::TransformError;
+use crate::processor::chunk::TransformError;
 use crate::signal::Signal;
 
 /// Why a body was not taken; transports map each to their status codes.
