@@ -176,6 +176,15 @@ impl Ingest {
         if !stages.iter().all(|stage| stage.has_room()) {
             return Err(IngestError::Overloaded);
         }
+        if let [only] = stages {
+            // The common case: one pipeline, nothing to coordinate and no allocation.
+            let reservation = self
+                .budget
+                .try_reserve(bytes)
+                .ok_or(IngestError::Overloaded)?;
+            let prepared = only.prepare(Payload::new(signal, scanned.chunks, reservation))?;
+            return Ok(prepared.commit().await?);
+        }
         let last = stages.len() - 1;
         let mut chunks = Some(scanned.chunks);
         let mut prepared = Vec::with_capacity(stages.len());
@@ -190,12 +199,6 @@ impl Ingest {
                 chunks.clone().unwrap_or_default()
             };
             prepared.push(stage.prepare(Payload::new(signal, chunks, reservation))?);
-        }
-        if prepared.len() == 1 {
-            let Some(only) = prepared.pop() else {
-                return Ok(());
-            };
-            return Ok(only.commit().await?);
         }
         // Several pipelines commit side by side: a batch commits at once, an export without
         // batch answers when its exporters do. The first error wins.
