@@ -4,13 +4,13 @@
 //! the request into per-resource byte ranges, on every request, on the hot path. A prost decode
 //! would do the validation, but it allocates a `String`/`Vec` per field and a struct per item
 //! only for the collector to throw them away and forward the original bytes. This scan walks
-//! the bytes once against static schema tables ([`super::schema`]), allocating nothing but the
+//! the bytes once against static schema tables (`super::schema`), allocating nothing but the
 //! output `Vec` of chunks, and hands out zero-copy `Bytes` slices of the body.
 //!
 //! It mirrors prost 0.14's decoder rule for rule (see [`super`] for the list): a request this
 //! accepts, prost decodes; one it rejects, prost rejects.
 //!
-//! Each message is walked by a lean fast pass ([`fast`]) that only says yes or "not sure";
+//! Each message is walked by a lean fast pass (`fast`) that only says yes or "not sure";
 //! on "not sure" the detailed pass here walks it again, decides and names the error. Tests
 //! hold the fast pass to the detailed one (same verdict and count whenever the fast pass says
 //! yes) and both to prost.

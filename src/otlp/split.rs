@@ -1,6 +1,6 @@
 //! Splitting one resource chunk into two by item count, still encoded.
 //!
-//! The walk follows the schema roles ([`super::schema::Role`]): in each message on the path to
+//! The walk follows the schema roles (`super::schema::Role`): in each message on the path to
 //! the split point, fields that carry no items (resource, scope, schema_url, a metric's name,
 //! unit and temporality, unknown fields, …) are copied to both halves; children wholly before
 //! the split point go left, those wholly after go right, and the one child that straddles it is
