@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Writes the seed inputs under fuzz/corpus/<target>/seed-* (committed; the fuzzer's own finds
+are not, see fuzz/.gitignore). A few small valid inputs per target, so a short run starts from
+inputs that reach past the first checks. Usage: python3 fuzz/corpus/make_seeds.py"""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def write(target, name, data):
+    os.makedirs(os.path.join(HERE, target), exist_ok=True)
+    with open(os.path.join(HERE, target, "seed-" + name), "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+
+
+# ---- protobuf, by hand (field numbers from opentelemetry-proto's .proto files) -------------
+
+def varint(v):
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def key(field, wt):
+    return varint(field << 3 | wt)
+
+
+def vi(field, v):
+    return key(field, 0) + varint(v)
+
+
+def ld(field, body):
+    body = body.encode() if isinstance(body, str) else body
+    return key(field, 2) + varint(len(body)) + body
+
+
+def f64(field, v):
+    return key(field, 1) + struct.pack("<Q", v)
+
+
+def dbl(field, v):
+    return key(field, 1) + struct.pack("<d", v)
+
+
+def kv(k, any_value):
+    return ld(1, k) + ld(2, any_value)
+
+
+T0 = 1544712660000000000
+resource = ld(1, kv("service.name", ld(1, "svc")))
+scope = ld(1, "s") + ld(2, "1.0")
+
+span = (ld(1, bytes.fromhex("5b8efff798038103d269b633813fc60c")) + ld(2, bytes.fromhex("eee19b7ec3c1b174"))
+        + ld(5, "GET /") + vi(6, 2) + f64(7, T0) + f64(8, T0 + 10**9)
+        + ld(9, kv("n", vi(3, 3))) + ld(11, f64(1, T0) + ld(2, "ev")) + ld(15, vi(3, 1)))
+traces = ld(1, ld(1, resource) + ld(2, ld(1, scope) + ld(2, span) + ld(2, span))) + ld(1, ld(2, ld(2, span)))
+
+number = f64(3, T0) + key(6, 1) + struct.pack("<q", 5) + ld(7, kv("k", ld(1, "v")))
+hist = f64(3, T0) + f64(4, 2) + dbl(5, 3.5) + ld(6, struct.pack("<QQ", 1, 1)) + ld(7, struct.pack("<d", 1.0))
+summary = f64(3, T0) + f64(4, 1) + dbl(5, 2.0) + ld(6, dbl(1, 0.5) + dbl(2, 2.0))
+metrics = ld(1, ld(1, resource) + ld(2, ld(1, scope)
+                                     + ld(2, ld(1, "g") + ld(5, ld(1, number)))
+                                     + ld(2, ld(1, "c") + ld(7, ld(1, number) + vi(2, 2) + vi(3, 1)))
+                                     + ld(2, ld(1, "h") + ld(9, ld(1, hist) + vi(2, 2)))
+                                     + ld(2, ld(1, "q") + ld(11, ld(1, summary)))))
+
+record = (f64(1, T0) + vi(2, 9) + ld(3, "INFO") + ld(5, ld(1, "hello"))
+          + ld(6, kv("ok", vi(2, 1))) + ld(6, kv("list", ld(5, ld(1, ld(1, "a")) + ld(1, vi(3, 7))))))
+logs = ld(1, ld(1, resource) + ld(2, ld(1, scope) + ld(2, record) + ld(2, record)))
+
+write("scan_request", "traces.pb", traces)
+write("scan_request", "metrics.pb", metrics)
+write("scan_request", "logs.pb", logs)
+
+# ---- OTLP/JSON ----------------------------------------------------------------------------
+
+RES = '{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}}]}'
+write("json_decode", "traces.json",
+      '{"resourceSpans":[{"resource":' + RES + ',"scopeSpans":[{"scope":{"name":"s"},"spans":[{'
+      '"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"GET /",'
+      '"kind":2,"startTimeUnixNano":"1544712660000000000","endTimeUnixNano":"1544712661000000000",'
+      '"attributes":[{"key":"n","value":{"intValue":"3"}}],"status":{"code":1}}]}]}]}')
+write("json_decode", "metrics.json",
+      '{"resourceMetrics":[{"resource":' + RES + ',"scopeMetrics":[{"metrics":['
+      '{"name":"c","sum":{"aggregationTemporality":2,"isMonotonic":true,'
+      '"dataPoints":[{"asInt":"5","timeUnixNano":"1544712660000000000"}]}},'
+      '{"name":"h","histogram":{"aggregationTemporality":2,"dataPoints":[{"count":"2","sum":3.5,'
+      '"bucketCounts":["1","1"],"explicitBounds":[1.0]}]}}]}]}]}')
+write("json_decode", "logs.json",
+      '{"resourceLogs":[{"resource":' + RES + ',"scopeLogs":[{"logRecords":[{'
+      '"timeUnixNano":"1544712660000000000","severityNumber":9,"body":{"stringValue":"hello"},'
+      '"attributes":[{"key":"ok","value":{"boolValue":true}}]}]}]}]}')
+
+# ---- HTTP/1.1 requests --------------------------------------------------------------------
+
+write("http_request", "content-length",
+      "POST /v1/traces HTTP/1.1\r\nHost: localhost:4318\r\nContent-Type: application/x-protobuf\r\n"
+      "Content-Length: 5\r\n\r\nhello")
+write("http_request", "chunked",
+      "POST /v1/logs HTTP/1.1\r\nHost: localhost:4318\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n5\r\nhello\r\n3;ext=1\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n")
+write("http_request", "get", "GET /metrics?x=1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
