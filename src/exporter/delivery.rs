@@ -292,15 +292,9 @@ impl Fanout {
         }
     }
 
-    /// Delivers to every exporter and waits (the path without a batch processor, where the
-    /// client's answer is the exporters' answer): [`Fanout::enqueue`], then [`Fanout::run`].
-    pub async fn deliver(&self, payload: Payload) -> Result<(), ExportError> {
-        let enqueued = self.enqueue(payload)?;
-        self.run(enqueued).await
-    }
-
     /// Takes a place for `payload` in the queue of every exporter that must have it, without
-    /// waiting; nothing is sent until [`Fanout::run`], and dropping the result gives the places
+    /// waiting (the path without a batch processor, where the client's answer is the
+    /// exporters' answer; [`Fanout::run`] sends it); nothing is sent until [`Fanout::run`], and dropping the result gives the places
     /// back. While some exporter is healthy, a failing one whose queue is full loses only its
     /// own copy (counted as `enqueue_failed`); otherwise a full queue refuses the data.
     pub fn enqueue(&self, payload: Payload) -> Result<Enqueued, ExportError> {

@@ -83,11 +83,6 @@ impl Stage {
             }
         }
     }
-
-    /// Takes data from a receiver; `Ok` means the data is safe to acknowledge.
-    pub async fn consume(&self, payload: Payload) -> Result<(), PipelineError> {
-        Ok(self.prepare(payload)?.commit().await?)
-    }
 }
 
 impl Downstream for Stage {
