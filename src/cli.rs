@@ -44,7 +44,7 @@ pub fn main() -> ExitCode {
 }
 
 fn components() -> String {
-    crate::config::registry::listing()
+    crate::registry::listing()
 }
 
 fn validate(config_path: Option<PathBuf>, profile: Option<PathBuf>) -> ExitCode {

@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 
 use shardgate_shards::{task, ShardContext};
 
-use crate::config::{Config, ReceiverConfig};
+use crate::config::Config;
 use crate::observe::{ShardCounters, ShardObserver};
 use crate::pipeline::budget::Budget;
 use crate::pipeline::build::{self, ShardGraph};
 use crate::receiver::listen::Connections;
-use crate::receiver::otlp::{self, ShardIo};
+use crate::receiver::ShardIo;
 
 /// How often the drain checks whether connections and exports have finished.
 const DRAIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
@@ -49,11 +49,9 @@ pub async fn run(
         let Some(routes) = graph.routes.get(id) else {
             continue; // Configured but used by no pipeline: not started, as otelcol does.
         };
-        match receiver {
-            ReceiverConfig::Otlp(otlp_config) => {
-                otlp::start(id, otlp_config, routes.clone(), &io).map_err(|e| e.to_string())?
-            }
-        }
+        crate::registry::receiver_start(id)
+            .and_then(|start| start(id, receiver, routes.clone(), &io))
+            .map_err(|e| e.to_string())?;
     }
     for batch in &graph.batches {
         task::spawn_local(batch.clone().run_timer(drain.clone())).detach();

@@ -1,4 +1,4 @@
-//! One registry of component types (`src/config/registry.rs`): the config loader,
+//! One registry of component types (`src/registry.rs`): the config loader,
 //! `shardgate components`, `validate`'s "this build supports" lists and the README's
 //! component reference must all name the same types, per kind.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 use common::binary;
-use shardgate::config::registry::{self, Kind};
+use shardgate::registry::{self, Kind};
 
 /// Per config section, the set of type names (and aliases).
 type Names = BTreeMap<&'static str, BTreeSet<String>>;

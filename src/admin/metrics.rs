@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::respond;
 use super::status::{Sampler, STATUS_HTML};
 use crate::observe::prometheus::{self, CONTENT_TYPE};
 use crate::observe::Registry;
@@ -22,17 +23,19 @@ pub fn serve(server: tiny_http::Server, registry: &Arc<Registry>) {
         };
         let url = request.url().split('?').next().unwrap_or("").to_owned();
         match url.as_str() {
-            "/metrics" => super::respond(request, 200, CONTENT_TYPE, prometheus::render(registry)),
-            "/status" => super::respond(
+            "/metrics" => {
+                respond::respond(request, 200, CONTENT_TYPE, prometheus::render(registry))
+            }
+            "/status" => respond::respond(
                 request,
                 200,
                 "text/html; charset=utf-8",
                 STATUS_HTML.to_owned(),
             ),
             "/status.json" => {
-                super::respond(request, 200, "application/json", sampler.json(registry))
+                respond::respond(request, 200, "application/json", sampler.json(registry))
             }
-            _ => super::respond(request, 404, "text/plain", "404 page not found\n".into()),
+            _ => respond::respond(request, 404, "text/plain", "404 page not found\n".into()),
         }
     }
 }

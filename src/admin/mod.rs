@@ -7,8 +7,8 @@
 //! the [`Registry`]; shards never block on them. They are bound on the main thread before the
 //! shards start, so `health_check` answers 503 during startup.
 
-pub mod health;
 pub mod metrics;
+pub mod respond;
 pub mod status;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -110,7 +110,7 @@ pub fn start(config: &Config, registry: &Arc<Registry>) -> Result<(), AdminError
         let url_path = hc.path.clone();
         std::thread::Builder::new()
             .name("admin-health".into())
-            .spawn(move || health::serve(server, &registry, &url_path))
+            .spawn(move || crate::extension::health_check::serve(server, &registry, &url_path))
             .map_err(|source| AdminError::Thread {
                 what: "health_check",
                 source,
@@ -118,16 +118,4 @@ pub fn start(config: &Config, registry: &Arc<Registry>) -> Result<(), AdminError
         tracing::info!(%addr, extension = %id, "Starting health_check extension");
     }
     Ok(())
-}
-
-/// Answers `request` with `status`, `content_type` and `body`; a client gone away is not an
-/// error worth more than a debug line.
-fn respond(request: tiny_http::Request, status: u16, content_type: &str, body: String) {
-    let mut response = tiny_http::Response::from_string(body).with_status_code(status);
-    if let Ok(header) = tiny_http::Header::from_bytes("Content-Type", content_type) {
-        response = response.with_header(header);
-    }
-    if let Err(error) = request.respond(response) {
-        tracing::debug!(%error, "admin client went away");
-    }
 }

@@ -7,26 +7,25 @@
 //! error found is reported, one per line, each naming its key path
 //! (`receivers::otlp::protocols::grpc::endpoint`).
 
-pub(crate) mod attributes;
-mod client;
-mod de;
-mod duration;
-mod error;
+pub(crate) mod client;
+pub(crate) mod de;
+pub(crate) mod duration;
+pub(crate) mod error;
 mod expand;
-mod exporter;
-mod extension;
-mod id;
-mod memory_limiter;
+pub(crate) mod exporter;
+pub(crate) mod extension;
+pub(crate) mod id;
 mod metrics;
-mod otlp_http;
-mod processor;
-mod receiver;
-pub mod registry;
+pub(crate) mod processor;
+pub(crate) mod receiver;
+
+pub(crate) mod server;
 mod service;
 mod shards;
 mod source;
-mod tls;
+pub(crate) mod tls;
 mod validate;
+pub(crate) mod value;
 
 #[cfg(test)]
 mod tests;
@@ -36,30 +35,46 @@ use std::path::Path;
 
 use serde_yaml::{Mapping, Value};
 
-pub use attributes::{
-    ActionConfig, ActionKind, AttrMatch, AttributesConfig, ConfigValue, ConvertType, Filter,
-    LibraryMatch, MatchConfig, Pattern, ResourceConfig, SeverityMatch, ValueSource,
-};
+pub use client::{Compression, Endpoint, QueueConfig, QueueSizer, RetryConfig};
 pub use duration::{format_go_duration, parse_go_duration};
 pub use error::ConfigError;
-pub use exporter::{
-    Compression, DebugExporterConfig, Endpoint, ExporterConfig, OtlpExporterConfig, QueueConfig,
-    QueueSizer, RetryConfig, Verbosity, DEFAULT_EXPORT_TIMEOUT,
-};
-pub use extension::{ExtensionConfig, HealthCheckConfig, DEFAULT_HEALTH_CHECK_ENDPOINT};
+pub use exporter::ExporterConfig;
+pub use extension::ExtensionConfig;
 pub use id::{ComponentId, PipelineId};
-pub use memory_limiter::MemoryLimiterConfig;
 pub use metrics::{MetricsConfig, DEFAULT_METRICS_ENDPOINT};
-pub use otlp_http::{HttpEncoding, HttpUrl, OtlpHttpExporterConfig, DEFAULT_HTTP_EXPORT_TIMEOUT};
-pub use processor::{BatchConfig, ProcessorConfig, DEFAULT_BATCH_TIMEOUT, DEFAULT_SEND_BATCH_SIZE};
-pub use receiver::{
-    resolve_listen, CorsConfig, GrpcServerConfig, HttpServerConfig, OtlpReceiverConfig,
-    ReceiverConfig, DEFAULT_GRPC_ENDPOINT, DEFAULT_HTTP_ENDPOINT, DEFAULT_MAX_CONCURRENT_STREAMS,
-    DEFAULT_MAX_RECV_MSG_SIZE_MIB, DEFAULT_MAX_REQUEST_BODY_SIZE,
+pub use processor::ProcessorConfig;
+pub use receiver::ReceiverConfig;
+pub use server::resolve_listen;
+pub use value::{ConfigValue, Pattern};
+// Component configs live with their components; these keep the paths users of the crate
+// (and the tests) name them by.
+pub use crate::exporter::debug::config::{DebugExporterConfig, Verbosity};
+pub use crate::exporter::otlp_grpc::config::{OtlpExporterConfig, DEFAULT_EXPORT_TIMEOUT};
+pub use crate::exporter::otlp_http::config::{
+    HttpEncoding, HttpUrl, OtlpHttpExporterConfig, DEFAULT_HTTP_EXPORT_TIMEOUT,
+};
+pub use crate::extension::health_check::config::{
+    HealthCheckConfig, DEFAULT_HEALTH_CHECK_ENDPOINT,
+};
+pub use crate::processor::actions::config::{ActionConfig, ActionKind, ConvertType, ValueSource};
+pub use crate::processor::attributes::config::AttributesConfig;
+pub use crate::processor::batch::config::{
+    BatchConfig, DEFAULT_BATCH_TIMEOUT, DEFAULT_SEND_BATCH_SIZE,
+};
+pub use crate::processor::matching::config::{
+    AttrMatch, Filter, LibraryMatch, MatchConfig, SeverityMatch,
+};
+pub use crate::processor::memory_limiter::config::MemoryLimiterConfig;
+pub use crate::processor::resource::config::ResourceConfig;
+pub use crate::receiver::otlp::config::{
+    CorsConfig, GrpcServerConfig, HttpServerConfig, OtlpReceiverConfig, DEFAULT_GRPC_ENDPOINT,
+    DEFAULT_HTTP_ENDPOINT, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_RECV_MSG_SIZE_MIB,
+    DEFAULT_MAX_REQUEST_BODY_SIZE,
 };
 pub use service::{LogEncoding, PipelineConfig, ServiceConfig, TelemetryConfig};
 pub use shards::{CoresSpec, ShardsConfig};
 
+use crate::registry;
 use crate::signal::Signal;
 use de::join;
 use error::Errors;
@@ -236,28 +251,28 @@ fn build(document: Value, mut warnings: Vec<String>) -> Result<Config, ConfigErr
         "receivers",
         &mut known.receivers,
         &mut errs,
-        registry::build_receiver,
+        registry::parse_receiver,
     );
     let processors = components(
         section("processors"),
         "processors",
         &mut known.processors,
         &mut errs,
-        registry::build_processor,
+        registry::parse_processor,
     );
     let exporters = components(
         section("exporters"),
         "exporters",
         &mut known.exporters,
         &mut errs,
-        registry::build_exporter,
+        registry::parse_exporter,
     );
     let extensions = components(
         section("extensions"),
         "extensions",
         &mut known.extensions,
         &mut errs,
-        registry::build_extension,
+        registry::parse_extension,
     );
     let connectors = section("connectors");
     if connectors.as_mapping().is_some_and(|m| !m.is_empty()) {

@@ -10,8 +10,8 @@ use super::error::Errors;
 /// The raw `tls:` section.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub(super) struct RawTls {
-    pub(super) insecure: Option<bool>,
+pub(crate) struct RawTls {
+    pub(crate) insecure: Option<bool>,
     insecure_skip_verify: Option<Value>,
     ca_file: Option<Value>,
     ca_pem: Option<Value>,
@@ -29,7 +29,7 @@ pub(super) struct RawTls {
 }
 
 /// Warns about every `tls:` key set that this build does not act on yet.
-pub(super) fn warn_unused_tls(tls: &RawTls, path: &str, errs: &mut Errors) {
+pub(crate) fn warn_unused_tls(tls: &RawTls, path: &str, errs: &mut Errors) {
     for (key, value) in [
         ("insecure_skip_verify", &tls.insecure_skip_verify),
         ("ca_file", &tls.ca_file),

@@ -8,7 +8,8 @@ use super::de::join;
 use super::error::{ConfigError, Errors};
 use super::id::ComponentId;
 use super::service::PipelineConfig;
-use super::{Config, ProcessorConfig};
+use super::Config;
+use crate::registry::{self, Kind};
 use crate::signal::Signal;
 
 /// Ids configured in each section, including ones whose body had errors (so a broken component
@@ -58,23 +59,20 @@ fn check_pipeline(config: &Config, known: &Known, p: &PipelineConfig, errs: &mut
     let signal = p.id.signal;
     let receivers = Role {
         name: "receiver",
+        kind: Kind::Receiver,
         known: &known.receivers,
-        supports: &|id| config.receivers.get(id).is_none_or(|r| r.supports(signal)),
         reason: &|_| None,
     };
     let processors = Role {
         name: "processor",
+        kind: Kind::Processor,
         known: &known.processors,
-        supports: &|id| config.processors.get(id).is_none_or(|r| r.supports(signal)),
-        reason: &|id| match config.processors.get(id) {
-            Some(ProcessorConfig::Attributes(a)) => a.check_signal(signal).err(),
-            _ => None,
-        },
+        reason: &|id| config.processors.get(id).and_then(|p| p.refuses(signal)),
     };
     let exporters = Role {
         name: "exporter",
+        kind: Kind::Exporter,
         known: &known.exporters,
-        supports: &|id| config.exporters.get(id).is_none_or(|r| r.supports(signal)),
         reason: &|_| None,
     };
     receivers.check(&p.receivers, &path, signal, errs);
@@ -85,13 +83,21 @@ fn check_pipeline(config: &Config, known: &Known, p: &PipelineConfig, errs: &mut
 /// One kind of pipeline member, for the reference checks.
 struct Role<'a> {
     name: &'static str,
+    kind: Kind,
     known: &'a BTreeSet<ComponentId>,
-    supports: &'a dyn Fn(&ComponentId) -> bool,
-    /// Why a component does not fit this signal, when it can say more than "does not support".
+    /// Why a component's settings do not fit this signal, though its type does.
     reason: &'a dyn Fn(&ComponentId) -> Option<&'static str>,
 }
 
 impl Role<'_> {
+    /// Why `id` cannot sit in a pipeline of `signal` (empty: its type does not carry it).
+    fn misfit(&self, id: &ComponentId, signal: Signal) -> Option<String> {
+        if !registry::fits(self.kind, id, signal) {
+            return Some(String::new());
+        }
+        (self.reason)(id).map(|r| format!(": {r}"))
+    }
+
     fn check(&self, ids: &[ComponentId], path: &str, signal: Signal, errs: &mut Errors) {
         for (i, id) in ids.iter().enumerate() {
             if ids[..i].contains(id) {
@@ -105,10 +111,7 @@ impl Role<'_> {
                     role: self.name,
                     id: id.to_string(),
                 });
-            } else if !(self.supports)(id) {
-                let why = (self.reason)(id)
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default();
+            } else if let Some(why) = self.misfit(id, signal) {
                 errs.invalid(
                     path,
                     format!("{} \"{id}\" does not support {signal}{why}", self.name),

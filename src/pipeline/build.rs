@@ -7,73 +7,16 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::config::{ComponentId, Config, ExporterConfig, ProcessorConfig, QueueSizer};
-use crate::exporter::debug::DebugExporter;
+use crate::config::{ComponentId, Config};
 use crate::exporter::delivery::{Delivery, Fanout};
-use crate::exporter::otlp_grpc::OtlpGrpcExporter;
-use crate::exporter::otlp_http::OtlpHttpExporter;
-use crate::exporter::queue::{self, Queue};
-use crate::exporter::Exporter;
-use crate::observe::{ReceiverProbe, ShardObserver};
+use crate::observe::ShardObserver;
 use crate::pipeline::budget::Budget;
+use crate::pipeline::parts::{BuildError, DeliveryParts, StageParts};
+use crate::pipeline::routes::Routes;
 use crate::pipeline::{Next, Stage};
-use crate::processor::attributes::AttributesProcessor;
 use crate::processor::batch::BatchProcessor;
-use crate::processor::resource::ResourceProcessor;
-use crate::processor::transform::{Rewrite, Transform};
+use crate::registry;
 use crate::signal::Signal;
-
-/// Why a shard's pipelines could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// A pipeline names a component the config does not define (validation should catch it).
-    #[error("service.pipelines::{pipeline}: {kind} {id} is not configured")]
-    Missing {
-        /// The pipeline id.
-        pipeline: String,
-        /// receiver, processor or exporter.
-        kind: &'static str,
-        /// The missing id.
-        id: ComponentId,
-    },
-    /// An exporter could not be created.
-    #[error("{0}")]
-    Exporter(String),
-}
-
-/// Where a receiver sends each signal: the first stage of every pipeline listing it.
-#[derive(Default)]
-pub struct Routes {
-    traces: Vec<Next>,
-    metrics: Vec<Next>,
-    logs: Vec<Next>,
-    /// The receiver's counters on this shard.
-    probe: Option<ReceiverProbe>,
-}
-
-impl Routes {
-    /// The pipelines fed with `signal`; empty when no pipeline takes it from this receiver.
-    pub fn for_signal(&self, signal: Signal) -> &[Next] {
-        match signal {
-            Signal::Traces => &self.traces,
-            Signal::Metrics => &self.metrics,
-            Signal::Logs => &self.logs,
-        }
-    }
-
-    /// Where the receiver counts its items and latency on this shard.
-    pub fn probe(&self) -> Option<&ReceiverProbe> {
-        self.probe.as_ref()
-    }
-
-    fn push(&mut self, signal: Signal, stage: Next) {
-        match signal {
-            Signal::Traces => self.traces.push(stage),
-            Signal::Metrics => self.metrics.push(stage),
-            Signal::Logs => self.logs.push(stage),
-        }
-    }
-}
 
 /// One shard's pipelines.
 pub struct ShardGraph {
@@ -112,16 +55,13 @@ pub fn build(
                     kind: "exporter",
                     id: id.clone(),
                 })?;
-            let queue_capacity = match exporter_config {
-                ExporterConfig::Otlp(otlp) => u64::from(otlp.sending_queue.queue_size),
-                ExporterConfig::OtlpHttp(http) => u64::from(http.sending_queue.queue_size),
-                ExporterConfig::Debug(_) => 0,
+            let parts = DeliveryParts {
+                id,
+                signal,
+                share_bytes,
+                observer,
             };
-            let probe = observer.exporter_probe(id, signal, queue_capacity);
-            let delivery = make_delivery(id, exporter_config, signal)?
-                .observed(probe)
-                .queued(make_queue(exporter_config, share_bytes));
-            let delivery = Rc::new(delivery);
+            let delivery = Rc::new(registry::exporter_delivery(id)?(exporter_config, parts)?);
             deliveries.insert(key, delivery.clone());
             fanout.push(delivery);
         }
@@ -135,29 +75,17 @@ pub fn build(
                     kind: "processor",
                     id: id.clone(),
                 })?;
-            next = match processor {
-                ProcessorConfig::Batch(batch) => {
-                    let batch = BatchProcessor::new(signal, batch, budget, next)
-                        .observed(observer.batch(id));
-                    let batch = Rc::new(batch);
-                    batches.push(batch.clone());
-                    Rc::new(Stage::Batch(batch))
-                }
-                ProcessorConfig::Attributes(attrs) => {
-                    let rewrite = Rewrite::Attributes(AttributesProcessor::new(attrs));
-                    let transform =
-                        Transform::new(id.clone(), rewrite).observed(observer.counters.clone());
-                    Rc::new(Stage::Transform(Rc::new(transform), next))
-                }
-                ProcessorConfig::Resource(res) => {
-                    let rewrite = Rewrite::Resource(ResourceProcessor::new(res));
-                    let transform =
-                        Transform::new(id.clone(), rewrite).observed(observer.counters.clone());
-                    Rc::new(Stage::Transform(Rc::new(transform), next))
-                }
-                // Acts at the receivers, before a body is read (see processor::memory_limiter).
-                ProcessorConfig::MemoryLimiter(_) => next,
+            let parts = StageParts {
+                id,
+                signal,
+                budget,
+                observer,
+                next,
             };
+            next = registry::processor_stage(id)?(processor, parts)?;
+            if let Stage::Batch(batch) = &*next {
+                batches.push(batch.clone());
+            }
         }
         for id in &pipeline.receivers {
             routes
@@ -188,53 +116,4 @@ fn exporter_share_bytes(config: &Config, budget: &Budget) -> usize {
         }
     }
     budget.max_bytes() / instances.len().max(1)
-}
-
-fn make_queue(config: &ExporterConfig, share_bytes: usize) -> Rc<Queue> {
-    match config {
-        ExporterConfig::Otlp(otlp) => queue::from_config(&otlp.sending_queue, share_bytes),
-        ExporterConfig::OtlpHttp(http) => queue::from_config(&http.sending_queue, share_bytes),
-        ExporterConfig::Debug(_) => Queue::new(QueueSizer::Requests, u64::MAX, true, share_bytes),
-    }
-}
-
-fn make_delivery(
-    id: &ComponentId,
-    config: &ExporterConfig,
-    signal: Signal,
-) -> Result<Delivery, BuildError> {
-    match config {
-        ExporterConfig::Otlp(otlp) => {
-            let exporter = OtlpGrpcExporter::new(id.clone(), otlp).map_err(BuildError::Exporter)?;
-            Ok(Delivery::new(
-                id.clone(),
-                Exporter::OtlpGrpc(exporter),
-                queue::consumers(&otlp.sending_queue),
-                otlp.retry_on_failure.clone(),
-            ))
-        }
-        ExporterConfig::OtlpHttp(http) => {
-            let exporter =
-                OtlpHttpExporter::new(id.clone(), http, signal).map_err(BuildError::Exporter)?;
-            Ok(Delivery::new(
-                id.clone(),
-                Exporter::OtlpHttp(exporter),
-                queue::consumers(&http.sending_queue),
-                http.retry_on_failure.clone(),
-            ))
-        }
-        ExporterConfig::Debug(debug) => {
-            let exporter = DebugExporter::new(id.clone(), debug);
-            let no_retry = crate::config::RetryConfig {
-                enabled: false,
-                ..crate::config::RetryConfig::default()
-            };
-            Ok(Delivery::new(
-                id.clone(),
-                Exporter::Debug(exporter),
-                1,
-                no_retry,
-            ))
-        }
-    }
 }

@@ -7,7 +7,9 @@
 pub mod budget;
 pub mod build;
 pub mod downstream;
+pub mod parts;
 pub mod payload;
+pub mod routes;
 
 use std::rc::Rc;
 

@@ -199,13 +199,13 @@ mod tests {
         let scanned = scan_request(req.signal(), &body).unwrap();
         let items: Vec<u32> = scanned.chunks.iter().map(|c| c.items).collect();
         let res = ResourceProcessor::new(
-            &crate::config::attributes::parse_resource(
+            &crate::processor::resource::config::parse_resource(
                 "attributes: [{key: zone, value: z1, action: upsert}, {key: service.name, action: delete}]",
             )
             .unwrap(),
         );
         let attrs = AttributesProcessor::new(
-            &crate::config::attributes::parse_attributes(
+            &crate::processor::attributes::config::parse_attributes(
                 "actions: [{key: k, value: 1, action: upsert}]",
             )
             .unwrap(),
@@ -242,11 +242,11 @@ mod tests {
 
     fn expected(req: &Req) -> Req {
         use crate::processor::actions::apply;
-        let res = crate::config::attributes::parse_resource(
+        let res = crate::processor::resource::config::parse_resource(
             "attributes: [{key: zone, value: z1, action: upsert}, {key: service.name, action: delete}]",
         )
         .unwrap();
-        let act = crate::config::attributes::parse_attributes(
+        let act = crate::processor::attributes::config::parse_attributes(
             "actions: [{key: k, value: 1, action: upsert}]",
         )
         .unwrap();
@@ -315,7 +315,7 @@ mod tests {
         }
         .encode_to_vec();
         let resource = ResourceProcessor::new(
-            &crate::config::attributes::parse_resource(
+            &crate::processor::resource::config::parse_resource(
                 "attributes: [{key: secret, action: delete}]",
             )
             .unwrap(),

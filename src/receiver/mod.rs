@@ -5,3 +5,23 @@
 
 pub mod listen;
 pub mod otlp;
+
+use shardgate_shards::DrainSignal;
+
+use crate::config::ShardsConfig;
+use crate::pipeline::budget::Budget;
+use listen::Connections;
+
+/// Everything a shard's receivers share.
+pub struct ShardIo {
+    /// The shard index.
+    pub shard: usize,
+    /// The shard's admission budget.
+    pub budget: Budget,
+    /// Open connections on this shard.
+    pub connections: Connections,
+    /// The shard's drain signal.
+    pub drain: DrainSignal,
+    /// Runtime knobs.
+    pub shards: ShardsConfig,
+}

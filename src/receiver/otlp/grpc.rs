@@ -21,7 +21,7 @@ use shardgate_shards::DrainSignal;
 use super::ingest::{Ingest, IngestError};
 use crate::config::{ComponentId, GrpcServerConfig};
 use crate::pipeline::budget::Budget;
-use crate::pipeline::build::Routes;
+use crate::pipeline::routes::Routes;
 use crate::signal::Signal;
 use shardgate_io::compression::{Codec, DecompressError};
 

@@ -38,7 +38,7 @@ use crate::config::{ComponentId, HttpServerConfig};
 use crate::exporter::grpc_status::RpcStatus;
 use crate::otlp::json::{self, JsonError};
 use crate::pipeline::budget::Budget;
-use crate::pipeline::build::Routes;
+use crate::pipeline::routes::Routes;
 use crate::signal::Signal;
 
 /// Seconds a client is told to wait before retrying a load refusal.

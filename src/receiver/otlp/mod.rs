@@ -1,5 +1,6 @@
 //! The `otlp` receiver: OTLP/gRPC and OTLP/HTTP on every shard.
 
+pub mod config;
 pub mod cors;
 pub mod grpc;
 pub mod http;
@@ -13,10 +14,10 @@ use shardgate_io::h2_server::H2ServerSettings;
 use shardgate_io::{listener, IoError, TcpStream};
 use shardgate_shards::{task, DrainSignal};
 
-use crate::config::{ComponentId, OtlpReceiverConfig, ShardsConfig};
-use crate::pipeline::budget::Budget;
-use crate::pipeline::build::Routes;
-use crate::receiver::listen::{self, AcceptSettings, Connections};
+use crate::config::{ComponentId, OtlpReceiverConfig};
+use crate::pipeline::routes::Routes;
+use crate::receiver::listen::{self, AcceptSettings};
+use crate::receiver::ShardIo;
 
 /// Why the receiver could not start.
 #[derive(Debug, thiserror::Error)]
@@ -29,20 +30,6 @@ pub enum StartError {
         /// The bind error.
         source: IoError,
     },
-}
-
-/// Everything a shard's receivers share.
-pub struct ShardIo {
-    /// The shard index.
-    pub shard: usize,
-    /// The shard's admission budget.
-    pub budget: Budget,
-    /// Open connections on this shard.
-    pub connections: Connections,
-    /// The shard's drain signal.
-    pub drain: DrainSignal,
-    /// Runtime knobs.
-    pub shards: ShardsConfig,
 }
 
 /// Binds this shard's listeners for receiver `id` and starts serving on them.

@@ -3,6 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
+use crate::config::value::ConfigValue;
+use crate::processor::actions::config::*;
+use crate::processor::matching::config::*;
+use crate::processor::resource::config::parse_resource;
 
 fn err(yaml: &str) -> String {
     parse_attributes(yaml).unwrap_err().to_string()

@@ -10,9 +10,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_yaml::Value;
 
-use super::de::{self, join};
-use super::duration::GoDuration;
-use super::error::Errors;
+use crate::config::de::{self, join};
+use crate::config::duration::GoDuration;
+use crate::config::error::Errors;
 
 /// The `memory_limiter` processor.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,11 +44,7 @@ struct RawMemoryLimiter {
 }
 
 /// Decodes and checks a `memory_limiter` body; `path` is e.g. `processors::memory_limiter`.
-pub(crate) fn memory_limiter(
-    body: Value,
-    path: &str,
-    errs: &mut Errors,
-) -> Option<MemoryLimiterConfig> {
+pub(crate) fn parse(body: Value, path: &str, errs: &mut Errors) -> Option<MemoryLimiterConfig> {
     let raw: RawMemoryLimiter = errs.take(de::decode(body, path))?;
     if raw.min_gc_interval_when_soft_limited.is_some()
         || raw.min_gc_interval_when_hard_limited.is_some()
@@ -106,7 +102,7 @@ mod tests {
     fn parse(yaml: &str) -> Result<MemoryLimiterConfig, String> {
         let mut errs = Errors::default();
         let body: Value = serde_yaml::from_str(yaml).unwrap();
-        let cfg = memory_limiter(body, "processors::memory_limiter", &mut errs);
+        let cfg = super::parse(body, "processors::memory_limiter", &mut errs);
         errs.finish(cfg)
             .map(Option::unwrap)
             .map_err(|e| e.to_string())

@@ -5,6 +5,8 @@
 //! the chunk on untouched. Otherwise decode the resource message with prost, apply the actions
 //! to each selected item, and re-encode.
 
+pub mod config;
+
 use bytes::Bytes;
 use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
@@ -161,5 +163,4 @@ impl AttributesProcessor {
 }
 
 #[cfg(test)]
-#[path = "attributes_tests.rs"]
 mod tests;

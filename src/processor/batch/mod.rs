@@ -11,6 +11,8 @@
 //! - the buffer's reservation is what its chunks were admitted with, and an empty buffer
 //!   holds no items.
 
+pub mod config;
+
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;

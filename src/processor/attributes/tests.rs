@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use crate::config::attributes::parse_attributes;
+use crate::processor::attributes::config::parse_attributes;
 use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ScopeLogs};
 use opentelemetry_proto::tonic::metrics::v1::{

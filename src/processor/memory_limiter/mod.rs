@@ -25,6 +25,8 @@
 //! kernel, so that memory freed after a burst does not keep the level up.
 //! Several `memory_limiter` processors in one config share the strictest limit.
 
+pub mod config;
+
 use std::time::Duration;
 
 use shardgate_shards::pressure::{self, Level, Limits};

@@ -12,11 +12,11 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_yaml::Value;
 
-use super::client::{self, Compression, QueueConfig, RawQueue, RawRetry, RetryConfig};
-use super::de::{join, reject_set, warn_ignored, Text};
-use super::duration::GoDuration;
-use super::error::Errors;
-use super::tls::{warn_unused_tls, RawTls};
+use crate::config::client::{self, Compression, QueueConfig, RawQueue, RawRetry, RetryConfig};
+use crate::config::de::{join, reject_set, warn_ignored, Text};
+use crate::config::duration::GoDuration;
+use crate::config::error::Errors;
+use crate::config::tls::{warn_unused_tls, RawTls};
 use crate::signal::Signal;
 
 /// Default export request `timeout` of the OTLP/HTTP exporter (otelcol's).
@@ -83,7 +83,7 @@ impl OtlpHttpExporterConfig {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct RawOtlpHttp {
+struct RawOtlpHttp {
     endpoint: Option<Text>,
     traces_endpoint: Option<Text>,
     metrics_endpoint: Option<Text>,
@@ -113,12 +113,13 @@ pub(crate) struct RawOtlpHttp {
     middlewares: Option<Value>,
 }
 
-/// Checks an `otlphttp` body already decoded at `path` (e.g. `exporters::otlphttp/x`).
-pub(crate) fn otlp_http(
-    raw: RawOtlpHttp,
-    path: &str,
-    errs: &mut Errors,
-) -> Option<OtlpHttpExporterConfig> {
+/// Decodes and checks an `otlphttp` exporter body at `path` (e.g. `exporters::otlphttp/x`).
+pub(crate) fn parse(body: Value, path: &str, errs: &mut Errors) -> Option<OtlpHttpExporterConfig> {
+    let raw: RawOtlpHttp = errs.take(crate::config::de::decode(body, path))?;
+    otlp_http(raw, path, errs)
+}
+
+fn otlp_http(raw: RawOtlpHttp, path: &str, errs: &mut Errors) -> Option<OtlpHttpExporterConfig> {
     let at = |key: &str| join(path, key);
     reject_set(
         errs,
@@ -320,12 +321,11 @@ mod tests {
     }
 
     fn parse(kind: &str, yaml: &str) -> Result<OtlpHttpExporterConfig, String> {
-        use super::super::exporter::ExporterConfig;
+        use crate::config::ExporterConfig;
         let mut errs = Errors::default();
         let body: Value = serde_yaml::from_str(yaml).unwrap();
         let path = format!("exporters::{kind}");
-        let e =
-            super::super::registry::build_exporter(&kind.parse().unwrap(), body, &path, &mut errs);
+        let e = crate::registry::parse_exporter(&kind.parse().unwrap(), body, &path, &mut errs);
         match errs.finish(e).map_err(|e| e.to_string())? {
             Some(ExporterConfig::OtlpHttp(c)) => Ok(c),
             other => panic!("{other:?}"),

@@ -5,6 +5,8 @@
 //! the first `sampling_initial` requests each second are logged, then every
 //! `sampling_thereafter`-th.
 
+pub mod config;
+
 use std::cell::Cell;
 use std::time::Instant;
 
@@ -14,9 +16,12 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
+use self::config::{DebugExporterConfig, Verbosity};
+use super::delivery::Delivery;
 use super::ExportError;
-use crate::config::{ComponentId, DebugExporterConfig, Verbosity};
+use crate::config::ComponentId;
 use crate::otlp;
+use crate::pipeline::parts::DeliveryParts;
 use crate::pipeline::payload::Payload;
 use crate::signal::Signal;
 
@@ -28,6 +33,13 @@ pub struct DebugExporter {
     sampling_thereafter: u32,
     window_start: Cell<Option<Instant>>,
     window_count: Cell<u32>,
+}
+
+/// One `debug` exporter instance (registered in `crate::registry`): it cannot fail, so it
+/// has no retry and its queue never refuses.
+pub(crate) fn delivery(config: &DebugExporterConfig, parts: DeliveryParts<'_>) -> Delivery {
+    let exporter = DebugExporter::new(parts.id.clone(), config);
+    parts.unqueued(super::Exporter::Debug(exporter))
 }
 
 impl DebugExporter {

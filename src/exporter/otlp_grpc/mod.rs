@@ -6,6 +6,8 @@
 //! re-encoding; with `compression: gzip` it is compressed in slices by the exporter's reused
 //! streams, so the shard keeps answering its receivers meanwhile ([`super::compress`]).
 
+pub mod config;
+
 use std::cell::RefCell;
 use std::time::Duration;
 
@@ -17,10 +19,13 @@ use shardgate_io::grpc::{self, Code, Status};
 use shardgate_io::h2_client::{FullResponse, H2Client, H2ClientSettings};
 use shardgate_shards::task::Semaphore;
 
+use self::config::OtlpExporterConfig;
 use super::compress::GzipPool;
+use super::delivery::Delivery;
 use super::{grpc_status, ExportError};
-use crate::config::{ComponentId, Compression, OtlpExporterConfig};
+use crate::config::{ComponentId, Compression};
 use crate::otlp;
+use crate::pipeline::parts::{BuildError, DeliveryParts};
 use crate::pipeline::payload::Payload;
 use crate::signal::Signal;
 
@@ -38,6 +43,16 @@ pub struct OtlpGrpcExporter {
     // Only one task reconnects at a time; the others wait for its result.
     connecting: Semaphore,
     gzip: GzipPool,
+}
+
+/// One `otlp` exporter instance behind its queue (registered in `crate::registry`).
+pub(crate) fn delivery(
+    config: &OtlpExporterConfig,
+    parts: DeliveryParts<'_>,
+) -> Result<Delivery, BuildError> {
+    let exporter = OtlpGrpcExporter::new(parts.id.clone(), config).map_err(BuildError::Exporter)?;
+    let exporter = super::Exporter::OtlpGrpc(exporter);
+    Ok(parts.queued(exporter, &config.sending_queue, &config.retry_on_failure))
 }
 
 impl OtlpGrpcExporter {

@@ -15,6 +15,8 @@
 //!    permanent, with the `google.rpc.Status` message of the body when it decodes; transport
 //!    failures and timeouts retryable.
 
+pub mod config;
+
 use std::cell::RefCell;
 use std::time::{Duration, SystemTime};
 
@@ -23,11 +25,14 @@ use http::{HeaderMap, HeaderName, HeaderValue, Request};
 use prost::Message;
 use shardgate_io::http1_client::{Http1Client, Http1Response, Http1Settings};
 
+use self::config::{HttpEncoding, HttpUrl, OtlpHttpExporterConfig};
 use super::compress::GzipPool;
+use super::delivery::Delivery;
 use super::grpc_status::RpcStatus;
 use super::ExportError;
-use crate::config::{ComponentId, Compression, HttpEncoding, HttpUrl, OtlpHttpExporterConfig};
+use crate::config::{ComponentId, Compression};
 use crate::otlp;
+use crate::pipeline::parts::{BuildError, DeliveryParts};
 use crate::pipeline::payload::Payload;
 use crate::signal::Signal;
 
@@ -54,6 +59,17 @@ pub struct OtlpHttpExporter {
     client: Http1Client,
     gzip: GzipPool,
     zstd: RefCell<Option<zstd::bulk::Compressor<'static>>>,
+}
+
+/// One `otlphttp` exporter instance behind its queue (registered in `crate::registry`).
+pub(crate) fn delivery(
+    config: &OtlpHttpExporterConfig,
+    parts: DeliveryParts<'_>,
+) -> Result<Delivery, BuildError> {
+    let exporter = OtlpHttpExporter::new(parts.id.clone(), config, parts.signal)
+        .map_err(BuildError::Exporter)?;
+    let exporter = super::Exporter::OtlpHttp(exporter);
+    Ok(parts.queued(exporter, &config.sending_queue, &config.retry_on_failure))
 }
 
 impl OtlpHttpExporter {

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use crate::config::attributes::parse_attributes;
+use crate::processor::attributes::config::parse_attributes;
 
 fn s(k: &str, v: &str) -> KeyValue {
     KeyValue {

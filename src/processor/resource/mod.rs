@@ -3,6 +3,8 @@
 //! Only the chunk's `resource` field is decoded and re-encoded; scopes and items are copied
 //! as bytes (see `transform`).
 
+pub mod config;
+
 use bytes::Bytes;
 
 use super::actions;
@@ -34,7 +36,7 @@ impl ResourceProcessor {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::config::attributes::parse_resource;
+    use crate::processor::resource::config::parse_resource;
     use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue, KeyValue};
     use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
     use opentelemetry_proto::tonic::resource::v1::Resource;

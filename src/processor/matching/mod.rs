@@ -7,6 +7,8 @@
 //! so [`Selector::resource_may_match`] lets the caller skip decoding a chunk's items when
 //! `include` already fails on its resource.
 
+pub mod config;
+
 use opentelemetry_proto::tonic::common::v1::{any_value::Value, InstrumentationScope, KeyValue};
 
 use super::actions::{as_string, get};

@@ -2,9 +2,12 @@
 //! `{"status":"Server available","upSince":...,"uptime":...}` while every shard serves,
 //! `503` with `"Server not available"` while starting or draining.
 
+pub mod config;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::admin::respond;
 use crate::config::format_go_duration;
 use crate::observe::{Phase, Registry};
 
@@ -13,11 +16,11 @@ pub fn serve(server: tiny_http::Server, registry: &Arc<Registry>, path: &str) {
     for request in server.incoming_requests() {
         let url = request.url().split('?').next().unwrap_or("");
         if url != path {
-            super::respond(request, 404, "text/plain", "404 page not found\n".into());
+            respond::respond(request, 404, "text/plain", "404 page not found\n".into());
             continue;
         }
         let (status, body) = answer(registry);
-        super::respond(request, status, "application/json", body);
+        respond::respond(request, status, "application/json", body);
     }
 }
 

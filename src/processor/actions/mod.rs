@@ -6,6 +6,8 @@
 //! data; when a sender repeats a key, the first occurrence is the one read and written (as
 //! pdata's `Map.Get`), and `delete` removes every occurrence.
 
+pub mod config;
+
 use base64::Engine;
 use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue, KeyValue};
 use sha2::{Digest, Sha256};
@@ -262,5 +264,4 @@ pub fn float_string(d: f64) -> String {
 }
 
 #[cfg(test)]
-#[path = "actions_tests.rs"]
 mod tests;

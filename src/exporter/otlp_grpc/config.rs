@@ -1,0 +1,284 @@
+//! Config of the `otlp` (alias `otlp_grpc`) exporter: otelcol's keys, defaults and checks.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_yaml::Value;
+
+use crate::config::client::{
+    self, Compression, Endpoint, QueueConfig, RawQueue, RawRetry, RetryConfig, Scheme,
+};
+use crate::config::de::{self, join, reject_set, warn_ignored, Text};
+use crate::config::duration::GoDuration;
+use crate::config::error::Errors;
+use crate::config::tls::{warn_unused_tls, RawTls};
+
+/// Default export request `timeout` (otelcol's).
+pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The OTLP/gRPC exporter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OtlpExporterConfig {
+    /// Backend to connect to (plaintext: TLS is not supported yet).
+    pub endpoint: Endpoint,
+    /// Request compression (default gzip).
+    pub compression: Compression,
+    /// Deadline of one export request (default 5s).
+    pub timeout: Duration,
+    /// Extra request headers, names lowercased, in name order.
+    pub headers: Vec<(String, String)>,
+    /// Retry of failed exports.
+    pub retry_on_failure: RetryConfig,
+    /// Queue of requests waiting for export.
+    pub sending_queue: QueueConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawOtlp {
+    endpoint: Option<Text>,
+    compression: Option<Text>,
+    compression_params: Option<Value>,
+    timeout: Option<GoDuration>,
+    headers: Option<BTreeMap<String, Text>>,
+    tls: Option<RawTls>,
+    retry_on_failure: Option<RawRetry>,
+    sending_queue: Option<RawQueue>,
+    balancer_name: Option<Value>,
+    keepalive: Option<Value>,
+    write_buffer_size: Option<Value>,
+    read_buffer_size: Option<Value>,
+    wait_for_ready: Option<Value>,
+    authority: Option<Value>,
+    auth: Option<Value>,
+}
+
+/// Decodes and checks an `otlp` exporter body at `path` (e.g. `exporters::otlp/backend`).
+pub(crate) fn parse(body: Value, path: &str, errs: &mut Errors) -> Option<OtlpExporterConfig> {
+    let raw: RawOtlp = errs.take(de::decode(body, path))?;
+    otlp(raw, path, errs)
+}
+
+fn otlp(raw: RawOtlp, path: &str, errs: &mut Errors) -> Option<OtlpExporterConfig> {
+    let at = |key: &str| join(path, key);
+    reject_set(
+        errs,
+        &at("auth"),
+        &raw.auth,
+        "client authentication is not supported yet",
+    );
+    for (key, value) in [
+        ("compression_params", &raw.compression_params),
+        ("balancer_name", &raw.balancer_name),
+        ("keepalive", &raw.keepalive),
+        ("write_buffer_size", &raw.write_buffer_size),
+        ("read_buffer_size", &raw.read_buffer_size),
+        ("wait_for_ready", &raw.wait_for_ready),
+        ("authority", &raw.authority),
+    ] {
+        warn_ignored(errs, &at(key), value);
+    }
+    let client::SharedClient {
+        compression,
+        headers,
+        retry_on_failure,
+        sending_queue,
+    } = client::shared(
+        raw.compression,
+        raw.headers,
+        raw.retry_on_failure,
+        raw.sending_queue,
+        path,
+        errs,
+    );
+    let endpoint = endpoint(raw.endpoint, raw.tls.unwrap_or_default(), path, errs)?;
+    Some(OtlpExporterConfig {
+        endpoint,
+        compression,
+        timeout: raw.timeout.map_or(DEFAULT_EXPORT_TIMEOUT, |t| t.0),
+        headers,
+        retry_on_failure,
+        sending_queue,
+    })
+}
+
+/// Parses the endpoint and decides plaintext vs TLS the way otelcol does: `https://` always
+/// means TLS, `http://` plaintext, a bare `host:port` TLS unless `tls.insecure: true`.
+fn endpoint(raw: Option<Text>, tls: RawTls, path: &str, errs: &mut Errors) -> Option<Endpoint> {
+    let Some(Text(text)) = raw else {
+        errs.invalid(join(path, "endpoint"), "endpoint is required");
+        return None;
+    };
+    let (scheme, endpoint) = match client::parse_endpoint(&text) {
+        Ok(parsed) => parsed,
+        Err(reason) => {
+            errs.invalid(join(path, "endpoint"), reason);
+            return None;
+        }
+    };
+    let plaintext = match scheme {
+        Scheme::Http => true,
+        Scheme::Bare => tls.insecure == Some(true),
+        Scheme::Https => {
+            errs.invalid(
+                join(path, "endpoint"),
+                "an https:// endpoint needs TLS, which is not supported yet; use an http:// endpoint, or host:port with tls.insecure: true",
+            );
+            return None;
+        }
+    };
+    if !plaintext {
+        errs.invalid(
+            path,
+            "TLS is not supported yet; set tls.insecure: true or use an http:// endpoint",
+        );
+        return None;
+    }
+    warn_unused_tls(&tls, &join(path, "tls"), errs);
+    Some(endpoint)
+}
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::config::{ConfigError, ExporterConfig, QueueSizer};
+
+    fn parse(kind: &str, yaml: &str) -> Result<ExporterConfig, ConfigError> {
+        let mut errs = Errors::default();
+        let body: Value = serde_yaml::from_str(yaml).unwrap();
+        let path = format!("exporters::{kind}");
+        let e = crate::registry::parse_exporter(&kind.parse().unwrap(), body, &path, &mut errs);
+        errs.finish(e).map(|e| e.unwrap())
+    }
+
+    fn otlp(yaml: &str) -> OtlpExporterConfig {
+        match parse("otlp", yaml).unwrap() {
+            ExporterConfig::Otlp(o) => o,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn otlp_defaults() {
+        let o = otlp("endpoint: backend:4317\ntls: {insecure: true}");
+        assert_eq!(
+            o.endpoint,
+            Endpoint {
+                host: "backend".into(),
+                port: 4317
+            }
+        );
+        assert_eq!(o.compression, Compression::Gzip);
+        assert_eq!(o.timeout, Duration::from_secs(5));
+        assert!(o.headers.is_empty());
+        assert_eq!(o.retry_on_failure, RetryConfig::default());
+        assert_eq!(o.sending_queue, QueueConfig::default());
+        let r = &o.retry_on_failure;
+        assert!(r.enabled);
+        assert_eq!(
+            (r.initial_interval, r.max_interval, r.max_elapsed_time),
+            (
+                Duration::from_secs(5),
+                Duration::from_secs(30),
+                Duration::from_secs(300)
+            )
+        );
+        assert_eq!((r.multiplier, r.randomization_factor), (1.5, 0.5));
+        let q = &o.sending_queue;
+        assert_eq!((q.enabled, q.num_consumers, q.queue_size), (true, 10, 1000));
+        assert_eq!(
+            (q.block_on_overflow, q.sizer),
+            (false, QueueSizer::Requests)
+        );
+    }
+
+    #[test]
+    fn otlp_grpc_is_the_same_exporter() {
+        let e = parse("otlp_grpc/x", "endpoint: http://backend:4317").unwrap();
+        assert!(matches!(e, ExporterConfig::Otlp(_)));
+    }
+
+    #[test]
+    fn tls_rules() {
+        let err = parse("otlp/b", "endpoint: backend:4317").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "exporters::otlp/b: TLS is not supported yet; set tls.insecure: true or use an http:// endpoint"
+        );
+        let err = parse(
+            "otlp",
+            "endpoint: https://backend:4317\ntls: {insecure: true}",
+        )
+        .unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("exporters::otlp::endpoint: an https:// endpoint needs TLS"));
+        let o = otlp("endpoint: http://backend:4317\ntls: {ca_file: /x}");
+        assert_eq!(o.endpoint.authority(), "backend:4317");
+    }
+
+    #[test]
+    fn otlp_errors_name_the_key() {
+        let err = parse("otlp/backend", "endpont: x").unwrap_err().to_string();
+        assert!(err.starts_with("exporters::otlp/backend"), "{err}");
+        assert!(
+            err.contains("unknown field `endpont`, expected one of `endpoint`"),
+            "{err}"
+        );
+        let err = parse("otlp", "tls: {insecure: true}")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "exporters::otlp::endpoint: endpoint is required");
+        let err = parse("otlp", "endpoint: http://b:1\ncompression: snappy")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "exporters::otlp::compression: compression \"snappy\" is not supported yet; use gzip, zstd or none");
+        let err = parse("otlp", "endpoint: http://b:1\nauth: {authenticator: basic}")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "exporters::otlp::auth: client authentication is not supported yet"
+        );
+        let err = parse("otlp", "endpoint: http://b:1\nsending_queue: {batch: {}}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "exporters::otlp::sending_queue::batch: sending_queue.batch is not supported yet"
+            ),
+            "{err}"
+        );
+        let err = parse(
+            "otlp",
+            "endpoint: http://b:1\nretry_on_failure: {multiplier: x}",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("exporters::otlp::retry_on_failure::multiplier: invalid type"),
+            "{err}"
+        );
+        let err = parse("otlp", "endpoint: http://b:1\ntimeout: 5 seconds")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("exporters::otlp::timeout: invalid duration"),
+            "{err}"
+        );
+        let err = parse("otlp", "endpoint: http://b:1\ntls: {insecure: yes}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("exporters::otlp::tls::insecure: invalid type"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn accepted_but_unused_keys() {
+        let o = otlp("endpoint: http://b:1\nbalancer_name: round_robin\nkeepalive: {time: 10s}\nwait_for_ready: true\nauthority: x\nwrite_buffer_size: 1\nread_buffer_size: 1\ncompression: none");
+        assert_eq!(o.compression, Compression::None);
+    }
+}

@@ -1,0 +1,434 @@
+//! The component registry: the one table of component types this build has.
+//!
+//! Each entry names a type, the pipelines it fits and its factory: how its config is read
+//! and checked, and how one shard makes its runtime from that config. The config loader and
+//! `validate` find each configured id's type here (and list these names when a type is
+//! unknown), the pipeline builder makes every stage and exporter through it, `shardgate
+//! components` prints it, and a test checks the README's component reference against it.
+//! Adding a component is one entry here plus its own folder. Checks that depend on a
+//! component's settings (an `attributes` processor whose `include` names span properties
+//! cannot sit in a metrics pipeline) stay with its config.
+
+use serde_yaml::Value;
+
+use crate::config::error::{ConfigError, Errors};
+use crate::config::exporter::ExporterConfig;
+use crate::config::extension::ExtensionConfig;
+use crate::config::id::ComponentId;
+use crate::config::processor::ProcessorConfig;
+use crate::config::receiver::ReceiverConfig;
+use crate::exporter::{debug, otlp_grpc, otlp_http};
+use crate::extension::health_check;
+use crate::pipeline::parts::{BuildError, MakeDelivery, MakeStage, StartReceiver};
+use crate::processor::attributes::{self, AttributesProcessor};
+use crate::processor::resource::{self, ResourceProcessor};
+use crate::processor::transform::Rewrite;
+use crate::processor::{batch, memory_limiter};
+use crate::receiver::otlp;
+use crate::signal::Signal;
+
+/// The four kinds of component, as the config's top-level sections name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `receivers:`
+    Receiver,
+    /// `processors:`
+    Processor,
+    /// `exporters:`
+    Exporter,
+    /// `extensions:`
+    Extension,
+}
+
+impl Kind {
+    /// Every kind, in the order of the config's sections.
+    pub const ALL: [Kind; 4] = [
+        Kind::Receiver,
+        Kind::Processor,
+        Kind::Exporter,
+        Kind::Extension,
+    ];
+
+    /// The config section of this kind (`receivers`, ...).
+    pub fn section(self) -> &'static str {
+        match self {
+            Kind::Receiver => "receivers",
+            Kind::Processor => "processors",
+            Kind::Exporter => "exporters",
+            Kind::Extension => "extensions",
+        }
+    }
+}
+
+/// Decodes and checks one component body at `path`; `None` when it has errors (in `errs`).
+pub(crate) type Parse<T> = fn(Value, &str, &mut Errors) -> Option<T>;
+
+/// How a type's config is read and its runtime made, per kind.
+#[derive(Clone, Copy)]
+pub(crate) enum Factory {
+    /// A receiver.
+    Receiver {
+        /// Its config.
+        config: Parse<ReceiverConfig>,
+        /// Binds and serves it on a shard.
+        start: StartReceiver,
+    },
+    /// A processor.
+    Processor {
+        /// Its config.
+        config: Parse<ProcessorConfig>,
+        /// Its stage on a shard.
+        stage: MakeStage,
+    },
+    /// An exporter.
+    Exporter {
+        /// Its config.
+        config: Parse<ExporterConfig>,
+        /// One instance on a shard, per signal.
+        delivery: MakeDelivery,
+    },
+    /// An extension (run by the main thread, off the shards).
+    Extension {
+        /// Its config.
+        config: Parse<ExtensionConfig>,
+    },
+}
+
+impl Factory {
+    /// The kind this factory makes.
+    pub(crate) fn kind(&self) -> Kind {
+        match self {
+            Factory::Receiver { .. } => Kind::Receiver,
+            Factory::Processor { .. } => Kind::Processor,
+            Factory::Exporter { .. } => Kind::Exporter,
+            Factory::Extension { .. } => Kind::Extension,
+        }
+    }
+}
+
+/// One component type.
+pub struct ComponentType {
+    /// The type name in ids (`otlp` in `otlp/backend`).
+    pub name: &'static str,
+    /// Other names otelcol configs use for it.
+    pub aliases: &'static [&'static str],
+    /// Pipelines it can sit in (empty for extensions).
+    pub signals: &'static [Signal],
+    /// One line for `shardgate components`.
+    pub summary: &'static str,
+    /// Its config.
+    pub(crate) factory: Factory,
+}
+
+impl ComponentType {
+    /// Its kind.
+    pub fn kind(&self) -> Kind {
+        self.factory.kind()
+    }
+
+    /// Whether `name` is its name or one of its aliases.
+    pub fn answers_to(&self, name: &str) -> bool {
+        self.name == name || self.aliases.contains(&name)
+    }
+}
+
+const ALL_SIGNALS: &[Signal] = &[Signal::Traces, Signal::Metrics, Signal::Logs];
+
+/// Every component type of this build.
+pub static COMPONENTS: &[ComponentType] = &[
+    ComponentType {
+        name: "otlp",
+        aliases: &[],
+        signals: ALL_SIGNALS,
+        summary: "OTLP over gRPC and HTTP (protocols: grpc, http)",
+        factory: Factory::Receiver {
+            config: |b, p, e| otlp::config::parse(b, p, e).map(ReceiverConfig::Otlp),
+            start: |id, config, routes, io| match config {
+                ReceiverConfig::Otlp(c) => {
+                    otlp::start(id, c, routes, io).map_err(|e| BuildError::Receiver(e.to_string()))
+                }
+            },
+        },
+    },
+    ComponentType {
+        name: "attributes",
+        aliases: &[],
+        signals: ALL_SIGNALS,
+        summary: "actions on span, log record and data point attributes",
+        factory: Factory::Processor {
+            config: |b, p, e| attributes::config::parse(b, p, e).map(ProcessorConfig::Attributes),
+            stage: |config, parts| match config {
+                ProcessorConfig::Attributes(c) => {
+                    Ok(parts.transform(Rewrite::Attributes(AttributesProcessor::new(c))))
+                }
+                _ => Err(parts.unbuildable()),
+            },
+        },
+    },
+    ComponentType {
+        name: "batch",
+        aliases: &[],
+        signals: ALL_SIGNALS,
+        summary: "groups items into larger export requests",
+        factory: Factory::Processor {
+            config: |b, p, e| batch::config::parse(b, p, e).map(ProcessorConfig::Batch),
+            stage: |config, parts| match config {
+                ProcessorConfig::Batch(c) => Ok(parts.batch(c)),
+                _ => Err(parts.unbuildable()),
+            },
+        },
+    },
+    ComponentType {
+        name: "memory_limiter",
+        aliases: &[],
+        signals: ALL_SIGNALS,
+        summary: "refuses new data at the receivers while memory is short",
+        factory: Factory::Processor {
+            config: |b, p, e| {
+                memory_limiter::config::parse(b, p, e).map(ProcessorConfig::MemoryLimiter)
+            },
+            // It acts at the receivers, before a body is read (see processor::memory_limiter),
+            // so it adds no stage.
+            stage: |config, parts| match config {
+                ProcessorConfig::MemoryLimiter(_) => Ok(parts.next),
+                _ => Err(parts.unbuildable()),
+            },
+        },
+    },
+    ComponentType {
+        name: "resource",
+        aliases: &[],
+        signals: ALL_SIGNALS,
+        summary: "actions on resource attributes",
+        factory: Factory::Processor {
+            config: |b, p, e| resource::config::parse(b, p, e).map(ProcessorConfig::Resource),
+            stage: |config, parts| match config {
+                ProcessorConfig::Resource(c) => {
+                    Ok(parts.transform(Rewrite::Resource(ResourceProcessor::new(c))))
+                }
+                _ => Err(parts.unbuildable()),
+            },
+        },
+    },
+    ComponentType {
+        name: "otlp",
+        aliases: &["otlp_grpc"],
+        signals: ALL_SIGNALS,
+        summary: "OTLP over gRPC",
+        factory: Factory::Exporter {
+            config: |b, p, e| otlp_grpc::config::parse(b, p, e).map(ExporterConfig::Otlp),
+            delivery: |config, parts| match config {
+                ExporterConfig::Otlp(c) => otlp_grpc::delivery(c, parts),
+                _ => Err(parts.unbuildable()),
+            },
+        },
+    },
+    ComponentType {
+        name: "otlphttp",
+        aliases: &["otlp_http"],
+        signals: ALL_SIGNALS,
+        summary: "OTLP over HTTP/1.1 (protobuf or JSON)",
+        factory: Factory::Exporter {
+            config: |b, p, e| otlp_http::config::parse(b, p, e).map(ExporterConfig::OtlpHttp),
+            delivery: |config, parts| match config {
+                ExporterConfig::OtlpHttp(c) => otlp_http::delivery(c, parts),
+                _ => Err(parts.unbuildable()),
+            },
+        },
+    },
+    ComponentType {
+        name: "debug",
+        aliases: &[],
+        signals: ALL_SIGNALS,
+        summary: "logs what it receives",
+        factory: Factory::Exporter {
+            config: |b, p, e| debug::config::parse(b, p, e).map(ExporterConfig::Debug),
+            delivery: |config, parts| match config {
+                ExporterConfig::Debug(c) => Ok(debug::delivery(c, parts)),
+                _ => Err(parts.unbuildable()),
+            },
+        },
+    },
+    ComponentType {
+        name: "health_check",
+        aliases: &[],
+        signals: &[],
+        summary: "HTTP health endpoint (Server available / not available)",
+        factory: Factory::Extension {
+            config: |b, p, e| {
+                health_check::config::parse(b, p, e).map(ExtensionConfig::HealthCheck)
+            },
+        },
+    },
+];
+
+/// The types of `kind`.
+pub fn of_kind(kind: Kind) -> impl Iterator<Item = &'static ComponentType> {
+    COMPONENTS.iter().filter(move |c| c.kind() == kind)
+}
+
+/// The type of `kind` named (or aliased) `name`.
+pub fn find(kind: Kind, name: &str) -> Option<&'static ComponentType> {
+    of_kind(kind).find(|c| c.answers_to(name))
+}
+
+/// Every name and alias of `kind`, for "this build supports: …".
+pub fn names(kind: Kind) -> Vec<&'static str> {
+    of_kind(kind)
+        .flat_map(|c| std::iter::once(c.name).chain(c.aliases.iter().copied()))
+        .collect()
+}
+
+/// Decodes the body of `id` in the section of `kind` with its type's factory, or reports
+/// the type as unknown, listing this kind's names.
+fn parse<T>(
+    kind: Kind,
+    pick: fn(Factory) -> Option<Parse<T>>,
+    id: &ComponentId,
+    body: Value,
+    path: &str,
+    errs: &mut Errors,
+) -> Option<T> {
+    match find(kind, &id.kind).and_then(|c| pick(c.factory)) {
+        Some(parse) => parse(body, path, errs),
+        None => {
+            errs.push(ConfigError::UnknownType {
+                section: kind.section().into(),
+                kind: id.kind.clone(),
+                id: id.to_string(),
+                supported: names(kind),
+            });
+            None
+        }
+    }
+}
+
+/// The config of a `receivers:` entry.
+pub(crate) fn parse_receiver(
+    id: &ComponentId,
+    body: Value,
+    path: &str,
+    errs: &mut Errors,
+) -> Option<ReceiverConfig> {
+    let pick = |f| match f {
+        Factory::Receiver { config, .. } => Some(config),
+        _ => None,
+    };
+    parse(Kind::Receiver, pick, id, body, path, errs)
+}
+
+/// The config of a `processors:` entry.
+pub(crate) fn parse_processor(
+    id: &ComponentId,
+    body: Value,
+    path: &str,
+    errs: &mut Errors,
+) -> Option<ProcessorConfig> {
+    let pick = |f| match f {
+        Factory::Processor { config, .. } => Some(config),
+        _ => None,
+    };
+    parse(Kind::Processor, pick, id, body, path, errs)
+}
+
+/// The config of an `exporters:` entry.
+pub(crate) fn parse_exporter(
+    id: &ComponentId,
+    body: Value,
+    path: &str,
+    errs: &mut Errors,
+) -> Option<ExporterConfig> {
+    let pick = |f| match f {
+        Factory::Exporter { config, .. } => Some(config),
+        _ => None,
+    };
+    parse(Kind::Exporter, pick, id, body, path, errs)
+}
+
+/// The config of an `extensions:` entry.
+pub(crate) fn parse_extension(
+    id: &ComponentId,
+    body: Value,
+    path: &str,
+    errs: &mut Errors,
+) -> Option<ExtensionConfig> {
+    let pick = |f| match f {
+        Factory::Extension { config } => Some(config),
+        _ => None,
+    };
+    parse(Kind::Extension, pick, id, body, path, errs)
+}
+
+/// How receiver `id` starts on a shard.
+pub(crate) fn receiver_start(id: &ComponentId) -> Result<StartReceiver, BuildError> {
+    match find(Kind::Receiver, &id.kind).map(|c| c.factory) {
+        Some(Factory::Receiver { start, .. }) => Ok(start),
+        _ => Err(BuildError::Unbuildable { id: id.clone() }),
+    }
+}
+
+/// How processor `id` makes its stage on a shard.
+pub(crate) fn processor_stage(id: &ComponentId) -> Result<MakeStage, BuildError> {
+    match find(Kind::Processor, &id.kind).map(|c| c.factory) {
+        Some(Factory::Processor { stage, .. }) => Ok(stage),
+        _ => Err(BuildError::Unbuildable { id: id.clone() }),
+    }
+}
+
+/// How exporter `id` makes an instance on a shard.
+pub(crate) fn exporter_delivery(id: &ComponentId) -> Result<MakeDelivery, BuildError> {
+    match find(Kind::Exporter, &id.kind).map(|c| c.factory) {
+        Some(Factory::Exporter { delivery, .. }) => Ok(delivery),
+        _ => Err(BuildError::Unbuildable { id: id.clone() }),
+    }
+}
+
+/// Whether the type of `id` (of `kind`) can sit in a pipeline of `signal`.
+pub(crate) fn fits(kind: Kind, id: &ComponentId, signal: Signal) -> bool {
+    find(kind, &id.kind).is_some_and(|c| c.signals.contains(&signal))
+}
+
+/// The table as `shardgate components` prints it.
+pub fn listing() -> String {
+    let mut out = String::new();
+    for kind in Kind::ALL {
+        out.push_str(kind.section());
+        out.push_str(":\n");
+        for c in of_kind(kind) {
+            let name = match c.aliases {
+                [] => c.name.to_owned(),
+                aliases => format!("{} (alias: {})", c.name, aliases.join(", ")),
+            };
+            out.push_str(&format!("  {name:<28} {}\n", c.summary));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_per_kind() {
+        for kind in Kind::ALL {
+            let mut names = names(kind);
+            let count = names.len();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(
+                names.len(),
+                count,
+                "{kind:?}: a name or alias is used twice"
+            );
+        }
+    }
+
+    #[test]
+    fn lookups_follow_names_and_aliases() {
+        assert!(find(Kind::Exporter, "otlp_grpc").is_some_and(|c| c.name == "otlp"));
+        assert!(find(Kind::Receiver, "otlp").is_some());
+        assert!(find(Kind::Processor, "otlp").is_none());
+        assert!(listing().contains("memory_limiter"));
+    }
+}
