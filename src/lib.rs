@@ -4,6 +4,7 @@
 //! exporter → socket. This crate holds the collector itself (config, components, pipeline
 //! assembly, CLI); the per-core runtime is `shardgate-shards` and the network layer
 //! `shardgate-io`.
+#![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod admin;

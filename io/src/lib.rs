@@ -9,6 +9,8 @@
 //! - [`system`]: probes of the kernel limits a shard depends on;
 //! - [`timer`]: timers and deadlines from bounded durations only.
 
+#![warn(missing_docs)]
+
 pub mod chunks;
 pub mod compression;
 pub mod error;

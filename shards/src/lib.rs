@@ -4,6 +4,7 @@
 //! stopped together. Shards share nothing on the data path: the only cross-core traffic is
 //! the small control messages in [`control`], which carry the lifecycle (ready, drain,
 //! stopped) and memory-pressure changes ([`pressure`]); rebalancing comes later.
+#![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod control;
