@@ -405,7 +405,41 @@ pub fn listing() -> String {
     out
 }
 
+/// Test helpers: a component's config from YAML, read at `<section>::<id>` as the loader
+/// reads it.
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod testing {
+    use super::*;
+
+    type ParseAt<T> = fn(&ComponentId, Value, &str, &mut Errors) -> Option<T>;
+
+    fn read<T>(parse: ParseAt<T>, section: &str, id: &str, yaml: &str) -> Result<T, ConfigError> {
+        let component: ComponentId = id.parse().unwrap();
+        let body: Value = serde_yaml::from_str(yaml).unwrap();
+        let mut errs = Errors::default();
+        let config = parse(&component, body, &format!("{section}::{id}"), &mut errs);
+        errs.finish(config).map(|c| c.unwrap())
+    }
+
+    /// Receiver `id`'s config.
+    pub(crate) fn receiver(id: &str, yaml: &str) -> Result<ReceiverConfig, ConfigError> {
+        read(parse_receiver, "receivers", id, yaml)
+    }
+
+    /// Processor `id`'s config.
+    pub(crate) fn processor(id: &str, yaml: &str) -> Result<ProcessorConfig, ConfigError> {
+        read(parse_processor, "processors", id, yaml)
+    }
+
+    /// Exporter `id`'s config.
+    pub(crate) fn exporter(id: &str, yaml: &str) -> Result<ExporterConfig, ConfigError> {
+        read(parse_exporter, "exporters", id, yaml)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -430,5 +464,22 @@ mod tests {
         assert!(find(Kind::Receiver, "otlp").is_some());
         assert!(find(Kind::Processor, "otlp").is_none());
         assert!(listing().contains("memory_limiter"));
+    }
+
+    #[test]
+    fn an_unknown_type_lists_what_this_build_supports() {
+        let err = |e: ConfigError| e.to_string();
+        assert_eq!(
+            testing::receiver("jaeger", "").map_err(err).unwrap_err(),
+            "receivers: unknown type \"jaeger\" for id \"jaeger\"; this build supports: otlp"
+        );
+        assert_eq!(
+            testing::processor("filter", "").map_err(err).unwrap_err(),
+            "processors: unknown type \"filter\" for id \"filter\"; this build supports: attributes, batch, memory_limiter, resource"
+        );
+        assert_eq!(
+            testing::exporter("kafka", "").map_err(err).unwrap_err(),
+            "exporters: unknown type \"kafka\" for id \"kafka\"; this build supports: otlp, otlp_grpc, otlphttp, otlp_http, debug"
+        );
     }
 }

@@ -11,7 +11,7 @@ use common::http::{connect, post, read_response, request, send, HttpConfig};
 use common::{Backend, Collector, Config, WAIT};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 
 fn traces(name: &str, n: usize) -> ExportTraceServiceRequest {
@@ -32,15 +32,7 @@ fn traces(name: &str, n: usize) -> ExportTraceServiceRequest {
             ..Default::default()
         })
         .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
+    common::spans_request(spans)
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {

@@ -31,28 +31,3 @@ impl ProcessorConfig {
         }
     }
 }
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use serde_yaml::Value;
-
-    use crate::config::error::Errors;
-    use crate::config::ComponentId;
-
-    #[test]
-    fn unknown_type() {
-        let mut errs = Errors::default();
-        crate::registry::parse_processor(
-            &ComponentId::new("filter"),
-            Value::Null,
-            "processors::filter",
-            &mut errs,
-        );
-        let err = errs.finish(()).unwrap_err().to_string();
-        assert_eq!(
-            err,
-            "processors: unknown type \"filter\" for id \"filter\"; this build supports: attributes, batch, memory_limiter, resource"
-        );
-    }
-}

@@ -24,28 +24,3 @@ impl ReceiverConfig {
         }
     }
 }
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use serde_yaml::Value;
-
-    use crate::config::error::Errors;
-    use crate::config::ComponentId;
-
-    #[test]
-    fn unknown_type() {
-        let mut errs = Errors::default();
-        let r = crate::registry::parse_receiver(
-            &ComponentId::new("jaeger"),
-            Value::Null,
-            "receivers::jaeger",
-            &mut errs,
-        );
-        assert!(r.is_none());
-        assert_eq!(
-            errs.finish(()).unwrap_err().to_string(),
-            "receivers: unknown type \"jaeger\" for id \"jaeger\"; this build supports: otlp"
-        );
-    }
-}

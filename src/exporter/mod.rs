@@ -8,6 +8,7 @@ pub mod compress;
 pub mod debug;
 pub mod delivery;
 pub mod grpc_status;
+pub mod headers;
 pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod queue;

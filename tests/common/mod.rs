@@ -112,7 +112,6 @@ pub fn named_spans_request(
     request: usize,
     spans: usize,
 ) -> ExportTraceServiceRequest {
-    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
     let spans = (0..spans)
         .map(|i| Span {
             trace_id: vec![1; 16],
@@ -121,6 +120,12 @@ pub fn named_spans_request(
             ..Default::default()
         })
         .collect();
+    spans_request(spans)
+}
+
+/// A trace request with `spans` under one resource and one scope, both empty.
+pub fn spans_request(spans: Vec<Span>) -> ExportTraceServiceRequest {
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             scope_spans: vec![ScopeSpans {

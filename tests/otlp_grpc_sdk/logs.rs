@@ -53,14 +53,11 @@ fn log_body(i: usize) -> LogValue {
 /// exactly once, byte-for-byte what the SDK exported, under the SDK's resource and scope.
 #[test]
 fn sdk_logs_arrive_exactly_once_and_intact() {
-    let backend = Backend::start();
-    let config = Config::to_backend(&backend);
-    let collector = Collector::start(&config);
-    let rt = common::runtime();
-    let guard = rt.enter();
+    let s = setup();
+    let guard = s.rt.enter();
     let exporter = opentelemetry_otlp::LogExporter::builder()
         .with_tonic()
-        .with_endpoint(config.grpc_url())
+        .with_endpoint(s.config.grpc_url())
         .with_timeout(Duration::from_secs(10))
         .build()
         .expect("log exporter");
@@ -123,8 +120,8 @@ fn sdk_logs_arrive_exactly_once_and_intact() {
     let expected = flatten_logs(&sent.requests());
     assert_eq!(expected.len(), count, "the tee saw every record");
     let key = |r: &LogRecord| format!("{:04}", int_attr(&r.attributes, "seq").unwrap_or(-1));
-    settle(|| backend.log_records().len(), expected.len());
-    let actual = backend.log_records();
+    settle(|| s.backend.log_records().len(), expected.len());
+    let actual = s.backend.log_records();
     assert_same_items("log record", &expected, &actual, key);
 
     // Explicit checks: every body type made it, as did the record's other fields.
@@ -185,5 +182,5 @@ fn sdk_logs_arrive_exactly_once_and_intact() {
         BTreeSet::from(["string", "bool", "int", "double", "array", "kvlist", "bytes"]),
         "every body type arrived"
     );
-    drop(collector);
+    drop(s.collector);
 }

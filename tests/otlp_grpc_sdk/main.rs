@@ -49,6 +49,26 @@ use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 
+/// A recording backend, shardgate (two shards) forwarding to it, and a runtime for the SDK.
+struct Setup {
+    backend: Backend,
+    config: Config,
+    collector: Collector,
+    rt: tokio::runtime::Runtime,
+}
+
+fn setup() -> Setup {
+    let backend = Backend::start();
+    let config = Config::to_backend(&backend);
+    let collector = Collector::start(&config);
+    Setup {
+        backend,
+        config,
+        collector,
+        rt: common::runtime(),
+    }
+}
+
 /// What the SDK handed to the exporter (converted to OTLP), and whether each export succeeded.
 struct Sent<T> {
     requests: Mutex<Vec<T>>,

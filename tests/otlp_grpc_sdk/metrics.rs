@@ -11,14 +11,11 @@ use super::*;
 /// resource and scope.
 #[test]
 fn sdk_metrics_arrive_exactly_once_and_intact() {
-    let backend = Backend::start();
-    let config = Config::to_backend(&backend);
-    let collector = Collector::start(&config);
-    let rt = common::runtime();
-    let guard = rt.enter();
+    let s = setup();
+    let guard = s.rt.enter();
     let exporter = opentelemetry_otlp::MetricExporter::builder()
         .with_tonic()
-        .with_endpoint(config.grpc_url())
+        .with_endpoint(s.config.grpc_url())
         .with_timeout(Duration::from_secs(10))
         .build()
         .expect("metric exporter");
@@ -89,8 +86,8 @@ fn sdk_metrics_arrive_exactly_once_and_intact() {
         8 * 3 * 2,
         "the tee saw two collections of every point"
     );
-    settle(|| backend.points().len(), expected.len());
-    let actual = backend.points();
+    settle(|| s.backend.points().len(), expected.len());
+    let actual = s.backend.points();
     assert_same_items("data point", &expected, &actual, point_key);
 
     // Explicit checks on what arrived.
@@ -148,7 +145,7 @@ fn sdk_metrics_arrive_exactly_once_and_intact() {
             (name, data) => panic!("metric {name} arrived with unexpected data {data:?}"),
         }
     }
-    drop(collector);
+    drop(s.collector);
 }
 
 /// Whether `flat` is from the later of the two collections of its series.

@@ -10,14 +10,11 @@ use super::*;
 /// scope (name, version, attributes, schema URL).
 #[test]
 fn sdk_traces_arrive_exactly_once_and_intact() {
-    let backend = Backend::start();
-    let config = Config::to_backend(&backend);
-    let collector = Collector::start(&config);
-    let rt = common::runtime();
-    let guard = rt.enter();
+    let s = setup();
+    let guard = s.rt.enter();
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_tonic()
-        .with_endpoint(config.grpc_url())
+        .with_endpoint(s.config.grpc_url())
         .with_compression(opentelemetry_otlp::Compression::Gzip)
         .with_timeout(Duration::from_secs(10))
         .build()
@@ -103,8 +100,8 @@ fn sdk_traces_arrive_exactly_once_and_intact() {
         made.len(),
         "the tee saw every span the SDK made"
     );
-    settle(|| backend.spans().len(), expected.len());
-    let actual = backend.spans();
+    settle(|| s.backend.spans().len(), expected.len());
+    let actual = s.backend.spans();
     assert_same_items("span", &expected, &actual, |s: &Span| hex(&s.span_id));
 
     // Explicit checks: the SDK really produced what the test asked for, and it got through.
@@ -174,5 +171,5 @@ fn sdk_traces_arrive_exactly_once_and_intact() {
             _ => assert_eq!(st.code, status::StatusCode::Unset as i32, "{name} status"),
         }
     }
-    drop(collector);
+    drop(s.collector);
 }

@@ -81,15 +81,9 @@ fn debug(raw: RawDebug, path: &str, errs: &mut Errors) -> DebugExporterConfig {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::config::{ConfigError, ExporterConfig};
+    use crate::config::ExporterConfig;
 
-    fn parse(kind: &str, yaml: &str) -> Result<ExporterConfig, ConfigError> {
-        let mut errs = Errors::default();
-        let body: Value = serde_yaml::from_str(yaml).unwrap();
-        let path = format!("exporters::{kind}");
-        let e = crate::registry::parse_exporter(&kind.parse().unwrap(), body, &path, &mut errs);
-        errs.finish(e).map(|e| e.unwrap())
-    }
+    use crate::registry::testing::exporter as parse;
 
     #[test]
     fn debug_defaults_and_values() {

@@ -142,15 +142,9 @@ fn endpoint(raw: Option<Text>, tls: RawTls, path: &str, errs: &mut Errors) -> Op
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::config::{ConfigError, ExporterConfig, QueueSizer};
+    use crate::config::{ExporterConfig, QueueSizer};
 
-    fn parse(kind: &str, yaml: &str) -> Result<ExporterConfig, ConfigError> {
-        let mut errs = Errors::default();
-        let body: Value = serde_yaml::from_str(yaml).unwrap();
-        let path = format!("exporters::{kind}");
-        let e = crate::registry::parse_exporter(&kind.parse().unwrap(), body, &path, &mut errs);
-        errs.finish(e).map(|e| e.unwrap())
-    }
+    use crate::registry::testing::exporter as parse;
 
     fn otlp(yaml: &str) -> OtlpExporterConfig {
         match parse("otlp", yaml).unwrap() {

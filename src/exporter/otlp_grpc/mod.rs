@@ -63,14 +63,7 @@ impl OtlpGrpcExporter {
                 "exporters::{id}: compression zstd is not supported by this build yet; use gzip or none"
             ));
         }
-        let mut headers = Vec::with_capacity(config.headers.len());
-        for (name, value) in &config.headers {
-            let name = HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
-                .map_err(|e| format!("exporters::{id}: header name {name:?}: {e}"))?;
-            let value = HeaderValue::from_str(value)
-                .map_err(|e| format!("exporters::{id}: header {name} value: {e}"))?;
-            headers.push((name, value));
-        }
+        let headers = super::headers::fields(&id, &config.headers)?;
         Ok(OtlpGrpcExporter {
             authority: config.endpoint.authority(),
             compression: config.compression,

@@ -321,13 +321,8 @@ mod tests {
     }
 
     fn parse(kind: &str, yaml: &str) -> Result<OtlpHttpExporterConfig, String> {
-        use crate::config::ExporterConfig;
-        let mut errs = Errors::default();
-        let body: Value = serde_yaml::from_str(yaml).unwrap();
-        let path = format!("exporters::{kind}");
-        let e = crate::registry::parse_exporter(&kind.parse().unwrap(), body, &path, &mut errs);
-        match errs.finish(e).map_err(|e| e.to_string())? {
-            Some(ExporterConfig::OtlpHttp(c)) => Ok(c),
+        match crate::registry::testing::exporter(kind, yaml).map_err(|e| e.to_string())? {
+            crate::config::ExporterConfig::OtlpHttp(c) => Ok(c),
             other => panic!("{other:?}"),
         }
     }

@@ -79,14 +79,7 @@ impl OtlpHttpExporter {
         config: &OtlpHttpExporterConfig,
         signal: Signal,
     ) -> Result<Self, String> {
-        let mut headers = Vec::with_capacity(config.headers.len());
-        for (name, value) in &config.headers {
-            let name = HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
-                .map_err(|e| format!("exporters::{id}: header name {name:?}: {e}"))?;
-            let value = HeaderValue::from_str(value)
-                .map_err(|e| format!("exporters::{id}: header {name} value: {e}"))?;
-            headers.push((name, value));
-        }
+        let headers = super::headers::fields(&id, &config.headers)?;
         let url = config.url(signal).clone();
         let consumers = usize::try_from(config.sending_queue.num_consumers).unwrap_or(1);
         let settings = Http1Settings {

@@ -264,4 +264,4 @@ pub fn float_string(d: f64) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

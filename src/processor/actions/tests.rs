@@ -5,7 +5,8 @@
 use super::*;
 use crate::processor::attributes::config::parse_attributes;
 
-fn s(k: &str, v: &str) -> KeyValue {
+/// A string attribute.
+pub(crate) fn s(k: &str, v: &str) -> KeyValue {
     KeyValue {
         key: k.into(),
         value: Some(AnyValue {

@@ -80,18 +80,10 @@ fn batch(raw: RawBatch, path: &str, errs: &mut Errors) -> BatchConfig {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::config::{ComponentId, ConfigError, ProcessorConfig};
+    use crate::config::{ConfigError, ProcessorConfig};
 
     fn parse(yaml: &str) -> Result<BatchConfig, ConfigError> {
-        let mut errs = Errors::default();
-        let body: Value = serde_yaml::from_str(yaml).unwrap();
-        let p = crate::registry::parse_processor(
-            &ComponentId::new("batch"),
-            body,
-            "processors::batch",
-            &mut errs,
-        );
-        errs.finish(p).map(|p| match p.unwrap() {
+        crate::registry::testing::processor("batch", yaml).map(|p| match p {
             ProcessorConfig::Batch(b) => b,
             other => panic!("not batch: {other:?}"),
         })

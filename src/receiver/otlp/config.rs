@@ -282,18 +282,10 @@ fn mib_to_bytes(mib: u64) -> Option<usize> {
 mod tests {
     use super::*;
     use crate::config::resolve_listen;
-    use crate::config::{ComponentId, ConfigError, ReceiverConfig};
+    use crate::config::{ConfigError, ReceiverConfig};
 
     fn parse(yaml: &str) -> Result<ReceiverConfig, ConfigError> {
-        let mut errs = Errors::default();
-        let body: Value = serde_yaml::from_str(yaml).unwrap();
-        let r = crate::registry::parse_receiver(
-            &ComponentId::new("otlp"),
-            body,
-            "receivers::otlp",
-            &mut errs,
-        );
-        errs.finish(r).map(|r| r.unwrap())
+        crate::registry::testing::receiver("otlp", yaml)
     }
 
     fn otlp(yaml: &str) -> OtlpReceiverConfig {
