@@ -216,7 +216,9 @@ pub static COMPONENTS: &[ComponentType] = &[
         signals: ALL_SIGNALS,
         summary: "OTLP over gRPC",
         factory: Factory::Exporter {
-            config: |b, p, e| otlp_grpc::config::parse(b, p, e).map(ExporterConfig::Otlp),
+            config: |b, p, e| {
+                otlp_grpc::config::parse(b, p, e).map(|c| ExporterConfig::Otlp(Box::new(c)))
+            },
             delivery: |config, parts| match config {
                 ExporterConfig::Otlp(c) => otlp_grpc::delivery(c, parts),
                 _ => Err(parts.unbuildable()),
@@ -229,7 +231,9 @@ pub static COMPONENTS: &[ComponentType] = &[
         signals: ALL_SIGNALS,
         summary: "OTLP over HTTP/1.1 (protobuf or JSON)",
         factory: Factory::Exporter {
-            config: |b, p, e| otlp_http::config::parse(b, p, e).map(ExporterConfig::OtlpHttp),
+            config: |b, p, e| {
+                otlp_http::config::parse(b, p, e).map(|c| ExporterConfig::OtlpHttp(Box::new(c)))
+            },
             delivery: |config, parts| match config {
                 ExporterConfig::OtlpHttp(c) => otlp_http::delivery(c, parts),
                 _ => Err(parts.unbuildable()),

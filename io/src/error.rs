@@ -35,6 +35,9 @@ pub enum IoError {
     /// A socket operation failed.
     #[error("socket: {0}")]
     Socket(#[from] std::io::Error),
+    /// A TLS handshake failed (bad certificate, no common version or suite, not TLS at all).
+    #[error("tls: {0}")]
+    Tls(String),
     /// An operation ran past its deadline.
     #[error("timed out after {0:?}")]
     Timeout(std::time::Duration),

@@ -16,7 +16,8 @@ use h2::RecvStream;
 use http::{HeaderMap, Request, Response};
 
 use crate::chunks::Chunks;
-use crate::stream::h2_io;
+use crate::stream::TcpIo;
+use crate::tls::{self, ClientTls, Conn};
 use crate::IoError;
 
 /// HTTP/2 settings of an outgoing connection.
@@ -59,23 +60,41 @@ pub struct FullResponse {
 }
 
 impl H2Client {
-    /// Connects to `authority` (`host:port`) and completes the HTTP/2 handshake.
+    /// Connects to `authority` (`host:port`) in plaintext and completes the HTTP/2 handshake.
     pub async fn connect(authority: &str, settings: H2ClientSettings) -> Result<H2Client, IoError> {
+        H2Client::connect_with(authority, settings, None).await
+    }
+
+    /// Connects to `authority`, with TLS when `tls` is given, and completes the HTTP/2
+    /// handshake; TCP connect and TLS handshake together take at most `connect_timeout`.
+    pub async fn connect_with(
+        authority: &str,
+        settings: H2ClientSettings,
+        tls: Option<&ClientTls>,
+    ) -> Result<H2Client, IoError> {
         let addr = resolve(authority)?;
-        let stream = glommio::timer::timeout(
-            crate::timer::bounded(settings.connect_timeout),
-            TcpStream::connect(addr),
-        )
-        .await
-        .map_err(|error| IoError::Connect {
-            addr: authority.to_owned(),
-            source: error.into(),
-        })?;
-        stream.set_nodelay(true).map_err(std::io::Error::from)?;
+        let timeout = crate::timer::bounded(settings.connect_timeout);
+        let dial = async {
+            let stream = TcpStream::connect(addr)
+                .await
+                .map_err(|error| IoError::Connect {
+                    addr: authority.to_owned(),
+                    source: error.into(),
+                })?;
+            stream.set_nodelay(true).map_err(std::io::Error::from)?;
+            let io = TcpIo::new(stream);
+            match tls {
+                Some(tls) => tls::connect(tls, io).await,
+                None => Ok(Conn::Plain(io)),
+            }
+        };
+        let conn = crate::timer::timeout(timeout, dial)
+            .await
+            .ok_or(IoError::Timeout(timeout))??;
         let (send, connection) = h2::client::Builder::new()
             .initial_window_size(settings.stream_window_bytes)
             .initial_connection_window_size(settings.connection_window_bytes)
-            .handshake::<_, Chunks>(h2_io(stream))
+            .handshake::<_, Chunks>(conn)
             .await?;
         let closed = Rc::new(Cell::new(false));
         let flag = closed.clone();

@@ -12,12 +12,11 @@ use std::pin::pin;
 
 use bytes::Bytes;
 use futures_lite::future;
-use glommio::net::TcpStream;
 use h2::server::SendResponse;
 use h2::RecvStream;
 use http::Request;
 
-use crate::stream::h2_io;
+use crate::tls::Conn;
 use crate::IoError;
 
 /// HTTP/2 settings a server announces; each bounds memory a client can make us hold.
@@ -53,7 +52,7 @@ impl Default for H2ServerSettings {
 ///
 /// `handler` is called once per request; the future it returns runs as its own task.
 pub async fn serve<H, F, D>(
-    stream: TcpStream,
+    conn: impl Into<Conn>,
     settings: H2ServerSettings,
     handler: H,
     drain: D,
@@ -69,7 +68,7 @@ where
         .initial_connection_window_size(settings.connection_window_bytes)
         .max_header_list_size(settings.max_header_list_bytes)
         .max_frame_size(settings.max_frame_bytes)
-        .handshake::<_, Bytes>(h2_io(stream))
+        .handshake::<_, Bytes>(conn.into())
         .await?;
     let mut drain = pin!(drain);
     let mut draining = false;

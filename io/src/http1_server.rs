@@ -19,8 +19,9 @@
 
 use std::time::{Duration, Instant};
 
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::tls::Conn;
 
 /// Size limits of one request.
 #[derive(Debug, Clone, Copy)]
@@ -386,7 +387,7 @@ const READ_CHUNK_BYTES: usize = 16 * 1024;
 
 /// One server-side HTTP/1.1 connection.
 pub struct Http1Connection {
-    stream: TcpStream,
+    stream: Conn,
     buf: Vec<u8>,
     limits: Limits,
     timeouts: Timeouts,
@@ -394,9 +395,9 @@ pub struct Http1Connection {
 
 impl Http1Connection {
     /// Wraps an accepted stream.
-    pub fn new(stream: TcpStream, limits: Limits, timeouts: Timeouts) -> Http1Connection {
+    pub fn new(stream: impl Into<Conn>, limits: Limits, timeouts: Timeouts) -> Http1Connection {
         Http1Connection {
-            stream,
+            stream: stream.into(),
             buf: Vec::new(),
             limits,
             timeouts,
@@ -491,12 +492,7 @@ impl Http1Connection {
     /// most [`LINGER`]) so the kernel does not answer those bytes with a reset that could
     /// destroy our answer before the client reads it (what Go's net/http does too).
     pub async fn close_after_error(mut self) {
-        if self
-            .stream
-            .shutdown(std::net::Shutdown::Write)
-            .await
-            .is_err()
-        {
+        if self.stream.shutdown_write().await.is_err() {
             return;
         }
         let deadline = Instant::now() + LINGER;
@@ -512,10 +508,14 @@ impl Http1Connection {
 
     async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), Http1Error> {
         let write = async {
-            self.stream
-                .write_all(bytes)
+            // The flush matters with TLS: records rustls could not write yet wait in it.
+            self.stream.write_all(bytes).await?;
+            self.stream.flush().await
+        };
+        let write = async {
+            write
                 .await
-                .map_err(|e| Http1Error::Io(e.to_string()))
+                .map_err(|e: std::io::Error| Http1Error::Io(e.to_string()))
         };
         let timeout = async {
             crate::timer::sleep(self.timeouts.body).await;

@@ -20,9 +20,10 @@ pub mod h2_server;
 pub mod http1_client;
 pub mod http1_server;
 pub mod listener;
-mod stream;
+pub mod stream;
 pub mod system;
 pub mod timer;
+pub mod tls;
 
 pub use error::IoError;
 pub use glommio::net::{TcpListener, TcpStream};

@@ -30,21 +30,31 @@ use tokio::io::ReadBuf;
 const IOVECS_MAX: usize = 64;
 
 /// A glommio TCP stream seen through tokio's `AsyncRead`/`AsyncWrite`.
-pub(crate) struct H2Io {
+pub struct TcpIo {
     stream: TcpStream,
     /// The socket was found empty and glommio's readability poll may still be pending.
     waiting: bool,
 }
 
-/// Wraps a glommio stream for `h2`.
-pub(crate) fn h2_io(stream: TcpStream) -> H2Io {
-    H2Io {
-        stream,
-        waiting: false,
+impl TcpIo {
+    /// Wraps a glommio stream.
+    pub fn new(stream: TcpStream) -> TcpIo {
+        TcpIo {
+            stream,
+            waiting: false,
+        }
+    }
+
+    /// Stops sending but keeps reading (a lingering close).
+    pub async fn shutdown_write(&mut self) -> io::Result<()> {
+        self.stream
+            .shutdown(std::net::Shutdown::Write)
+            .await
+            .map_err(io::Error::from)
     }
 }
 
-impl tokio::io::AsyncRead for H2Io {
+impl tokio::io::AsyncRead for TcpIo {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -94,7 +104,7 @@ fn recv_into(fd: i32, buf: &mut ReadBuf<'_>) -> io::Result<()> {
     }
 }
 
-impl tokio::io::AsyncWrite for H2Io {
+impl tokio::io::AsyncWrite for TcpIo {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -184,7 +194,7 @@ mod tests {
         });
         let got = glommio::LocalExecutor::default().run(async {
             let stream = TcpStream::connect(addr).await.unwrap();
-            let mut io = h2_io(stream);
+            let mut io = TcpIo::new(stream);
             let mut got = Vec::new();
             io.read_to_end(&mut got).await.unwrap();
             got
@@ -208,7 +218,7 @@ mod tests {
         let expected: Vec<u8> = [&b"head"[..], &big, b"tail"].concat();
         glommio::LocalExecutor::default().run(async {
             let stream = TcpStream::connect(addr).await.unwrap();
-            let mut io = h2_io(stream);
+            let mut io = TcpIo::new(stream);
             let mut pieces = vec![
                 IoSlice::new(b"head"),
                 IoSlice::new(&big),

@@ -8,9 +8,9 @@ use crate::exporter::otlp_http::config::OtlpHttpExporterConfig;
 #[derive(Clone, Debug, PartialEq)]
 pub enum ExporterConfig {
     /// `otlp` / `otlp_grpc`: OTLP over gRPC to a backend.
-    Otlp(OtlpExporterConfig),
+    Otlp(Box<OtlpExporterConfig>),
     /// `otlphttp` / `otlp_http`: OTLP over HTTP/1.1 to a backend.
-    OtlpHttp(OtlpHttpExporterConfig),
+    OtlpHttp(Box<OtlpHttpExporterConfig>),
     /// `debug`: writes what passes through to the collector's log.
     Debug(DebugExporterConfig),
 }

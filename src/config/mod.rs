@@ -73,6 +73,7 @@ pub use crate::receiver::otlp::config::{
 };
 pub use service::{LogEncoding, PipelineConfig, ServiceConfig, TelemetryConfig};
 pub use shards::{CoresSpec, ShardsConfig};
+pub use tls::{ClientTlsConfig, ServerTlsConfig};
 
 use crate::registry;
 use crate::signal::Signal;

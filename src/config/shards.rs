@@ -51,6 +51,9 @@ pub struct ShardsConfig {
     pub connections_max: u32,
     /// Busy-poll this long before a shard's executor parks; None = park at once (default).
     pub spin_before_park: Option<Duration>,
+    /// Longest a TLS handshake on a receiver may take before the connection is closed
+    /// (default 10s).
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Default for ShardsConfig {
@@ -66,6 +69,7 @@ impl Default for ShardsConfig {
             h2_connection_window_bytes: 8 * 1024 * 1024,
             connections_max: 10_000,
             spin_before_park: None,
+            tls_handshake_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -86,6 +90,7 @@ struct RawShards {
     h2_connection_window_bytes: Option<u32>,
     connections_max: Option<u32>,
     spin_before_park: Option<GoDuration>,
+    tls_handshake_timeout: Option<GoDuration>,
 }
 
 /// Decodes and checks the `shards` section (a null or absent section means all defaults).
@@ -121,6 +126,9 @@ pub(crate) fn build(body: Value, errs: &mut Errors) -> ShardsConfig {
             .unwrap_or(d.h2_connection_window_bytes),
         connections_max: raw.connections_max.unwrap_or(d.connections_max),
         spin_before_park: raw.spin_before_park.map(|t| t.0),
+        tls_handshake_timeout: raw
+            .tls_handshake_timeout
+            .map_or(d.tls_handshake_timeout, |t| t.0),
     };
     check(&cfg, errs);
     cfg
@@ -155,6 +163,10 @@ fn check(cfg: &ShardsConfig, errs: &mut Errors) {
         ("listen_backlog", u64::from(cfg.listen_backlog)),
         ("pending_bytes_max", cfg.pending_bytes_max as u64),
         ("connections_max", u64::from(cfg.connections_max)),
+        (
+            "tls_handshake_timeout",
+            u64::from(!cfg.tls_handshake_timeout.is_zero()),
+        ),
     ] {
         if value == 0 {
             errs.invalid(at(key), "must be greater than zero");

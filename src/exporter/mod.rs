@@ -12,6 +12,7 @@ pub mod headers;
 pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod queue;
+pub mod tls;
 
 use std::time::Duration;
 

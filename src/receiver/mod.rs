@@ -5,6 +5,7 @@
 
 pub mod listen;
 pub mod otlp;
+pub mod tls;
 
 use shardgate_shards::DrainSignal;
 

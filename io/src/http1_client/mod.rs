@@ -26,11 +26,13 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 use glommio::sync::Semaphore;
 use http::{HeaderMap, Request, StatusCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::stream::TcpIo;
+use crate::tls::{self, ClientTls, Conn as Stream};
 use response::read_response;
 
 /// Largest response head (status line + headers) we accept, in bytes.
@@ -87,6 +89,14 @@ pub enum Http1Error {
         /// The system's reason.
         source: std::io::Error,
     },
+    /// The TLS handshake failed (untrusted certificate, wrong name, no common version).
+    #[error("TLS handshake with {authority}: {reason}")]
+    Tls {
+        /// `host:port` we tried.
+        authority: String,
+        /// What failed.
+        reason: String,
+    },
     /// Reading or writing the socket failed.
     #[error("socket: {0}")]
     Io(#[from] std::io::Error),
@@ -124,7 +134,7 @@ pub struct Http1Response {
 }
 
 struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     /// Bytes read past the previous response (a well-behaved peer sends none).
     leftover: BytesMut,
     idle_since: Instant,
@@ -134,6 +144,8 @@ struct Conn {
 pub struct Http1Client {
     authority: String,
     settings: Http1Settings,
+    /// Where each new connection gets its TLS client from; `None` = plaintext.
+    tls: Option<Box<dyn Fn() -> ClientTls>>,
     idle: RefCell<Vec<Conn>>,
     permits: Semaphore,
 }
@@ -148,9 +160,17 @@ impl Http1Client {
                 connections_max,
                 ..settings
             },
+            tls: None,
             idle: RefCell::new(Vec::with_capacity(connections_max)),
             permits: Semaphore::new(connections_max as u64),
         }
+    }
+
+    /// Makes every new connection TLS, with the client `tls` gives at that moment (so a
+    /// caller can rotate certificates between connections).
+    pub fn with_tls(mut self, tls: impl Fn() -> ClientTls + 'static) -> Http1Client {
+        self.tls = Some(Box::new(tls));
+        self
     }
 
     /// The `host:port` this client talks to.
@@ -206,15 +226,26 @@ impl Http1Client {
             authority: self.authority.clone(),
             source,
         };
-        let stream = glommio::timer::timeout(
-            crate::timer::bounded(self.settings.connect_timeout),
-            TcpStream::connect(addr),
-        )
-        .await
-        .map_err(|e| connect_err(e.into()))?;
-        stream
-            .set_nodelay(true)
-            .map_err(|e| connect_err(e.into()))?;
+        let timeout = crate::timer::bounded(self.settings.connect_timeout);
+        let dial = async {
+            let stream = TcpStream::connect(addr)
+                .await
+                .map_err(|e| connect_err(e.into()))?;
+            stream
+                .set_nodelay(true)
+                .map_err(|e| connect_err(e.into()))?;
+            let io = TcpIo::new(stream);
+            match &self.tls {
+                Some(tls) => tls::connect(&tls(), io).await.map_err(|e| Http1Error::Tls {
+                    authority: self.authority.clone(),
+                    reason: e.to_string(),
+                }),
+                None => Ok(Stream::Plain(io)),
+            }
+        };
+        let stream = crate::timer::timeout(timeout, dial)
+            .await
+            .ok_or_else(|| connect_err(std::io::ErrorKind::TimedOut.into()))??;
         Ok(Conn {
             stream,
             leftover: BytesMut::new(),

@@ -12,7 +12,8 @@ use crate::config::client::{
 use crate::config::de::{self, join, reject_set, warn_ignored, Text};
 use crate::config::duration::GoDuration;
 use crate::config::error::Errors;
-use crate::config::tls::{warn_unused_tls, RawTls};
+use crate::config::tls::{ClientTlsConfig, RawTls};
+use shardgate_io::tls::ALPN_H2;
 
 /// Default export request `timeout` (otelcol's).
 pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -20,8 +21,10 @@ pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The OTLP/gRPC exporter.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OtlpExporterConfig {
-    /// Backend to connect to (plaintext: TLS is not supported yet).
+    /// Backend to connect to.
     pub endpoint: Endpoint,
+    /// TLS to the backend; `None` = plaintext (`http://` or `tls.insecure: true`).
+    pub tls: Option<ClientTlsConfig>,
     /// Request compression (default gzip).
     pub compression: Compression,
     /// Deadline of one export request (default 5s).
@@ -92,9 +95,10 @@ fn otlp(raw: RawOtlp, path: &str, errs: &mut Errors) -> Option<OtlpExporterConfi
         path,
         errs,
     );
-    let endpoint = endpoint(raw.endpoint, raw.tls.unwrap_or_default(), path, errs)?;
+    let (endpoint, tls) = endpoint(raw.endpoint, raw.tls.unwrap_or_default(), path, errs)?;
     Some(OtlpExporterConfig {
         endpoint,
+        tls,
         compression,
         timeout: raw.timeout.map_or(DEFAULT_EXPORT_TIMEOUT, |t| t.0),
         headers,
@@ -104,8 +108,14 @@ fn otlp(raw: RawOtlp, path: &str, errs: &mut Errors) -> Option<OtlpExporterConfi
 }
 
 /// Parses the endpoint and decides plaintext vs TLS the way otelcol does: `https://` always
-/// means TLS, `http://` plaintext, a bare `host:port` TLS unless `tls.insecure: true`.
-fn endpoint(raw: Option<Text>, tls: RawTls, path: &str, errs: &mut Errors) -> Option<Endpoint> {
+/// means TLS, `http://` plaintext, a bare `host:port` TLS unless `tls.insecure: true`. TLS
+/// without a CA trusts the system's roots.
+fn endpoint(
+    raw: Option<Text>,
+    tls: RawTls,
+    path: &str,
+    errs: &mut Errors,
+) -> Option<(Endpoint, Option<ClientTlsConfig>)> {
     let Some(Text(text)) = raw else {
         errs.invalid(join(path, "endpoint"), "endpoint is required");
         return None;
@@ -120,24 +130,17 @@ fn endpoint(raw: Option<Text>, tls: RawTls, path: &str, errs: &mut Errors) -> Op
     let plaintext = match scheme {
         Scheme::Http => true,
         Scheme::Bare => tls.insecure == Some(true),
-        Scheme::Https => {
-            errs.invalid(
-                join(path, "endpoint"),
-                "an https:// endpoint needs TLS, which is not supported yet; use an http:// endpoint, or host:port with tls.insecure: true",
-            );
-            return None;
-        }
+        Scheme::Https => false,
     };
-    if !plaintext {
-        errs.invalid(
-            path,
-            "TLS is not supported yet; set tls.insecure: true or use an http:// endpoint",
-        );
-        return None;
+    let tls_path = join(path, "tls");
+    if plaintext {
+        crate::config::tls::warn_unused(&tls, &tls_path, errs);
+        return Some((endpoint, None));
     }
-    warn_unused_tls(&tls, &join(path, "tls"), errs);
-    Some(endpoint)
+    let tls = crate::config::tls::client(tls, &[ALPN_H2], &tls_path, errs)?;
+    Some((endpoint, Some(tls)))
 }
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -148,7 +151,7 @@ mod tests {
 
     fn otlp(yaml: &str) -> OtlpExporterConfig {
         match parse("otlp", yaml).unwrap() {
-            ExporterConfig::Otlp(o) => o,
+            ExporterConfig::Otlp(o) => *o,
             other => panic!("{other:?}"),
         }
     }
@@ -195,21 +198,42 @@ mod tests {
 
     #[test]
     fn tls_rules() {
-        let err = parse("otlp/b", "endpoint: backend:4317").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "exporters::otlp/b: TLS is not supported yet; set tls.insecure: true or use an http:// endpoint"
-        );
-        let err = parse(
-            "otlp",
-            "endpoint: https://backend:4317\ntls: {insecure: true}",
-        )
-        .unwrap_err();
-        assert!(err
-            .to_string()
-            .starts_with("exporters::otlp::endpoint: an https:// endpoint needs TLS"));
+        // As otelcol: a bare host:port is TLS with the system's roots unless tls.insecure.
+        let tls = otlp("endpoint: backend:4317").tls.expect("TLS by default");
+        assert_eq!(tls.spec.ca, None);
+        assert!(!tls.spec.skip_verify);
+        assert_eq!(tls.spec.alpn, vec![b"h2".to_vec()]);
+        assert!(otlp("endpoint: backend:4317\ntls: {insecure: true}")
+            .tls
+            .is_none());
+        // https:// is TLS whatever insecure says; http:// is plaintext.
+        assert!(otlp("endpoint: https://backend:4317\ntls: {insecure: true}")
+            .tls
+            .is_some());
         let o = otlp("endpoint: http://backend:4317\ntls: {ca_file: /x}");
         assert_eq!(o.endpoint.authority(), "backend:4317");
+        assert!(o.tls.is_none());
+        let err = parse("otlp", "endpoint: b:1\ntls: {ca_file: /nonexistent/ca.pem}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("exporters::otlp::tls::ca_file: cannot read CA certificates file \"/nonexistent/ca.pem\""),
+            "{err}"
+        );
+        let err = parse("otlp", "endpoint: b:1\ntls: {min_version: \"1.1\"}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("exporters::otlp::tls::min_version: TLS 1.1 is not supported"),
+            "{err}"
+        );
+        let err = parse("otlp", "endpoint: b:1\ntls: {client_ca_file: /x}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("exporters::otlp::tls::client_ca_file: client_ca_file is a server setting"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ use shardgate_shards::task::Semaphore;
 use self::config::OtlpExporterConfig;
 use super::compress::GzipPool;
 use super::delivery::Delivery;
+use super::tls::ExporterTls;
 use super::{grpc_status, ExportError};
 use crate::config::{ComponentId, Compression};
 use crate::otlp;
@@ -39,6 +40,7 @@ pub struct OtlpGrpcExporter {
     timeout: Duration,
     headers: Vec<(HeaderName, HeaderValue)>,
     settings: H2ClientSettings,
+    tls: Option<ExporterTls>,
     client: RefCell<Option<H2Client>>,
     // Only one task reconnects at a time; the others wait for its result.
     connecting: Semaphore,
@@ -64,7 +66,13 @@ impl OtlpGrpcExporter {
             ));
         }
         let headers = super::headers::fields(&id, &config.headers)?;
+        let tls = config
+            .tls
+            .as_ref()
+            .map(|tls| ExporterTls::new(&id, tls, &config.endpoint.host))
+            .transpose()?;
         Ok(OtlpGrpcExporter {
+            tls,
             authority: config.endpoint.authority(),
             compression: config.compression,
             timeout: config.timeout,
@@ -112,7 +120,8 @@ impl OtlpGrpcExporter {
         if let Some(client) = self.live_client() {
             return Ok(client);
         }
-        let client = H2Client::connect(&self.authority, self.settings)
+        let tls = self.tls.as_ref().map(ExporterTls::for_connection);
+        let client = H2Client::connect_with(&self.authority, self.settings, tls.as_ref())
             .await
             .map_err(|e| ExportError::retryable(e.to_string()))?;
         tracing::debug!(exporter = %self.id, endpoint = %self.authority, "connected");
@@ -145,7 +154,8 @@ impl OtlpGrpcExporter {
     }
 
     fn request(&self, signal: Signal) -> Result<Request<()>, ExportError> {
-        let uri = format!("http://{}{}", self.authority, signal.grpc_path());
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let uri = format!("{scheme}://{}{}", self.authority, signal.grpc_path());
         let mut builder = Request::post(uri)
             .header("content-type", grpc::CONTENT_TYPE)
             .header("te", "trailers")

@@ -16,8 +16,9 @@ use crate::config::client::{self, Compression, QueueConfig, RawQueue, RawRetry, 
 use crate::config::de::{join, reject_set, warn_ignored, Text};
 use crate::config::duration::GoDuration;
 use crate::config::error::Errors;
-use crate::config::tls::{warn_unused_tls, RawTls};
+use crate::config::tls::{ClientTlsConfig, RawTls};
 use crate::signal::Signal;
+use shardgate_io::tls::ALPN_HTTP1;
 
 /// Default export request `timeout` of the OTLP/HTTP exporter (otelcol's).
 pub const DEFAULT_HTTP_EXPORT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -35,6 +36,10 @@ pub enum HttpEncoding {
 /// One target URL: where to dial and what to put on the request line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpUrl {
+    /// `https://`: the connection uses TLS.
+    pub https: bool,
+    /// The host, which a TLS server's certificate must name.
+    pub host: String,
     /// `host:port` to dial and send as `Host`.
     pub authority: String,
     /// Path and query, starting with `/`.
@@ -43,7 +48,8 @@ pub struct HttpUrl {
 
 impl std::fmt::Display for HttpUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "http://{}{}", self.authority, self.path)
+        let scheme = if self.https { "https" } else { "http" };
+        write!(f, "{scheme}://{}{}", self.authority, self.path)
     }
 }
 
@@ -56,6 +62,8 @@ pub struct OtlpHttpExporterConfig {
     pub metrics_url: HttpUrl,
     /// Target of log requests.
     pub logs_url: HttpUrl,
+    /// TLS for the `https://` URLs (the system's roots unless `tls` names a CA).
+    pub tls: Option<ClientTlsConfig>,
     /// Body encoding (default proto).
     pub encoding: HttpEncoding,
     /// Body compression (default gzip).
@@ -146,9 +154,6 @@ fn otlp_http(raw: RawOtlpHttp, path: &str, errs: &mut Errors) -> Option<OtlpHttp
     ] {
         warn_ignored(errs, &at(key), value);
     }
-    if let Some(tls) = &raw.tls {
-        warn_unused_tls(tls, &at("tls"), errs);
-    }
     let encoding = match raw.encoding.as_ref().map(|t| t.0.as_str()) {
         None | Some("proto") => HttpEncoding::Proto,
         Some("json") => HttpEncoding::Json,
@@ -195,10 +200,27 @@ fn otlp_http(raw: RawOtlpHttp, path: &str, errs: &mut Errors) -> Option<OtlpHttp
     let traces_url = url("traces_endpoint", raw.traces_endpoint, Signal::Traces);
     let metrics_url = url("metrics_endpoint", raw.metrics_endpoint, Signal::Metrics);
     let logs_url = url("logs_endpoint", raw.logs_endpoint, Signal::Logs);
+    let (traces_url, metrics_url, logs_url) = (traces_url?, metrics_url?, logs_url?);
+    let raw_tls = raw.tls.unwrap_or_default();
+    let tls = if [&traces_url, &metrics_url, &logs_url]
+        .iter()
+        .any(|u| u.https)
+    {
+        Some(crate::config::tls::client(
+            raw_tls,
+            &[ALPN_HTTP1],
+            &at("tls"),
+            errs,
+        )?)
+    } else {
+        crate::config::tls::warn_unused(&raw_tls, &at("tls"), errs);
+        None
+    };
     Some(OtlpHttpExporterConfig {
-        traces_url: traces_url?,
-        metrics_url: metrics_url?,
-        logs_url: logs_url?,
+        traces_url,
+        metrics_url,
+        logs_url,
+        tls,
         encoding,
         compression,
         timeout: raw.timeout.map_or(DEFAULT_HTTP_EXPORT_TIMEOUT, |t| t.0),
@@ -237,17 +259,15 @@ fn resolve_url(
     Ok(url)
 }
 
-/// Parses `http://host[:port][/path]` (port 80 by default).
+/// Parses `http[s]://host[:port][/path]` (port 80, or 443 for https, by default).
 fn parse_url(text: &str) -> Result<HttpUrl, String> {
     let lower = text.to_ascii_lowercase();
-    let rest = if lower.starts_with("http://") {
-        text.get(7..).unwrap_or_default()
+    let (https, rest) = if lower.starts_with("http://") {
+        (false, text.get(7..).unwrap_or_default())
     } else if lower.starts_with("https://") {
-        return Err(format!(
-            "\"{text}\": https:// needs TLS, which is not supported yet; use an http:// URL"
-        ));
+        (true, text.get(8..).unwrap_or_default())
     } else {
-        return Err(format!("\"{text}\" must be an http:// URL"));
+        return Err(format!("\"{text}\" must be an http:// or https:// URL"));
     };
     let (authority, path) = match rest.find(['/', '?']) {
         Some(at) => rest.split_at(at),
@@ -266,10 +286,13 @@ fn parse_url(text: &str) -> Result<HttpUrl, String> {
             "\"{text}\": the path has characters not allowed in a URL"
         ));
     }
-    let endpoint = client::parse_endpoint(&format!("http://{authority}"))
+    let scheme = if https { "https" } else { "http" };
+    let endpoint = client::parse_endpoint(&format!("{scheme}://{authority}"))
         .map_err(|reason| format!("\"{text}\": {reason}"))?
         .1;
     Ok(HttpUrl {
+        https,
+        host: endpoint.host.clone(),
         authority: endpoint.authority(),
         path,
     })
@@ -322,7 +345,7 @@ mod tests {
 
     fn parse(kind: &str, yaml: &str) -> Result<OtlpHttpExporterConfig, String> {
         match crate::registry::testing::exporter(kind, yaml).map_err(|e| e.to_string())? {
-            crate::config::ExporterConfig::OtlpHttp(c) => Ok(c),
+            crate::config::ExporterConfig::OtlpHttp(c) => Ok(*c),
             other => panic!("{other:?}"),
         }
     }
@@ -357,11 +380,10 @@ mod tests {
         let err = parse("otlphttp", "endpoint: http://b:1\nendpont: x").unwrap_err();
         assert!(err.starts_with("exporters::otlphttp"), "{err}");
         assert!(err.contains("unknown field `endpont`"), "{err}");
-        let err = parse("otlphttp", "endpoint: https://b:1").unwrap_err();
+        let err = parse("otlphttp", "endpoint: ftp://b:1").unwrap_err();
         assert!(err.starts_with("exporters::otlphttp::endpoint: "), "{err}");
         assert_eq!(err.lines().count(), 1, "reported once: {err}");
-        assert!(err.contains("not supported yet"), "{err}");
-        let err = parse("otlphttp", "endpoint: http://b:1\nlogs_endpoint: https://l").unwrap_err();
+        let err = parse("otlphttp", "endpoint: http://b:1\nlogs_endpoint: ftp://l").unwrap_err();
         assert!(
             err.starts_with("exporters::otlphttp::logs_endpoint: "),
             "{err}"
@@ -380,10 +402,10 @@ mod tests {
 
     #[test]
     fn bad_urls_are_errors() {
-        let err = resolve_url(Some("https://b:1"), None, Signal::Traces).unwrap_err();
+        let err = resolve_url(Some("ftp://b:1"), None, Signal::Traces).unwrap_err();
         assert_eq!(err.0, Which::Base);
         assert!(
-            err.1.contains("TLS, which is not supported yet"),
+            err.1.contains("must be an http:// or https:// URL"),
             "{}",
             err.1
         );
@@ -395,7 +417,7 @@ mod tests {
         let err = resolve_url(None, Some("b:4318"), Signal::Logs).unwrap_err();
         assert_eq!(
             (err.0, err.1.as_str()),
-            (Which::Own, "\"b:4318\" must be an http:// URL")
+            (Which::Own, "\"b:4318\" must be an http:// or https:// URL")
         );
         assert!(resolve_url(Some("http://b:x"), None, Signal::Logs).is_err());
         assert!(resolve_url(Some("http://b:1/a b"), None, Signal::Logs).is_err());

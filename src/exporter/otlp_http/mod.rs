@@ -29,6 +29,7 @@ use self::config::{HttpEncoding, HttpUrl, OtlpHttpExporterConfig};
 use super::compress::GzipPool;
 use super::delivery::Delivery;
 use super::grpc_status::RpcStatus;
+use super::tls::ExporterTls;
 use super::ExportError;
 use crate::config::{ComponentId, Compression};
 use crate::otlp;
@@ -94,8 +95,16 @@ impl OtlpHttpExporter {
             ),
             _ => None,
         };
+        let mut client = Http1Client::new(url.authority.clone(), settings);
+        if url.https {
+            let tls = config.tls.as_ref().ok_or_else(|| {
+                format!("exporters::{id}: {url} needs TLS settings (a config bug)")
+            })?;
+            let tls = std::rc::Rc::new(ExporterTls::new(&id, tls, &url.host)?);
+            client = client.with_tls(move || tls.for_connection());
+        }
         Ok(OtlpHttpExporter {
-            client: Http1Client::new(url.authority.clone(), settings),
+            client,
             signal,
             url,
             encoding: config.encoding,

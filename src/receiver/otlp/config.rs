@@ -10,6 +10,8 @@ use crate::config::de::{self, join, present, reject_set, warn_ignored, Text};
 use crate::config::duration::GoDuration;
 use crate::config::error::Errors;
 use crate::config::server::listen_addr;
+use crate::config::tls::{RawTls, ServerTlsConfig};
+use shardgate_io::tls::{ALPN_H2, ALPN_HTTP1};
 
 /// Default gRPC listen endpoint (otelcol binds localhost by default).
 pub const DEFAULT_GRPC_ENDPOINT: &str = "localhost:4317";
@@ -41,6 +43,8 @@ pub struct GrpcServerConfig {
     pub max_recv_msg_size_bytes: usize,
     /// HTTP/2 concurrent streams per connection (0 or unset = 1024).
     pub max_concurrent_streams: u32,
+    /// TLS (ALPN `h2`); `None` = plaintext.
+    pub tls: Option<ServerTlsConfig>,
 }
 
 /// An OTLP/HTTP server.
@@ -65,6 +69,8 @@ pub struct HttpServerConfig {
     pub idle_timeout: Duration,
     /// Browser CORS, when `cors.allowed_origins` is set.
     pub cors: Option<CorsConfig>,
+    /// TLS (HTTP/1.1 over TLS, ALPN `http/1.1`); `None` = plaintext.
+    pub tls: Option<ServerTlsConfig>,
 }
 
 /// `cors:` of an OTLP/HTTP server (otelcol's confighttp keys).
@@ -113,7 +119,7 @@ struct RawGrpc {
     keepalive: Option<Value>,
     include_metadata: Option<Value>,
     auth: Option<Value>,
-    tls: Option<Value>,
+    tls: Option<RawTls>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -124,7 +130,7 @@ struct RawHttp {
     metrics_url_path: Option<Text>,
     logs_url_path: Option<Text>,
     max_request_body_size: Option<u64>,
-    tls: Option<Value>,
+    tls: Option<RawTls>,
     auth: Option<Value>,
     cors: Option<RawCors>,
     include_metadata: Option<Value>,
@@ -174,12 +180,6 @@ fn grpc(raw: RawGrpc, path: &str, errs: &mut Errors) -> GrpcServerConfig {
         &raw.auth,
         "server authentication is not supported yet",
     );
-    reject_set(
-        errs,
-        &at("tls"),
-        &raw.tls,
-        "TLS servers are not supported yet; remove tls",
-    );
     for (key, value) in [
         ("read_buffer_size", &raw.read_buffer_size),
         ("write_buffer_size", &raw.write_buffer_size),
@@ -199,7 +199,11 @@ fn grpc(raw: RawGrpc, path: &str, errs: &mut Errors) -> GrpcServerConfig {
         );
         0
     });
+    let tls = raw
+        .tls
+        .and_then(|tls| crate::config::tls::server(tls, &[ALPN_H2], &at("tls"), errs));
     GrpcServerConfig {
+        tls,
         endpoint: listen_addr(raw.endpoint, DEFAULT_GRPC_ENDPOINT, &at("endpoint"), errs),
         max_recv_msg_size_bytes,
         max_concurrent_streams: match raw.max_concurrent_streams {
@@ -217,12 +221,6 @@ fn http(raw: RawHttp, path: &str, errs: &mut Errors) -> HttpServerConfig {
         &raw.auth,
         "server authentication is not supported yet",
     );
-    reject_set(
-        errs,
-        &at("tls"),
-        &raw.tls,
-        "TLS servers are not supported yet; remove tls",
-    );
     for (key, value) in [
         ("include_metadata", &raw.include_metadata),
         ("response_headers", &raw.response_headers),
@@ -236,7 +234,11 @@ fn http(raw: RawHttp, path: &str, errs: &mut Errors) -> HttpServerConfig {
         None | Some(0) => DEFAULT_MAX_REQUEST_BODY_SIZE,
         Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
     };
+    let tls = raw
+        .tls
+        .and_then(|tls| crate::config::tls::server(tls, &[ALPN_HTTP1], &at("tls"), errs));
     HttpServerConfig {
+        tls,
         endpoint: listen_addr(raw.endpoint, DEFAULT_HTTP_ENDPOINT, &at("endpoint"), errs),
         traces_url_path: url_path(raw.traces_url_path, "/v1/traces"),
         metrics_url_path: url_path(raw.metrics_url_path, "/v1/metrics"),
@@ -385,7 +387,7 @@ mod tests {
         let msg = err.to_string();
         assert!(
             msg.contains(
-                "receivers::otlp::protocols::grpc::tls: TLS servers are not supported yet"
+                "receivers::otlp::protocols::grpc::tls::key_file: cert_file is set but key_file (or key_pem) is not"
             ),
             "{msg}"
         );

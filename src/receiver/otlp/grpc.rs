@@ -22,6 +22,7 @@ use super::ingest::{Ingest, IngestError};
 use crate::config::{ComponentId, GrpcServerConfig};
 use crate::pipeline::budget::Budget;
 use crate::pipeline::routes::Routes;
+use crate::receiver::tls::{establish, TlsServer};
 use crate::signal::Signal;
 use shardgate_io::compression::{Codec, DecompressError};
 
@@ -172,13 +173,17 @@ fn is_grpc(request: &Request<RecvStream>) -> bool {
 /// Serves one accepted connection until the client leaves or the shard drains.
 pub async fn serve_connection(
     stream: TcpStream,
+    tls: Option<Rc<TlsServer>>,
     settings: H2ServerSettings,
     service: Rc<GrpcService>,
     drain: DrainSignal,
 ) {
+    let Some(conn) = establish(stream, tls.as_deref()).await else {
+        return;
+    };
     let id = service.id.clone();
     let handler = move |request, respond| service.clone().handle(request, respond);
-    if let Err(error) = h2_server::serve(stream, settings, handler, drain.wait()).await {
+    if let Err(error) = h2_server::serve(conn, settings, handler, drain.wait()).await {
         tracing::debug!(receiver = %id, %error, "connection ended with an error");
     }
 }

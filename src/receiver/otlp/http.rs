@@ -39,6 +39,7 @@ use crate::exporter::grpc_status::RpcStatus;
 use crate::otlp::json::{self, JsonError};
 use crate::pipeline::budget::Budget;
 use crate::pipeline::routes::Routes;
+use crate::receiver::tls::{establish, TlsServer};
 use crate::signal::Signal;
 
 /// Seconds a client is told to wait before retrying a load refusal.
@@ -357,7 +358,15 @@ fn read_error_answer(error: &Http1Error) -> Option<Answer> {
 
 /// Serves one accepted connection: requests one after another until the client closes, a
 /// deadline passes, a request cannot be framed, or the shard drains.
-pub async fn serve_connection(stream: TcpStream, service: Rc<HttpService>, drain: DrainSignal) {
+pub async fn serve_connection(
+    stream: TcpStream,
+    tls: Option<Rc<TlsServer>>,
+    service: Rc<HttpService>,
+    drain: DrainSignal,
+) {
+    let Some(stream) = establish(stream, tls.as_deref()).await else {
+        return;
+    };
     let mut conn = Http1Connection::new(stream, service.limits, service.timeouts);
     loop {
         let next = future::or(async { Some(conn.read_head().await) }, async {

@@ -14,9 +14,10 @@ use shardgate_io::h2_server::H2ServerSettings;
 use shardgate_io::{listener, IoError, TcpStream};
 use shardgate_shards::{task, DrainSignal};
 
-use crate::config::{ComponentId, OtlpReceiverConfig};
+use crate::config::{ComponentId, OtlpReceiverConfig, ServerTlsConfig};
 use crate::pipeline::routes::Routes;
 use crate::receiver::listen::{self, AcceptSettings};
+use crate::receiver::tls::TlsServer;
 use crate::receiver::ShardIo;
 
 /// Why the receiver could not start.
@@ -30,6 +31,16 @@ pub enum StartError {
         /// The bind error.
         source: IoError,
     },
+    /// Its TLS files could not be loaded (they were when the config was checked).
+    #[error("receivers::{id}::protocols::{protocol}::tls: {source}")]
+    Tls {
+        /// The receiver.
+        id: ComponentId,
+        /// grpc or http.
+        protocol: &'static str,
+        /// What failed.
+        source: Box<shardgate_io::tls::TlsError>,
+    },
 }
 
 /// Binds this shard's listeners for receiver `id` and starts serving on them.
@@ -39,7 +50,22 @@ pub fn start(
     routes: Rc<Routes>,
     io: &ShardIo,
 ) -> Result<(), StartError> {
+    let tls = |protocol: &'static str, tls: &Option<ServerTlsConfig>| {
+        tls.as_ref()
+            .map(|t| {
+                let name = format!("{id}/{protocol}");
+                TlsServer::start(name, t, io.shards.tls_handshake_timeout, &io.drain).map_err(
+                    |source| StartError::Tls {
+                        id: id.clone(),
+                        protocol,
+                        source: Box::new(source),
+                    },
+                )
+            })
+            .transpose()
+    };
     if let Some(http_config) = &config.http {
+        let tls = tls("http", &http_config.tls)?;
         let service = Rc::new(http::HttpService::new(
             id.clone(),
             http_config,
@@ -51,10 +77,13 @@ pub fn start(
             "http",
             http_config.endpoint,
             io,
-            move |stream, drain| http::serve_connection(stream, service.clone(), drain),
+            move |stream, drain| {
+                http::serve_connection(stream, tls.clone(), service.clone(), drain)
+            },
         )?;
     }
     if let Some(grpc_config) = &config.grpc {
+        let tls = tls("grpc", &grpc_config.tls)?;
         let service = Rc::new(grpc::GrpcService::new(
             id.clone(),
             grpc_config,
@@ -72,7 +101,9 @@ pub fn start(
             "grpc",
             grpc_config.endpoint,
             io,
-            move |stream, drain| grpc::serve_connection(stream, settings, service.clone(), drain),
+            move |stream, drain| {
+                grpc::serve_connection(stream, tls.clone(), settings, service.clone(), drain)
+            },
         )?;
     }
     Ok(())
