@@ -99,6 +99,21 @@ pub struct Backend {
 impl Backend {
     /// Starts the backend on a free port.
     pub fn start() -> Backend {
+        Backend::start_with(None)
+    }
+
+    /// Starts the backend speaking TLS with `leaf`, requiring a client certificate signed by
+    /// `client_ca` when given.
+    pub fn start_tls(leaf: &tls::Leaf, client_ca: Option<&tls::Ca>) -> Backend {
+        let identity = tonic::transport::Identity::from_pem(&leaf.cert_pem, &leaf.key_pem);
+        let mut config = tonic::transport::ServerTlsConfig::new().identity(identity);
+        if let Some(ca) = client_ca {
+            config = config.client_ca_root(tonic::transport::Certificate::from_pem(&ca.pem));
+        }
+        Backend::start_with(Some(config))
+    }
+
+    fn start_with(tls: Option<tonic::transport::ServerTlsConfig>) -> Backend {
         let state = Arc::new(BackendState::default());
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -119,7 +134,11 @@ impl Backend {
                         .send(listener.local_addr().expect("addr"))
                         .expect("send addr");
                     let incoming = tonic::transport::server::TcpIncoming::from(listener);
-                    let server = tonic::transport::Server::builder()
+                    let mut builder = tonic::transport::Server::builder();
+                    if let Some(tls) = tls {
+                        builder = builder.tls_config(tls).expect("backend tls");
+                    }
+                    let server = builder
                         .add_service(
                             TraceServiceServer::new(Svc(shared.clone()))
                                 .accept_compressed(CompressionEncoding::Gzip)

@@ -80,6 +80,7 @@ struct State {
 /// The running backend; stops when dropped.
 pub struct HttpBackend {
     port: u16,
+    https: bool,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
 }
@@ -87,6 +88,16 @@ pub struct HttpBackend {
 impl HttpBackend {
     /// Starts the backend on a free port of 127.0.0.1.
     pub fn start() -> HttpBackend {
+        HttpBackend::start_with(None)
+    }
+
+    /// Starts the backend speaking HTTPS with `tls`.
+    pub fn start_tls(tls: Arc<rustls::ServerConfig>) -> HttpBackend {
+        HttpBackend::start_with(Some(tls))
+    }
+
+    fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> HttpBackend {
+        let https = tls.is_some();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State::default()));
@@ -98,17 +109,34 @@ impl HttpBackend {
                     return;
                 }
                 let Ok(conn) = conn else { continue };
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(60)));
                 s.lock().unwrap().connections += 1;
                 let s = s.clone();
-                std::thread::spawn(move || serve(conn, &s));
+                match tls.clone() {
+                    None => std::thread::spawn(move || serve(conn, &s)),
+                    Some(tls) => std::thread::spawn(move || {
+                        let Ok(session) = rustls::ServerConnection::new(tls) else {
+                            return;
+                        };
+                        serve(rustls::StreamOwned::new(session, conn), &s)
+                    }),
+                };
             }
         });
-        HttpBackend { port, state, stop }
+        HttpBackend {
+            port,
+            https,
+            state,
+            stop,
+        }
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://localhost:PORT` (the name its certificate has).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        match self.https {
+            false => format!("http://127.0.0.1:{}", self.port),
+            true => format!("https://localhost:{}", self.port),
+        }
     }
 
     /// Answers the next `n` requests with `status`, `headers` and `body`.
@@ -177,8 +205,7 @@ impl Drop for HttpBackend {
 }
 
 /// Serves one keep-alive connection until the peer closes it.
-fn serve(mut conn: TcpStream, state: &Mutex<State>) {
-    let _ = conn.set_read_timeout(Some(Duration::from_secs(60)));
+fn serve(mut conn: impl Read + Write, state: &Mutex<State>) {
     let mut buf: Vec<u8> = Vec::new();
     loop {
         let Some((head_len, path, headers)) = read_head(&mut conn, &mut buf) else {
@@ -243,7 +270,7 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) {
         out.push_str("\r\n");
         let mut bytes = out.into_bytes();
         bytes.extend_from_slice(&answer.body);
-        if conn.write_all(&bytes).is_err() {
+        if conn.write_all(&bytes).and_then(|()| conn.flush()).is_err() {
             return;
         }
     }
@@ -251,7 +278,7 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) {
 
 type Head = (usize, String, Vec<(String, String)>);
 
-fn read_head(conn: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Head> {
+fn read_head(conn: &mut impl Read, buf: &mut Vec<u8>) -> Option<Head> {
     loop {
         let mut fields = [httparse::EMPTY_HEADER; 64];
         let mut req = httparse::Request::new(&mut fields);
@@ -275,7 +302,7 @@ fn read_head(conn: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Head> {
     }
 }
 
-fn fill(conn: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+fn fill(conn: &mut impl Read, buf: &mut Vec<u8>) -> bool {
     let mut chunk = [0u8; 16 * 1024];
     match conn.read(&mut chunk) {
         Ok(0) | Err(_) => false,
@@ -286,7 +313,7 @@ fn fill(conn: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
     }
 }
 
-fn fill_to(conn: &mut TcpStream, buf: &mut Vec<u8>, len: usize) -> bool {
+fn fill_to(conn: &mut impl Read, buf: &mut Vec<u8>, len: usize) -> bool {
     while buf.len() < len {
         if !fill(conn, buf) {
             return false;
@@ -295,7 +322,7 @@ fn fill_to(conn: &mut TcpStream, buf: &mut Vec<u8>, len: usize) -> bool {
     true
 }
 
-fn read_chunked(conn: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+fn read_chunked(conn: &mut impl Read, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
     let mut body = Vec::new();
     loop {
         let (used, size) = loop {

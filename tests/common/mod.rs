@@ -99,6 +99,7 @@ mod config;
 mod flat;
 pub mod http;
 pub mod http_backend;
+pub mod tls;
 
 pub use backend::*;
 pub use collector::*;

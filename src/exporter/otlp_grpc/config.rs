@@ -207,9 +207,11 @@ mod tests {
             .tls
             .is_none());
         // https:// is TLS whatever insecure says; http:// is plaintext.
-        assert!(otlp("endpoint: https://backend:4317\ntls: {insecure: true}")
-            .tls
-            .is_some());
+        assert!(
+            otlp("endpoint: https://backend:4317\ntls: {insecure: true}")
+                .tls
+                .is_some()
+        );
         let o = otlp("endpoint: http://backend:4317\ntls: {ca_file: /x}");
         assert_eq!(o.endpoint.authority(), "backend:4317");
         assert!(o.tls.is_none());
@@ -231,7 +233,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with("exporters::otlp::tls::client_ca_file: client_ca_file is a server setting"),
+            err.starts_with(
+                "exporters::otlp::tls::client_ca_file: client_ca_file is a server setting"
+            ),
             "{err}"
         );
     }
