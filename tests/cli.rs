@@ -236,3 +236,67 @@ fn run_refuses_an_invalid_config() {
         collector.logs()
     );
 }
+
+/// Scenario: `validate` on receivers and exporters whose TLS material is wrong: a missing
+/// certificate file, a key that is not the certificate's, a file that is not PEM, an
+/// unsupported version and cipher suite. Guarantee: each is refused, the message naming the
+/// key path and the file; nothing starts.
+#[test]
+fn validate_names_the_tls_file_and_key_that_is_wrong() {
+    let ca = common::tls::Ca::new("ca");
+    let (one, other) = (ca.server(), ca.server());
+    let files = common::tls::Files::default();
+    let cert = files.write("cert.pem", &one.cert_pem);
+    let wrong_key = files.write("other-key.pem", &other.key_pem);
+    let garbage = files.write("garbage.pem", "this is not PEM\n");
+    let missing = files.path("missing.pem");
+    let yaml = |tls: String| {
+        format!(
+            "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:0\n        tls: {tls}\nexporters:\n  debug:\nservice:\n  pipelines:\n    traces: {{receivers: [otlp], exporters: [debug]}}\n"
+        )
+    };
+    let at = "receivers::otlp::protocols::grpc::tls";
+    assert_invalid(
+        &yaml(format!(
+            "{{cert_file: {missing}, key_file: {}}}",
+            wrong_key.display()
+        )),
+        &[&format!(
+            "{at}::cert_file: cannot read certificate file \"{missing}\""
+        )],
+    );
+    assert_invalid(
+        &yaml(format!(
+            "{{cert_file: {}, key_file: {}}}",
+            cert.display(),
+            wrong_key.display()
+        )),
+        &[&format!(
+            "{at}::key_file: the private key does not match the certificate"
+        )],
+    );
+    assert_invalid(
+        &yaml(format!(
+            "{{cert_file: {}, key_file: {}}}",
+            garbage.display(),
+            wrong_key.display()
+        )),
+        &[&format!("{at}::cert_file: no valid PEM certificate found")],
+    );
+    assert_invalid(
+        &yaml(format!(
+            "{{cert_file: {}, key_file: {}, min_version: \"1.0\"}}",
+            cert.display(),
+            wrong_key.display()
+        )),
+        &[&format!("{at}::min_version: TLS 1.0 is not supported")],
+    );
+    let exporter = format!(
+        "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:0\nexporters:\n  otlp:\n    endpoint: backend:4317\n    tls: {{ca_file: {}, cipher_suites: [TLS_RSA_WITH_RC4_128_SHA]}}\nservice:\n  pipelines:\n    traces: {{receivers: [otlp], exporters: [otlp]}}\n",
+        garbage.display()
+    );
+    assert_invalid(
+        &exporter,
+        &["exporters::otlp::tls::cipher_suites: cipher suite \"TLS_RSA_WITH_RC4_128_SHA\" is not supported"],
+    );
+}

@@ -12,6 +12,7 @@
 mod common;
 mod logs;
 mod metrics;
+mod tls;
 mod traces;
 
 use std::collections::{BTreeMap, BTreeSet};
