@@ -7,7 +7,9 @@
 //! - [`grpc`]: gRPC message framing, status codes and trailers;
 //! - [`compression`]: bounded whole-buffer gzip/deflate for message bodies;
 //! - [`system`]: probes of the kernel limits a shard depends on;
-//! - [`timer`]: timers and deadlines from bounded durations only.
+//! - [`timer`]: timers and deadlines from bounded durations only;
+//! - [`tls`]: rustls configs from PEM files, handshakes, and the plaintext-or-TLS stream;
+//! - [`stream`]: glommio sockets seen through tokio's I/O traits, with one-`recv` reads.
 
 #![warn(missing_docs)]
 

@@ -4,7 +4,7 @@
 //! URL rules, as otelcol's `otlphttpexporter`: `endpoint` is a base URL to which
 //! `/v1/traces`, `/v1/metrics` or `/v1/logs` is appended (a trailing `/` on the base is
 //! dropped first); `traces_endpoint`, `metrics_endpoint`, `logs_endpoint` are full URLs used
-//! as written. Only plaintext `http://` is supported: `https://` is an error until TLS lands.
+//! as written. `https://` URLs use TLS (`tls:` keys; the system's roots without `ca_file`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
