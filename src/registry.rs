@@ -18,7 +18,7 @@ use crate::config::id::ComponentId;
 use crate::config::processor::ProcessorConfig;
 use crate::config::receiver::ReceiverConfig;
 use crate::exporter::{debug, otlp_grpc, otlp_http};
-use crate::extension::health_check;
+use crate::extension::{basicauth, bearertokenauth, health_check};
 use crate::pipeline::parts::{BuildError, MakeDelivery, MakeStage, StartReceiver};
 use crate::processor::attributes::{self, AttributesProcessor};
 use crate::processor::resource::{self, ResourceProcessor};
@@ -251,6 +251,26 @@ pub static COMPONENTS: &[ComponentType] = &[
                 ExporterConfig::Debug(c) => Ok(debug::delivery(c, parts)),
                 _ => Err(parts.unbuildable()),
             },
+        },
+    },
+    ComponentType {
+        name: "bearertokenauth",
+        aliases: &[],
+        signals: &[],
+        summary: "bearer token authentication of receivers' and exporters' requests",
+        factory: Factory::Extension {
+            config: |b, p, e| {
+                bearertokenauth::config::parse(b, p, e).map(ExtensionConfig::BearerTokenAuth)
+            },
+        },
+    },
+    ComponentType {
+        name: "basicauth",
+        aliases: &[],
+        signals: &[],
+        summary: "HTTP Basic authentication (htpasswd for receivers, client_auth for exporters)",
+        factory: Factory::Extension {
+            config: |b, p, e| basicauth::config::parse(b, p, e).map(ExtensionConfig::BasicAuth),
         },
     },
     ComponentType {

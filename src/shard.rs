@@ -44,6 +44,7 @@ pub async fn run(
         connections: Connections::default(),
         drain: drain.clone(),
         shards: config.shards.clone(),
+        extensions: config.extensions.clone(),
     };
     for (id, receiver) in &config.receivers {
         let Some(routes) = graph.routes.get(id) else {

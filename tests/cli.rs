@@ -300,3 +300,31 @@ fn validate_names_the_tls_file_and_key_that_is_wrong() {
         &["exporters::otlp::tls::cipher_suites: cipher suite \"TLS_RSA_WITH_RC4_128_SHA\" is not supported"],
     );
 }
+
+/// Scenario: `validate` on receivers and exporters whose `auth.authenticator` names no
+/// enabled extension, or one that cannot authenticate that side. Guarantee: each is refused,
+/// naming the key path.
+#[test]
+fn validate_checks_authenticator_references() {
+    let yaml = |extensions: &str, enabled: &str, exporter_auth: &str| {
+        format!(
+            "extensions:\n{extensions}\nreceivers:\n  otlp:\n    protocols:\n      grpc: {{endpoint: 127.0.0.1:0, auth: {{authenticator: basicauth}}}}\nexporters:\n  otlp: {{endpoint: b:1, tls: {{insecure: true}}, auth: {{authenticator: {exporter_auth}}}}}\nservice:\n  extensions: [{enabled}]\n  pipelines:\n    traces: {{receivers: [otlp], exporters: [otlp]}}\n"
+        )
+    };
+    assert_invalid(
+        &yaml("  basicauth: {client_auth: {username: u, password: p}}", "basicauth", "basicauth"),
+        &["receivers::otlp::protocols::grpc::auth::authenticator: extension \"basicauth\" cannot authenticate servers"],
+    );
+    assert_invalid(
+        &yaml("  basicauth: {htpasswd: {inline: \"u:p\"}}", "basicauth", "bearertokenauth"),
+        &["exporters::otlp::auth::authenticator: authenticator \"bearertokenauth\" must be configured under extensions and listed in service.extensions"],
+    );
+    assert_invalid(
+        &yaml(
+            "  basicauth: {htpasswd: {inline: \"u:$apr1$x$y\"}}",
+            "basicauth",
+            "basicauth",
+        ),
+        &["extensions::basicauth::htpasswd: line 1: this hash kind is not supported"],
+    );
+}

@@ -131,18 +131,6 @@ pub(crate) fn warn_ignored(errs: &mut super::error::Errors, path: &str, value: &
     }
 }
 
-/// Records an error if `value` is set: for otelcol keys this build cannot honour safely.
-pub(crate) fn reject_set(
-    errs: &mut super::error::Errors,
-    path: &str,
-    value: &Option<Value>,
-    reason: &str,
-) {
-    if value.is_some() {
-        errs.invalid(path, reason);
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {

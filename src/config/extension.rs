@@ -1,5 +1,7 @@
 //! `extensions:` section: one variant per extension type; each type's config lives with it.
 
+use crate::extension::basicauth::config::BasicAuthConfig;
+use crate::extension::bearertokenauth::config::BearerTokenConfig;
 use crate::extension::health_check::config::HealthCheckConfig;
 
 /// One configured extension.
@@ -7,4 +9,8 @@ use crate::extension::health_check::config::HealthCheckConfig;
 pub enum ExtensionConfig {
     /// `health_check`: an HTTP endpoint answering 200 while the collector serves, 503 otherwise.
     HealthCheck(HealthCheckConfig),
+    /// `bearertokenauth`: a token in a request header, checked by receivers, sent by exporters.
+    BearerTokenAuth(BearerTokenConfig),
+    /// `basicauth`: HTTP Basic credentials (htpasswd for receivers, client_auth for exporters).
+    BasicAuth(BasicAuthConfig),
 }

@@ -7,6 +7,7 @@
 //! error found is reported, one per line, each naming its key path
 //! (`receivers::otlp::protocols::grpc::endpoint`).
 
+pub(crate) mod auth;
 pub(crate) mod client;
 pub(crate) mod de;
 pub(crate) mod duration;

@@ -8,7 +8,7 @@ use super::de::join;
 use super::error::{ConfigError, Errors};
 use super::id::ComponentId;
 use super::service::PipelineConfig;
-use super::Config;
+use super::{Config, ExporterConfig, ReceiverConfig};
 use crate::registry::{self, Kind};
 use crate::signal::Signal;
 
@@ -46,6 +46,68 @@ pub(crate) fn validate(config: &Config, known: &Known, errs: &mut Errors) {
         }
     }
     check_listeners(config, errs);
+    check_authenticators(config, errs);
+}
+
+/// Every `auth.authenticator` of a receiver or exporter in use names an enabled extension
+/// that can authenticate that side (otelcol resolves them at start and fails otherwise).
+fn check_authenticators(config: &Config, errs: &mut Errors) {
+    use crate::extension::auth::{ClientAuth, ServerAuth};
+    let used: BTreeSet<&ComponentId> = config
+        .service
+        .pipelines
+        .iter()
+        .flat_map(|p| p.receivers.iter())
+        .collect();
+    let mut servers = Vec::new();
+    for id in used {
+        let Some(ReceiverConfig::Otlp(otlp)) = config.receivers.get(id) else {
+            continue;
+        };
+        let at =
+            |protocol: &str| format!("receivers::{id}::protocols::{protocol}::auth::authenticator");
+        if let Some(auth) = otlp.grpc.as_ref().and_then(|g| g.auth.as_ref()) {
+            servers.push((at("grpc"), auth));
+        }
+        if let Some(auth) = otlp.http.as_ref().and_then(|h| h.auth.as_ref()) {
+            servers.push((at("http"), auth));
+        }
+    }
+    let mut clients = Vec::new();
+    for (id, exporter) in config.used_exporters() {
+        let auth = match exporter {
+            ExporterConfig::Otlp(o) => o.auth.as_ref(),
+            ExporterConfig::OtlpHttp(h) => h.auth.as_ref(),
+            ExporterConfig::Debug(_) => None,
+        };
+        if let Some(auth) = auth {
+            clients.push((format!("exporters::{id}::auth::authenticator"), auth));
+        }
+    }
+    let enabled = |path: &str, auth: &ComponentId, errs: &mut Errors| {
+        if !config.service.extensions.contains(auth) {
+            errs.invalid(
+                path,
+                format!("authenticator \"{auth}\" must be configured under extensions and listed in service.extensions"),
+            );
+            return false;
+        }
+        true
+    };
+    for (path, auth) in servers {
+        if enabled(&path, auth, errs) {
+            if let Err(reason) = ServerAuth::build(auth, &config.extensions) {
+                errs.invalid(path, reason);
+            }
+        }
+    }
+    for (path, auth) in clients {
+        if enabled(&path, auth, errs) {
+            if let Err(reason) = ClientAuth::build(auth, &config.extensions) {
+                errs.invalid(path, reason);
+            }
+        }
+    }
 }
 
 fn check_pipeline(config: &Config, known: &Known, p: &PipelineConfig, errs: &mut Errors) {

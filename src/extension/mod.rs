@@ -1,3 +1,7 @@
 //! Extensions: components outside the pipelines, enabled by `service.extensions`.
 
+pub mod auth;
+pub mod basicauth;
+pub mod bearertokenauth;
 pub mod health_check;
+pub mod secret;

@@ -201,6 +201,13 @@ fn receiver_families(shard: &ShardCounters, sh: &str, f: &mut Families) {
                 ("shard", sh),
                 ("transport", t.transport),
             ]);
+            f.add(
+                "shardgate_receiver_unauthenticated_requests_total".into(),
+                "Requests refused because they did not pass the receiver's authenticator",
+                "counter",
+                l.clone(),
+                t.unauthenticated_requests.get() as f64,
+            );
             for signal in Signal::ALL {
                 let i = super::signal_index(signal);
                 let s = item_suffix(signal);

@@ -48,6 +48,8 @@ pub struct TransportCounters {
     pub failed: PerSignal,
     /// Requests refused unread because a `memory_limiter` reported memory pressure.
     pub memory_refused_requests: PerSignal,
+    /// Requests refused because they did not pass the receiver's authenticator.
+    pub unauthenticated_requests: Counter,
 }
 
 /// One receiver's counters on one shard.
@@ -208,6 +210,7 @@ impl TransportCounters {
             refused: Default::default(),
             failed: Default::default(),
             memory_refused_requests: Default::default(),
+            unauthenticated_requests: Counter::default(),
         }
     }
 }

@@ -60,6 +60,7 @@ pub fn build(
                 signal,
                 share_bytes,
                 observer,
+                extensions: &config.extensions,
             };
             let delivery = Rc::new(registry::exporter_delivery(id)?(exporter_config, parts)?);
             deliveries.insert(key, delivery.clone());

@@ -103,6 +103,8 @@ pub struct DeliveryParts<'a> {
     pub share_bytes: usize,
     /// The shard's counters.
     pub observer: &'a Rc<ShardObserver>,
+    /// Configured extensions, for the exporter's authenticator.
+    pub extensions: &'a std::collections::BTreeMap<ComponentId, crate::config::ExtensionConfig>,
 }
 
 impl DeliveryParts<'_> {

@@ -25,4 +25,7 @@ pub struct ShardIo {
     pub drain: DrainSignal,
     /// Runtime knobs.
     pub shards: ShardsConfig,
+    /// Configured extensions, for the receivers' authenticators.
+    pub extensions:
+        std::collections::BTreeMap<crate::config::ComponentId, crate::config::ExtensionConfig>,
 }

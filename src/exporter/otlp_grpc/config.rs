@@ -6,12 +6,14 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_yaml::Value;
 
+use crate::config::auth::RawAuth;
 use crate::config::client::{
     self, Compression, Endpoint, QueueConfig, RawQueue, RawRetry, RetryConfig, Scheme,
 };
-use crate::config::de::{self, join, reject_set, warn_ignored, Text};
+use crate::config::de::{self, join, warn_ignored, Text};
 use crate::config::duration::GoDuration;
 use crate::config::error::Errors;
+use crate::config::id::ComponentId;
 use crate::config::tls::{ClientTlsConfig, RawTls};
 use shardgate_io::tls::ALPN_H2;
 
@@ -25,6 +27,8 @@ pub struct OtlpExporterConfig {
     pub endpoint: Endpoint,
     /// TLS to the backend; `None` = plaintext (`http://` or `tls.insecure: true`).
     pub tls: Option<ClientTlsConfig>,
+    /// The authenticator extension that signs every request (`auth.authenticator`).
+    pub auth: Option<ComponentId>,
     /// Request compression (default gzip).
     pub compression: Compression,
     /// Deadline of one export request (default 5s).
@@ -54,7 +58,7 @@ struct RawOtlp {
     read_buffer_size: Option<Value>,
     wait_for_ready: Option<Value>,
     authority: Option<Value>,
-    auth: Option<Value>,
+    auth: Option<RawAuth>,
 }
 
 /// Decodes and checks an `otlp` exporter body at `path` (e.g. `exporters::otlp/backend`).
@@ -65,12 +69,6 @@ pub(crate) fn parse(body: Value, path: &str, errs: &mut Errors) -> Option<OtlpEx
 
 fn otlp(raw: RawOtlp, path: &str, errs: &mut Errors) -> Option<OtlpExporterConfig> {
     let at = |key: &str| join(path, key);
-    reject_set(
-        errs,
-        &at("auth"),
-        &raw.auth,
-        "client authentication is not supported yet",
-    );
     for (key, value) in [
         ("compression_params", &raw.compression_params),
         ("balancer_name", &raw.balancer_name),
@@ -96,9 +94,13 @@ fn otlp(raw: RawOtlp, path: &str, errs: &mut Errors) -> Option<OtlpExporterConfi
         errs,
     );
     let (endpoint, tls) = endpoint(raw.endpoint, raw.tls.unwrap_or_default(), path, errs)?;
+    let auth = raw
+        .auth
+        .and_then(|a| crate::config::auth::authenticator(a, &at("auth"), errs));
     Some(OtlpExporterConfig {
         endpoint,
         tls,
+        auth,
         compression,
         timeout: raw.timeout.map_or(DEFAULT_EXPORT_TIMEOUT, |t| t.0),
         headers,

@@ -24,7 +24,11 @@ use super::compress::GzipPool;
 use super::delivery::Delivery;
 use super::tls::ExporterTls;
 use super::{grpc_status, ExportError};
+use std::collections::BTreeMap;
+
+use crate::config::ExtensionConfig;
 use crate::config::{ComponentId, Compression};
+use crate::extension::auth::ClientAuth;
 use crate::otlp;
 use crate::pipeline::parts::{BuildError, DeliveryParts};
 use crate::pipeline::payload::Payload;
@@ -41,6 +45,7 @@ pub struct OtlpGrpcExporter {
     headers: Vec<(HeaderName, HeaderValue)>,
     settings: H2ClientSettings,
     tls: Option<ExporterTls>,
+    auth: Option<ClientAuth>,
     client: RefCell<Option<H2Client>>,
     // Only one task reconnects at a time; the others wait for its result.
     connecting: Semaphore,
@@ -52,7 +57,9 @@ pub(crate) fn delivery(
     config: &OtlpExporterConfig,
     parts: DeliveryParts<'_>,
 ) -> Result<Delivery, BuildError> {
-    let exporter = OtlpGrpcExporter::new(parts.id.clone(), config).map_err(BuildError::Exporter)?;
+    let exporter = OtlpGrpcExporter::new(parts.id.clone(), config)
+        .and_then(|e| e.authenticated(config, parts.extensions))
+        .map_err(BuildError::Exporter)?;
     let exporter = super::Exporter::OtlpGrpc(exporter);
     Ok(parts.queued(exporter, &config.sending_queue, &config.retry_on_failure))
 }
@@ -73,6 +80,7 @@ impl OtlpGrpcExporter {
             .transpose()?;
         Ok(OtlpGrpcExporter {
             tls,
+            auth: None,
             authority: config.endpoint.authority(),
             compression: config.compression,
             timeout: config.timeout,
@@ -86,6 +94,20 @@ impl OtlpGrpcExporter {
             gzip: GzipPool::default(),
             id,
         })
+    }
+
+    /// Signs every request with the authenticator `config.auth` names.
+    fn authenticated(
+        mut self,
+        config: &OtlpExporterConfig,
+        extensions: &BTreeMap<ComponentId, ExtensionConfig>,
+    ) -> Result<Self, String> {
+        if let Some(id) = &config.auth {
+            let auth = ClientAuth::build(id, extensions)
+                .map_err(|e| format!("exporters::{}::auth: {e}", self.id))?;
+            self.auth = Some(auth);
+        }
+        Ok(self)
     }
 
     /// Sends `payload` once and classifies the outcome.
@@ -170,6 +192,9 @@ impl OtlpGrpcExporter {
             .map_err(|e| ExportError::permanent(format!("building request: {e}")))?;
         for (name, value) in &self.headers {
             request.headers_mut().insert(name.clone(), value.clone());
+        }
+        if let Some((name, value)) = self.auth.as_ref().and_then(ClientAuth::header) {
+            request.headers_mut().insert(name, value);
         }
         Ok(request)
     }

@@ -12,10 +12,12 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_yaml::Value;
 
+use crate::config::auth::RawAuth;
 use crate::config::client::{self, Compression, QueueConfig, RawQueue, RawRetry, RetryConfig};
-use crate::config::de::{join, reject_set, warn_ignored, Text};
+use crate::config::de::{join, warn_ignored, Text};
 use crate::config::duration::GoDuration;
 use crate::config::error::Errors;
+use crate::config::id::ComponentId;
 use crate::config::tls::{ClientTlsConfig, RawTls};
 use crate::signal::Signal;
 use shardgate_io::tls::ALPN_HTTP1;
@@ -64,6 +66,8 @@ pub struct OtlpHttpExporterConfig {
     pub logs_url: HttpUrl,
     /// TLS for the `https://` URLs (the system's roots unless `tls` names a CA).
     pub tls: Option<ClientTlsConfig>,
+    /// The authenticator extension that signs every request (`auth.authenticator`).
+    pub auth: Option<ComponentId>,
     /// Body encoding (default proto).
     pub encoding: HttpEncoding,
     /// Body compression (default gzip).
@@ -105,7 +109,7 @@ struct RawOtlpHttp {
     tls: Option<RawTls>,
     retry_on_failure: Option<RawRetry>,
     sending_queue: Option<RawQueue>,
-    auth: Option<Value>,
+    auth: Option<RawAuth>,
     proxy_url: Option<Value>,
     read_buffer_size: Option<Value>,
     write_buffer_size: Option<Value>,
@@ -129,12 +133,6 @@ pub(crate) fn parse(body: Value, path: &str, errs: &mut Errors) -> Option<OtlpHt
 
 fn otlp_http(raw: RawOtlpHttp, path: &str, errs: &mut Errors) -> Option<OtlpHttpExporterConfig> {
     let at = |key: &str| join(path, key);
-    reject_set(
-        errs,
-        &at("auth"),
-        &raw.auth,
-        "client authentication is not supported yet",
-    );
     for (key, value) in [
         ("profiles_endpoint", &raw.profiles_endpoint),
         ("compression_params", &raw.compression_params),
@@ -216,11 +214,15 @@ fn otlp_http(raw: RawOtlpHttp, path: &str, errs: &mut Errors) -> Option<OtlpHttp
         crate::config::tls::warn_unused(&raw_tls, &at("tls"), errs);
         None
     };
+    let auth = raw
+        .auth
+        .and_then(|a| crate::config::auth::authenticator(a, &at("auth"), errs));
     Some(OtlpHttpExporterConfig {
         traces_url,
         metrics_url,
         logs_url,
         tls,
+        auth,
         encoding,
         compression,
         timeout: raw.timeout.map_or(DEFAULT_HTTP_EXPORT_TIMEOUT, |t| t.0),

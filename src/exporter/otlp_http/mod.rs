@@ -32,6 +32,7 @@ use super::grpc_status::RpcStatus;
 use super::tls::ExporterTls;
 use super::ExportError;
 use crate::config::{ComponentId, Compression};
+use crate::extension::auth::ClientAuth;
 use crate::otlp;
 use crate::pipeline::parts::{BuildError, DeliveryParts};
 use crate::pipeline::payload::Payload;
@@ -60,6 +61,7 @@ pub struct OtlpHttpExporter {
     client: Http1Client,
     gzip: GzipPool,
     zstd: RefCell<Option<zstd::bulk::Compressor<'static>>>,
+    auth: Option<ClientAuth>,
 }
 
 /// One `otlphttp` exporter instance behind its queue (registered in `crate::registry`).
@@ -67,8 +69,13 @@ pub(crate) fn delivery(
     config: &OtlpHttpExporterConfig,
     parts: DeliveryParts<'_>,
 ) -> Result<Delivery, BuildError> {
-    let exporter = OtlpHttpExporter::new(parts.id.clone(), config, parts.signal)
+    let mut exporter = OtlpHttpExporter::new(parts.id.clone(), config, parts.signal)
         .map_err(BuildError::Exporter)?;
+    if let Some(id) = &config.auth {
+        let auth = ClientAuth::build(id, parts.extensions)
+            .map_err(|e| BuildError::Exporter(format!("exporters::{}::auth: {e}", parts.id)))?;
+        exporter.auth = Some(auth);
+    }
     let exporter = super::Exporter::OtlpHttp(exporter);
     Ok(parts.queued(exporter, &config.sending_queue, &config.retry_on_failure))
 }
@@ -113,6 +120,7 @@ impl OtlpHttpExporter {
             headers,
             gzip: GzipPool::default(),
             zstd: RefCell::new(zstd),
+            auth: None,
             id,
         })
     }
@@ -181,6 +189,9 @@ impl OtlpHttpExporter {
             .map_err(|e| ExportError::permanent(format!("building request: {e}")))?;
         for (name, value) in &self.headers {
             request.headers_mut().insert(name.clone(), value.clone());
+        }
+        if let Some((name, value)) = self.auth.as_ref().and_then(ClientAuth::header) {
+            request.headers_mut().insert(name, value);
         }
         Ok(request)
     }

@@ -98,7 +98,9 @@ mod tests {
             "t",
         )
         .unwrap();
-        let ExtensionConfig::HealthCheck(hc) = &c.extensions[&id];
+        let ExtensionConfig::HealthCheck(hc) = &c.extensions[&id] else {
+            panic!("not a health_check: {:?}", c.extensions[&id]);
+        };
         assert_eq!(
             (hc.endpoint.as_str(), hc.path.as_str()),
             ("0.0.0.0:1234", "/h")

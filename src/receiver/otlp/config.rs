@@ -6,9 +6,11 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_yaml::Value;
 
-use crate::config::de::{self, join, present, reject_set, warn_ignored, Text};
+use crate::config::auth::RawAuth;
+use crate::config::de::{self, join, present, warn_ignored, Text};
 use crate::config::duration::GoDuration;
 use crate::config::error::Errors;
+use crate::config::id::ComponentId;
 use crate::config::server::listen_addr;
 use crate::config::tls::{RawTls, ServerTlsConfig};
 use shardgate_io::tls::{ALPN_H2, ALPN_HTTP1};
@@ -45,6 +47,8 @@ pub struct GrpcServerConfig {
     pub max_concurrent_streams: u32,
     /// TLS (ALPN `h2`); `None` = plaintext.
     pub tls: Option<ServerTlsConfig>,
+    /// The authenticator extension every request must pass (`auth.authenticator`).
+    pub auth: Option<ComponentId>,
 }
 
 /// An OTLP/HTTP server.
@@ -71,6 +75,8 @@ pub struct HttpServerConfig {
     pub cors: Option<CorsConfig>,
     /// TLS (HTTP/1.1 over TLS, ALPN `http/1.1`); `None` = plaintext.
     pub tls: Option<ServerTlsConfig>,
+    /// The authenticator extension every request must pass (`auth.authenticator`).
+    pub auth: Option<ComponentId>,
 }
 
 /// `cors:` of an OTLP/HTTP server (otelcol's confighttp keys).
@@ -118,7 +124,7 @@ struct RawGrpc {
     write_buffer_size: Option<Value>,
     keepalive: Option<Value>,
     include_metadata: Option<Value>,
-    auth: Option<Value>,
+    auth: Option<RawAuth>,
     tls: Option<RawTls>,
 }
 
@@ -131,7 +137,7 @@ struct RawHttp {
     logs_url_path: Option<Text>,
     max_request_body_size: Option<u64>,
     tls: Option<RawTls>,
-    auth: Option<Value>,
+    auth: Option<RawAuth>,
     cors: Option<RawCors>,
     include_metadata: Option<Value>,
     response_headers: Option<Value>,
@@ -174,12 +180,6 @@ fn grpc(raw: RawGrpc, path: &str, errs: &mut Errors) -> GrpcServerConfig {
             );
         }
     }
-    reject_set(
-        errs,
-        &at("auth"),
-        &raw.auth,
-        "server authentication is not supported yet",
-    );
     for (key, value) in [
         ("read_buffer_size", &raw.read_buffer_size),
         ("write_buffer_size", &raw.write_buffer_size),
@@ -202,8 +202,12 @@ fn grpc(raw: RawGrpc, path: &str, errs: &mut Errors) -> GrpcServerConfig {
     let tls = raw
         .tls
         .and_then(|tls| crate::config::tls::server(tls, &[ALPN_H2], &at("tls"), errs));
+    let auth = raw
+        .auth
+        .and_then(|a| crate::config::auth::authenticator(a, &at("auth"), errs));
     GrpcServerConfig {
         tls,
+        auth,
         endpoint: listen_addr(raw.endpoint, DEFAULT_GRPC_ENDPOINT, &at("endpoint"), errs),
         max_recv_msg_size_bytes,
         max_concurrent_streams: match raw.max_concurrent_streams {
@@ -215,12 +219,6 @@ fn grpc(raw: RawGrpc, path: &str, errs: &mut Errors) -> GrpcServerConfig {
 
 fn http(raw: RawHttp, path: &str, errs: &mut Errors) -> HttpServerConfig {
     let at = |key: &str| join(path, key);
-    reject_set(
-        errs,
-        &at("auth"),
-        &raw.auth,
-        "server authentication is not supported yet",
-    );
     for (key, value) in [
         ("include_metadata", &raw.include_metadata),
         ("response_headers", &raw.response_headers),
@@ -237,8 +235,12 @@ fn http(raw: RawHttp, path: &str, errs: &mut Errors) -> HttpServerConfig {
     let tls = raw
         .tls
         .and_then(|tls| crate::config::tls::server(tls, &[ALPN_HTTP1], &at("tls"), errs));
+    let auth = raw
+        .auth
+        .and_then(|a| crate::config::auth::authenticator(a, &at("auth"), errs));
     HttpServerConfig {
         tls,
+        auth,
         endpoint: listen_addr(raw.endpoint, DEFAULT_HTTP_ENDPOINT, &at("endpoint"), errs),
         traces_url_path: url_path(raw.traces_url_path, "/v1/traces"),
         metrics_url_path: url_path(raw.metrics_url_path, "/v1/metrics"),

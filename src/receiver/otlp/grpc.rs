@@ -20,6 +20,7 @@ use shardgate_shards::DrainSignal;
 
 use super::ingest::{Ingest, IngestError};
 use crate::config::{ComponentId, GrpcServerConfig};
+use crate::extension::auth::ServerAuth;
 use crate::pipeline::budget::Budget;
 use crate::pipeline::routes::Routes;
 use crate::receiver::tls::{establish, TlsServer};
@@ -61,6 +62,7 @@ impl ReceiveError {
             ReceiveError::Ingest(IngestError::Overloaded | IngestError::MemoryPressure) => {
                 Code::Unavailable
             }
+            ReceiveError::Ingest(IngestError::Unauthenticated) => Code::Unauthenticated,
             ReceiveError::Ingest(IngestError::Export(error)) if error.is_retryable() => {
                 Code::Unavailable
             }
@@ -85,10 +87,12 @@ impl GrpcService {
         config: &GrpcServerConfig,
         routes: Rc<Routes>,
         budget: Budget,
+        auth: Option<ServerAuth>,
     ) -> Self {
         GrpcService {
             id,
-            ingest: Ingest::new("grpc", routes, budget, config.max_recv_msg_size_bytes),
+            ingest: Ingest::new("grpc", routes, budget, config.max_recv_msg_size_bytes)
+                .with_auth(auth),
         }
     }
 
@@ -130,6 +134,8 @@ impl GrpcService {
     }
 
     async fn receive(&self, request: Request<RecvStream>) -> Result<(), ReceiveError> {
+        self.ingest
+            .authenticate(|name| request.headers().get(name).map(|v| v.as_bytes()))?;
         let path = request.uri().path();
         let signal = Signal::from_grpc_path(path)
             .ok_or_else(|| ReceiveError::UnknownMethod(path.to_owned()))?;

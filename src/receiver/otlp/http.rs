@@ -36,6 +36,7 @@ use super::cors::Cors;
 use super::ingest::{Ingest, IngestError};
 use crate::config::{ComponentId, HttpServerConfig};
 use crate::exporter::grpc_status::RpcStatus;
+use crate::extension::auth::ServerAuth;
 use crate::otlp::json::{self, JsonError};
 use crate::pipeline::budget::Budget;
 use crate::pipeline::routes::Routes;
@@ -52,6 +53,7 @@ const CODE_RESOURCE_EXHAUSTED: i32 = 8;
 const CODE_UNIMPLEMENTED: i32 = 12;
 const CODE_INTERNAL: i32 = 13;
 const CODE_UNAVAILABLE: i32 = 14;
+const CODE_UNAUTHENTICATED: i32 = 16;
 
 /// The body encoding of a request (and so of its answer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +116,7 @@ impl HttpReceiveError {
             HttpReceiveError::Ingest(IngestError::Overloaded | IngestError::MemoryPressure) => {
                 (503, CODE_UNAVAILABLE)
             }
+            HttpReceiveError::Ingest(IngestError::Unauthenticated) => (401, CODE_UNAUTHENTICATED),
             HttpReceiveError::Ingest(IngestError::Export(e)) if e.is_retryable() => {
                 (503, CODE_UNAVAILABLE)
             }
@@ -148,10 +151,12 @@ impl HttpService {
         config: &HttpServerConfig,
         routes: Rc<Routes>,
         budget: Budget,
+        auth: Option<ServerAuth>,
     ) -> HttpService {
         HttpService {
             id,
-            ingest: Ingest::new("http", routes, budget, config.max_request_body_size_bytes),
+            ingest: Ingest::new("http", routes, budget, config.max_request_body_size_bytes)
+                .with_auth(auth),
             paths: [
                 (config.traces_url_path.clone(), Signal::Traces),
                 (config.metrics_url_path.clone(), Signal::Metrics),
@@ -201,6 +206,19 @@ impl HttpService {
                     body: Vec::new(),
                 });
             }
+        }
+        // After the CORS preflight, which browsers send without credentials.
+        if let Err(e) = self
+            .ingest
+            .authenticate(|name| head.header(name).map(str::as_bytes))
+        {
+            let mut answer = error_answer(&HttpReceiveError::Ingest(e), reply);
+            if let Some(challenge) = self.ingest.challenge() {
+                answer
+                    .headers
+                    .push(("WWW-Authenticate", challenge.to_owned()));
+            }
+            return Err(answer);
         }
         if head.method != "POST" {
             let allow = if self.cors.is_some() {

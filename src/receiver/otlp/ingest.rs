@@ -20,6 +20,7 @@ use bytes::Bytes;
 use shardgate_io::compression::{self, Codec, DecompressError};
 
 use crate::exporter::ExportError;
+use crate::extension::auth::ServerAuth;
 use crate::otlp::{self, ScanError};
 use crate::pipeline::budget::Budget;
 use crate::pipeline::downstream::Downstream;
@@ -44,6 +45,9 @@ pub enum IngestError {
     /// The shard holds as much undelivered data as it may.
     #[error("shardgate is at its limit of pending data on this core; retry later")]
     Overloaded,
+    /// The request did not pass the receiver's authenticator.
+    #[error("the request is not authenticated")]
+    Unauthenticated,
     /// A `memory_limiter` says memory is short (otelcol's message).
     #[error("data refused due to high memory usage")]
     MemoryPressure,
@@ -72,6 +76,8 @@ pub struct Ingest {
     budget: Budget,
     /// Largest body accepted, compressed or decompressed.
     pub max_body_bytes: usize,
+    /// The authenticator every request must pass, if `auth` is set.
+    auth: Option<ServerAuth>,
 }
 
 impl Ingest {
@@ -87,7 +93,41 @@ impl Ingest {
             routes,
             budget,
             max_body_bytes,
+            auth: None,
         }
+    }
+
+    /// Makes every request pass `auth` first.
+    pub fn with_auth(mut self, auth: Option<ServerAuth>) -> Ingest {
+        self.auth = auth;
+        self
+    }
+
+    /// The `WWW-Authenticate` challenge of this receiver's 401s, if it authenticates.
+    pub fn challenge(&self) -> Option<&'static str> {
+        self.auth.as_ref().map(ServerAuth::challenge)
+    }
+
+    /// Checks the request's credentials (`header` gives a request header's value) before
+    /// anything else is read; a refusal is counted and reaches no pipeline.
+    pub fn authenticate<'h>(
+        &self,
+        header: impl FnOnce(&str) -> Option<&'h [u8]>,
+    ) -> Result<(), IngestError> {
+        let Some(auth) = &self.auth else {
+            return Ok(());
+        };
+        if auth.accepts(header(auth.header())) {
+            return Ok(());
+        }
+        let counters = self
+            .routes
+            .probe()
+            .and_then(|p| p.counters.transport(self.transport));
+        if let Some(counters) = counters {
+            counters.unauthenticated_requests.add(1);
+        }
+        Err(IngestError::Unauthenticated)
     }
 
     /// Whether any pipeline takes `signal` from this receiver.

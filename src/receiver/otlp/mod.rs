@@ -15,6 +15,7 @@ use shardgate_io::{listener, IoError, TcpStream};
 use shardgate_shards::{task, DrainSignal};
 
 use crate::config::{ComponentId, OtlpReceiverConfig, ServerTlsConfig};
+use crate::extension::auth::ServerAuth;
 use crate::pipeline::routes::Routes;
 use crate::receiver::listen::{self, AcceptSettings};
 use crate::receiver::tls::TlsServer;
@@ -30,6 +31,16 @@ pub enum StartError {
         id: ComponentId,
         /// The bind error.
         source: IoError,
+    },
+    /// Its authenticator could not be built (the config check makes this rare).
+    #[error("receivers::{id}::protocols::{protocol}::auth: {reason}")]
+    Auth {
+        /// The receiver.
+        id: ComponentId,
+        /// grpc or http.
+        protocol: &'static str,
+        /// What failed.
+        reason: String,
     },
     /// Its TLS files could not be loaded (they were when the config was checked).
     #[error("receivers::{id}::protocols::{protocol}::tls: {source}")]
@@ -64,13 +75,26 @@ pub fn start(
             })
             .transpose()
     };
+    let auth = |protocol: &'static str, auth: &Option<ComponentId>| {
+        auth.as_ref()
+            .map(|a| {
+                ServerAuth::build(a, &io.extensions).map_err(|reason| StartError::Auth {
+                    id: id.clone(),
+                    protocol,
+                    reason,
+                })
+            })
+            .transpose()
+    };
     if let Some(http_config) = &config.http {
         let tls = tls("http", &http_config.tls)?;
+        let auth = auth("http", &http_config.auth)?;
         let service = Rc::new(http::HttpService::new(
             id.clone(),
             http_config,
             routes.clone(),
             io.budget.clone(),
+            auth,
         ));
         serve_on(
             id,
@@ -84,11 +108,13 @@ pub fn start(
     }
     if let Some(grpc_config) = &config.grpc {
         let tls = tls("grpc", &grpc_config.tls)?;
+        let auth = auth("grpc", &grpc_config.auth)?;
         let service = Rc::new(grpc::GrpcService::new(
             id.clone(),
             grpc_config,
             routes,
             io.budget.clone(),
+            auth,
         ));
         let settings = H2ServerSettings {
             max_concurrent_streams: grpc_config.max_concurrent_streams,
