@@ -38,6 +38,9 @@
 #                          the generator preempt it; too high and the sink falls behind and
 #                          the collector refuses (the `refused` column), so it is off by default.
 #   --signal S             traces | metrics | logs (default traces)
+#   --tls                  run every repeat twice, plaintext then TLS in and out (load → TLS
+#                          receiver, TLS exporter → TLS sink; a test CA made with openssl),
+#                          and print the TLS/plaintext ratio of each figure's median
 #   --no-build             use the binaries already in target/release
 # Environment: COLLECTOR_CMD overrides how the collector is started (used by compare.sh);
 # it is run as `$COLLECTOR_CMD PORT SINK_PORT WORKDIR`, starts the collector in the
@@ -60,6 +63,8 @@ load_cpu=1
 signal=traces
 sink_nice=0
 build=1
+tls_compare=0
+run_tls=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --rate) rates+=("$2"); shift 2 ;;
@@ -76,6 +81,7 @@ while [ $# -gt 0 ]; do
         --signal) signal=$2; shift 2 ;;
         --sink-nice) sink_nice=$2; shift 2 ;;
         --no-build) build=0; shift ;;
+        --tls) tls_compare=1; shift ;;
         -h|--help) sed -n '2,45p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -91,6 +97,23 @@ pids=()
 cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
+# A test CA and a certificate for localhost/127.0.0.1, for --tls.
+make_certs() {
+    local d=$work/tls
+    mkdir -p "$d"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj /CN=bench-ca -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost \
+        -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' >"$d/ext"
+    openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+        -days 2 -extfile "$d/ext" -out "$d/server.pem" 2>/dev/null
+}
+[ "$tls_compare" = 1 ] && make_certs
+tls_dir=$work/tls
+sink_tls_args() { [ "$run_tls" = 1 ] && echo "--tls-cert $tls_dir/server.pem --tls-key $tls_dir/server.key" || true; }
+load_tls_args() { [ "$run_tls" = 1 ] && echo "--tls-ca $tls_dir/ca.pem" || true; }
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ticks() { awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$1/stat"; }
 # busy and total jiffies of one CPU from /proc/stat.
@@ -100,10 +123,16 @@ start_shardgate() { # port sink_port workdir → writes config, starts, writes w
     local port=$1 sink_port=$2 dir=$3
     local receiver="grpc: {endpoint: \"127.0.0.1:$port\"}"
     case "$protocol" in http-*) receiver="http: {endpoint: \"127.0.0.1:$port\"}" ;; esac
+    local exporter_tls="tls: {insecure: true}" sink_host=127.0.0.1
+    if [ "$run_tls" = 1 ]; then
+        receiver="grpc: {endpoint: \"127.0.0.1:$port\", tls: {cert_file: $tls_dir/server.pem, key_file: $tls_dir/server.key}}"
+        exporter_tls="tls: {ca_file: $tls_dir/ca.pem}"
+        sink_host=localhost
+    fi
     cat >"$dir/collector.yaml" <<YAML
 receivers: {otlp: {protocols: {$receiver}}}
 processors: {batch: {send_batch_size: 8192, timeout: 200ms}}
-exporters: {otlp: {endpoint: "127.0.0.1:$sink_port", tls: {insecure: true}, compression: $export_compression}}
+exporters: {otlp: {endpoint: "$sink_host:$sink_port", $exporter_tls, compression: $export_compression}}
 service:
   telemetry: {metrics: {readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: $metrics_port}}}}]}}
   pipelines: {$signal: {receivers: [otlp], processors: [batch], exporters: [otlp]}}
@@ -169,8 +198,9 @@ one_run() { # rate → prints one RESULT line
     dir=$(mktemp -d -p "$work")
     local port sink_port metrics_port
     port=$(free_port); sink_port=$(free_port); metrics_port=$(free_port)
+    # shellcheck disable=SC2046
     nice -n "$sink_nice" taskset -c "$load_cpu" "$bin/shardgate-sink" --endpoint "127.0.0.1:$sink_port" \
-        >"$dir/sink.out" 2>"$dir/sink.log" &
+        $(sink_tls_args) >"$dir/sink.out" 2>"$dir/sink.log" &
     local sink_pid=$!
     pids+=("$sink_pid")
     sleep 0.2
@@ -204,6 +234,8 @@ one_run() { # rate → prints one RESULT line
     rss_idle=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
     local load_args=(--endpoint "127.0.0.1:$port" --protocol "$protocol" --signal "$signal"
         --compression "$compression" --items-per-request "$items" --cpu "$load_cpu" --rate "$rate")
+    # shellcheck disable=SC2207
+    load_args+=($(load_tls_args))
     local warm
     warm=$("$bin/shardgate-load" "${load_args[@]}" --duration "$warmup" --run-id 1 | grep '^LOAD')
     local c0 k0 w0
@@ -290,7 +322,8 @@ reference_run() { # rate → one LOAD line: the generator against shardgate-sink
     [ "$protocol" = grpc ] && [ "$1" != 0 ] || return 0
     local ref_port ref_pid
     ref_port=$(free_port)
-    taskset -c "$collector_cpu" "$bin/shardgate-sink" --endpoint "127.0.0.1:$ref_port" >/dev/null 2>&1 &
+    # shellcheck disable=SC2046
+    taskset -c "$collector_cpu" "$bin/shardgate-sink" --endpoint "127.0.0.1:$ref_port" $(sink_tls_args) >/dev/null 2>&1 &
     ref_pid=$!
     pids+=("$ref_pid")
     wait_ready "$ref_pid" "$ref_port" || return 0
@@ -300,7 +333,7 @@ reference_run() { # rate → one LOAD line: the generator against shardgate-sink
     r0=$(ticks "$ref_pid")
     line=$("$bin/shardgate-load" --endpoint "127.0.0.1:$ref_port" --protocol grpc --signal "$signal" \
         --compression "$compression" --items-per-request "$items" --cpu "$load_cpu" \
-        --rate "$1" --duration "$duration" --run-id 3 | grep '^LOAD') || true
+        --rate "$1" --duration "$duration" --run-id 3 $(load_tls_args) | grep '^LOAD') || true
     r1=$(ticks "$ref_pid")
     kill -TERM "$ref_pid" 2>/dev/null || true
     wait "$ref_pid" 2>/dev/null || true
@@ -328,14 +361,39 @@ for rate in "${rates[@]}"; do
     [ "$rate" = 0 ] && label="closed loop (max)"
     echo "-- $label"
     results=""
+    tls_results=""
     for i in $(seq "$repeats"); do
-        one_run "$rate" >"$work/result"
-        line=$(cat "$work/result")
-        echo "   run $i: ${line#RESULT }"
-        results+="$line"$'\n'
-        loss=$(field "$line" loss)
-        if [ "$loss" != 0 ]; then echo "   LOSS: $loss items acked but not received" >&2; status=1; fi
+        modes=(0)
+        [ "$tls_compare" = 1 ] && modes=(0 1)
+        for run_tls in "${modes[@]}"; do
+            one_run "$rate" >"$work/result"
+            line=$(cat "$work/result")
+            tag=""
+            [ "$tls_compare" = 1 ] && { [ "$run_tls" = 1 ] && tag=" tls" || tag=" plaintext"; }
+            echo "   run $i$tag: ${line#RESULT }"
+            if [ "$run_tls" = 1 ]; then tls_results+="$line"$'\n'; else results+="$line"$'\n'; fi
+            loss=$(field "$line" loss)
+            if [ "$loss" != 0 ]; then echo "   LOSS: $loss items acked but not received" >&2; status=1; fi
+        done
     done
-    summarise <<<"$results"
+    run_tls=0
+    if [ "$tls_compare" = 1 ]; then
+        echo "   plaintext:"
+        summarise <<<"$results"
+        echo "   TLS in and out:"
+        summarise <<<"$tls_results"
+        python3 -c '
+import sys, statistics
+def rows(text):
+    return [dict(p.split("=", 1) for p in l.split()[1:]) for l in text.splitlines() if l.startswith("RESULT")]
+plain, tls = rows(sys.argv[1]), rows(sys.argv[2])
+med = lambda rs, k: statistics.median(float(r[k]) for r in rs)
+keys = ["cpu_ms_per_million", "items_per_s_per_core", "p50_us", "p99_us", "rss_steady_kib"]
+print("   TLS_RATIO rate=" + sys.argv[3] + " " + " ".join(
+    f"{k}={med(tls, k):.0f}/{med(plain, k):.0f}={med(tls, k) / max(1e-9, med(plain, k)):.2f}" for k in keys))
+' "$results" "$tls_results" "$rate"
+    else
+        summarise <<<"$results"
+    fi
 done
 exit $status

@@ -43,6 +43,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use shardgate::signal::Signal;
+use shardgate_io::tls;
 use shardgate_io::compression::GzipEncoder;
 use shardgate_io::grpc::{self, Code, Status};
 use shardgate_io::h2_client::{H2Client, H2ClientSettings};
@@ -137,6 +138,12 @@ struct Args {
     /// duplicates by sequence number). Must stay below 9e14 minus what the run sends.
     #[arg(long, default_value_t = 0)]
     seq_start: u64,
+    /// Connect with TLS (gRPC only), trusting the CA certificates in this PEM file.
+    #[arg(long)]
+    tls_ca: Option<std::path::PathBuf>,
+    /// The name the receiver's certificate must carry.
+    #[arg(long, default_value = "localhost")]
+    tls_name: String,
 }
 
 impl Args {
@@ -215,6 +222,7 @@ async fn run(args: Args) -> Result<(), String> {
     let in_flight = args.in_flight.max(1);
     let protocol = args.protocol;
     let endpoint = args.endpoint.clone();
+    let (tls_ca, tls_name) = (args.tls_ca.clone(), args.tls_name.clone());
     let state = Rc::new(Run {
         args,
         signal,
@@ -230,9 +238,29 @@ async fn run(args: Args) -> Result<(), String> {
     });
     let cpu_before = shardgate::observe::process::cpu_seconds().unwrap_or(0.0);
     let mut workers = Vec::new();
+    let tls = match &tls_ca {
+        None => None,
+        Some(_) if protocol != Protocol::Grpc => {
+            return Err("--tls-ca is supported with --protocol grpc only".into())
+        }
+        Some(ca) => {
+            let spec = tls::ClientSpec {
+                ca: Some(tls::Pem::File(ca.clone())),
+                include_system_roots: false,
+                identity: None,
+                skip_verify: false,
+                protocol: tls::Protocol::default(),
+                alpn: vec![tls::ALPN_H2.to_vec()],
+            };
+            Some(tls::ClientTls {
+                config: tls::client_config(&spec).map_err(|e| e.to_string())?,
+                name: tls::server_name(&tls_name).map_err(|e| e.to_string())?,
+            })
+        }
+    };
     if protocol == Protocol::Grpc {
         for _ in 0..connections {
-            let client = H2Client::connect(&endpoint, H2ClientSettings::default())
+            let client = H2Client::connect_with(&endpoint, H2ClientSettings::default(), tls.as_ref())
                 .await
                 .map_err(|e| format!("connect {endpoint}: {e}"))?;
             for _ in 0..in_flight {

@@ -29,6 +29,7 @@ use h2::RecvStream;
 use http::Request;
 use shardgate::otlp::scan_request;
 use shardgate::signal::Signal;
+use shardgate_io::tls;
 use shardgate_io::compression::{decompress, Codec};
 use shardgate_io::grpc::{self, Code, Encoding, Status};
 use shardgate_io::h2_server::{self, H2ServerSettings};
@@ -64,6 +65,12 @@ struct Args {
     /// Print items/s every second on stderr.
     #[arg(long)]
     progress: bool,
+    /// Serve TLS with this certificate chain (PEM; needs --tls-key).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 /// Running totals.
@@ -139,6 +146,19 @@ async fn run(args: Args, stop: Arc<AtomicBool>) -> Result<(), String> {
     eprintln!("shardgate-sink: listening on {}", args.endpoint);
     let totals = Rc::new(RefCell::new(Totals::default()));
     let ids_max = args.ids_max;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let spec = tls::ServerSpec {
+                cert: tls::Pem::File(cert.clone()),
+                key: tls::Pem::File(key.clone()),
+                client_ca: None,
+                protocol: tls::Protocol::default(),
+                alpn: vec![tls::ALPN_H2.to_vec()],
+            };
+            Some(tls::server_config(&spec).map_err(|e| e.to_string())?)
+        }
+        _ => None,
+    };
     let accept_totals = totals.clone();
     task::spawn_local(async move {
         loop {
@@ -146,10 +166,21 @@ async fn run(args: Args, stop: Arc<AtomicBool>) -> Result<(), String> {
                 continue;
             };
             let totals = accept_totals.clone();
+            let tls = tls.clone();
             task::spawn_local(async move {
+                let conn = match tls {
+                    None => tls::Conn::from(stream),
+                    Some(config) => {
+                        let io = shardgate_io::stream::TcpIo::new(stream);
+                        match tls::accept(config, io, Duration::from_secs(10)).await {
+                            Ok(conn) => conn,
+                            Err(_) => return,
+                        }
+                    }
+                };
                 let handler = |request, respond| handle(totals.clone(), ids_max, request, respond);
                 let never = std::future::pending::<()>();
-                let _ = h2_server::serve(stream, H2ServerSettings::default(), handler, never).await;
+                let _ = h2_server::serve(conn, H2ServerSettings::default(), handler, never).await;
             })
             .detach();
         }
