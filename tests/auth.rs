@@ -8,30 +8,22 @@ mod common;
 use std::time::Duration;
 
 use common::{free_port, metric_sum, named_spans_request, Backend, Collector, WAIT};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use prost::Message;
 
 /// Sends one span over gRPC with `authorization` (if any); the status code.
 fn grpc_send(port: u16, authorization: Option<&str>, name: &str) -> tonic::Code {
-    common::runtime().block_on(async {
-        let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        let mut request = named_spans_request(0, 0, 1);
-        request.resource_spans[0].scope_spans[0].spans[0].name = name.to_owned();
-        let mut request = tonic::Request::new(request);
-        if let Some(value) = authorization {
-            request
-                .metadata_mut()
-                .insert("authorization", value.parse().unwrap());
-        }
-        match TraceServiceClient::new(channel).export(request).await {
-            Ok(_) => tonic::Code::Ok,
-            Err(status) => status.code(),
-        }
-    })
+    let mut request = named_spans_request(0, 0, 1);
+    request.resource_spans[0].scope_spans[0].spans[0].name = name.to_owned();
+    let mut request = tonic::Request::new(request);
+    if let Some(value) = authorization {
+        request
+            .metadata_mut()
+            .insert("authorization", value.parse().unwrap());
+    }
+    match common::export_traces(port, request) {
+        Ok(()) => tonic::Code::Ok,
+        Err(status) => status.code(),
+    }
 }
 
 /// POSTs one span over HTTP with `authorization` (if any); the response.

@@ -10,8 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{free_port, http_get, runtime, Backend, Collector, WAIT};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use common::{free_port, http_get, Backend, Collector, WAIT};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
@@ -48,15 +47,7 @@ fn request(name: &str) -> ExportTraceServiceRequest {
 
 /// Sends `request` on a fresh connection; the gRPC outcome.
 fn send(grpc_port: u16, request: ExportTraceServiceRequest) -> Result<(), tonic::Status> {
-    runtime().block_on(async move {
-        let url = format!("http://127.0.0.1:{grpc_port}");
-        let mut client = TraceServiceClient::connect(url).await.expect("connect");
-        let call = client.export(request);
-        match tokio::time::timeout(Duration::from_secs(10), call).await {
-            Ok(result) => result.map(|_| ()),
-            Err(_) => panic!("no answer within 10 s"),
-        }
-    })
+    common::export_traces(grpc_port, request)
 }
 
 /// Names and `password` values of every span `backend` received.

@@ -10,7 +10,6 @@ use std::time::Duration;
 use common::http_backend::HttpBackend;
 use common::tls::{self, Ca, Files};
 use common::{free_port, named_spans_request, Backend, Collector, WAIT};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 
 /// Starts a collector with a plaintext gRPC receiver, a batch processor (so the span is
 /// acknowledged at once and the exporter works in the background) and one exporter given as
@@ -35,18 +34,32 @@ shards: {{cores: 1}}
 "
     );
     let collector = Collector::start_yaml(&yaml);
-    common::runtime().block_on(async {
-        let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        TraceServiceClient::new(channel)
-            .export(named_spans_request(0, 0, 1))
-            .await
-            .expect("the receiver acknowledges");
-    });
+    common::export_traces(port, named_spans_request(0, 0, 1)).expect("the receiver acknowledges");
     collector
+}
+
+/// A CA and a client certificate it signed, as files.
+struct Pki {
+    ca: Ca,
+    ca_file: std::path::PathBuf,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+    _files: Files,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let ca = Ca::new("test ca");
+        let files = Files::default();
+        let client = ca.client();
+        Pki {
+            ca_file: files.write("ca.pem", &ca.pem),
+            cert: files.write("client.pem", &client.cert_pem),
+            key: files.write("client-key.pem", &client.key_pem),
+            ca,
+            _files: files,
+        }
+    }
 }
 
 fn delivered(backend: &Backend) -> bool {
@@ -103,12 +116,13 @@ fn otlp_exporter_uses_tls_by_default_and_trusts_ca_file() {
 /// `cert_file`/`key_file`, and one without. Guarantee: only the first delivers.
 #[test]
 fn otlp_exporter_presents_its_client_certificate() {
-    let ca = Ca::new("test ca");
-    let files = Files::default();
-    let ca_file = files.write("ca.pem", &ca.pem);
-    let client = ca.client();
-    let cert = files.write("client.pem", &client.cert_pem);
-    let key = files.write("client-key.pem", &client.key_pem);
+    let Pki {
+        ca,
+        ca_file,
+        cert,
+        key,
+        _files,
+    } = Pki::new();
     let backend = Backend::start_tls(&ca.server(), Some(&ca));
     let port = backend.endpoint().rsplit(':').next().unwrap().to_owned();
 
@@ -173,12 +187,13 @@ fn otlp_exporter_skip_verify_and_server_name_override() {
 /// it nothing does.
 #[test]
 fn otlphttp_exporter_speaks_https() {
-    let ca = Ca::new("test ca");
-    let files = Files::default();
-    let ca_file = files.write("ca.pem", &ca.pem);
-    let client = ca.client();
-    let cert = files.write("client.pem", &client.cert_pem);
-    let key = files.write("client-key.pem", &client.key_pem);
+    let Pki {
+        ca,
+        ca_file,
+        cert,
+        key,
+        _files,
+    } = Pki::new();
     let backend = HttpBackend::start_tls(tls::server_config(&ca.server(), Some(&ca)));
 
     let without = run(

@@ -29,11 +29,11 @@ use h2::RecvStream;
 use http::Request;
 use shardgate::otlp::scan_request;
 use shardgate::signal::Signal;
-use shardgate_io::tls;
 use shardgate_io::compression::{decompress, Codec};
 use shardgate_io::grpc::{self, Code, Encoding, Status};
 use shardgate_io::h2_server::{self, H2ServerSettings};
 use shardgate_io::listener;
+use shardgate_io::tls;
 use shardgate_shards::task;
 
 /// Same constant as `shardgate-load`: time ids are this plus the sequence number.

@@ -206,6 +206,39 @@ fn report(
     errs.invalid(at, error);
 }
 
+/// Reports each key of `keys` that is set as belonging to the other side.
+fn refuse_other_side(keys: &[(&str, bool)], other: &str, path: &str, errs: &mut Errors) {
+    for (key, set) in keys {
+        if *set {
+            errs.invalid(join(path, key), format!("{key} is a {other} setting"));
+        }
+    }
+}
+
+/// The certificate and key pair: both or neither (`Err` when only one is set, reported).
+fn identity(raw: &mut RawTls, path: &str, errs: &mut Errors) -> Result<Option<(Pem, Pem)>, ()> {
+    let cert = pem(raw.cert_file.take(), raw.cert_pem.take(), CERT, path, errs);
+    let key = pem(raw.key_file.take(), raw.key_pem.take(), KEY, path, errs);
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some((cert, key))),
+        (None, None) => Ok(None),
+        (Some(_), None) => {
+            errs.invalid(
+                join(path, "key_file"),
+                "cert_file is set but key_file (or key_pem) is not",
+            );
+            Err(())
+        }
+        (None, Some(_)) => {
+            errs.invalid(
+                join(path, "cert_file"),
+                "key_file is set but cert_file (or cert_pem) is not",
+            );
+            Err(())
+        }
+    }
+}
+
 /// A server's `tls:` at `path`, loaded once to check it; `alpn` is its protocol's.
 pub(crate) fn server(
     raw: RawTls,
@@ -214,31 +247,28 @@ pub(crate) fn server(
     errs: &mut Errors,
 ) -> Option<ServerTlsConfig> {
     let mut common = raw;
-    for (key, set) in [
-        ("insecure", common.insecure.is_some()),
-        (
-            "insecure_skip_verify",
-            common.insecure_skip_verify.is_some(),
-        ),
-        (
-            "server_name_override",
-            common.server_name_override.is_some(),
-        ),
-    ] {
-        if set {
-            errs.invalid(
-                join(path, key),
-                format!("{key} is a client setting, not a server's"),
-            );
-        }
-    }
+    refuse_other_side(
+        &[
+            ("insecure", common.insecure.is_some()),
+            (
+                "insecure_skip_verify",
+                common.insecure_skip_verify.is_some(),
+            ),
+            (
+                "server_name_override",
+                common.server_name_override.is_some(),
+            ),
+        ],
+        "client",
+        path,
+        errs,
+    );
     let client_ca_file = common.client_ca_file.take();
     let client_ca_file_reload = common.client_ca_file_reload.take();
     let (protocol, reload_interval) = protocol(&mut common, path, errs);
     let cert_inline = common.cert_pem.as_ref().is_some_and(|t| !t.0.is_empty());
     let key_inline = common.key_pem.as_ref().is_some_and(|t| !t.0.is_empty());
-    let cert = pem(common.cert_file, common.cert_pem, CERT, path, errs);
-    let key = pem(common.key_file, common.key_pem, KEY, path, errs);
+    let identity = identity(&mut common, path, errs);
     if common.ca_file.is_some() || common.ca_pem.is_some() {
         errs.warn(
             &join(path, "ca_file"),
@@ -260,29 +290,16 @@ pub(crate) fn server(
             "the client CA is re-read with the certificate every reload_interval; set reload_interval",
         );
     }
-    let (cert, key) = match (cert, key) {
-        (Some(cert), Some(key)) => (cert, key),
-        (None, None) => {
+    let (cert, key) = match identity {
+        Ok(Some(pair)) => pair,
+        Ok(None) => {
             errs.invalid(
                 path,
                 "a TLS server needs cert_file (or cert_pem) and key_file (or key_pem)",
             );
             return None;
         }
-        (Some(_), None) => {
-            errs.invalid(
-                join(path, "key_file"),
-                "cert_file is set but key_file (or key_pem) is not",
-            );
-            return None;
-        }
-        (None, Some(_)) => {
-            errs.invalid(
-                join(path, "cert_file"),
-                "key_file is set but cert_file (or cert_pem) is not",
-            );
-            return None;
-        }
+        Err(()) => return None,
     };
     let spec = ServerSpec {
         cert,
@@ -309,47 +326,26 @@ pub(crate) fn client(
     errs: &mut Errors,
 ) -> Option<ClientTlsConfig> {
     let mut common = raw;
-    for (key, set) in [
-        ("client_ca_file", common.client_ca_file.is_some()),
-        (
-            "client_ca_file_reload",
-            common.client_ca_file_reload.is_some(),
-        ),
-    ] {
-        if set {
-            errs.invalid(
-                join(path, key),
-                format!("{key} is a server setting, not a client's"),
-            );
-        }
-    }
+    refuse_other_side(
+        &[
+            ("client_ca_file", common.client_ca_file.is_some()),
+            (
+                "client_ca_file_reload",
+                common.client_ca_file_reload.is_some(),
+            ),
+        ],
+        "server",
+        path,
+        errs,
+    );
     let insecure_skip_verify = common.insecure_skip_verify.take();
     let server_name_override = common.server_name_override.take();
     let (protocol, reload_interval) = protocol(&mut common, path, errs);
     let cert_inline = common.cert_pem.as_ref().is_some_and(|t| !t.0.is_empty());
     let key_inline = common.key_pem.as_ref().is_some_and(|t| !t.0.is_empty());
     let ca_inline = common.ca_pem.as_ref().is_some_and(|t| !t.0.is_empty());
-    let ca = pem(common.ca_file, common.ca_pem, CA, path, errs);
-    let cert = pem(common.cert_file, common.cert_pem, CERT, path, errs);
-    let key = pem(common.key_file, common.key_pem, KEY, path, errs);
-    let identity = match (cert, key) {
-        (Some(cert), Some(key)) => Some((cert, key)),
-        (None, None) => None,
-        (Some(_), None) => {
-            errs.invalid(
-                join(path, "key_file"),
-                "cert_file is set but key_file (or key_pem) is not",
-            );
-            return None;
-        }
-        (None, Some(_)) => {
-            errs.invalid(
-                join(path, "cert_file"),
-                "key_file is set but cert_file (or cert_pem) is not",
-            );
-            return None;
-        }
-    };
+    let ca = pem(common.ca_file.take(), common.ca_pem.take(), CA, path, errs);
+    let identity = identity(&mut common, path, errs).ok()?;
     let spec = ClientSpec {
         ca,
         include_system_roots: common.include_system_ca_certs_pool.unwrap_or(false),

@@ -137,3 +137,21 @@ pub fn spans_request(spans: Vec<Span>) -> ExportTraceServiceRequest {
         }],
     }
 }
+
+/// Sends `request` to the OTLP/gRPC receiver on 127.0.0.1:`port` in plaintext; panics when
+/// nothing answers within 10 s.
+pub fn export_traces(
+    port: u16,
+    request: impl tonic::IntoRequest<ExportTraceServiceRequest>,
+) -> Result<(), tonic::Status> {
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+    let request = request.into_request();
+    runtime().block_on(async move {
+        let url = format!("http://127.0.0.1:{port}");
+        let mut client = TraceServiceClient::connect(url).await.expect("connect");
+        match tokio::time::timeout(Duration::from_secs(10), client.export(request)).await {
+            Ok(result) => result.map(|_| ()),
+            Err(_) => panic!("no answer within 10 s"),
+        }
+    })
+}

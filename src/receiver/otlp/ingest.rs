@@ -21,6 +21,7 @@ use shardgate_io::compression::{self, Codec, DecompressError};
 
 use crate::exporter::ExportError;
 use crate::extension::auth::ServerAuth;
+use crate::observe::TransportCounters;
 use crate::otlp::{self, ScanError};
 use crate::pipeline::budget::Budget;
 use crate::pipeline::downstream::Downstream;
@@ -120,14 +121,17 @@ impl Ingest {
         if auth.accepts(header(auth.header())) {
             return Ok(());
         }
-        let counters = self
-            .routes
-            .probe()
-            .and_then(|p| p.counters.transport(self.transport));
-        if let Some(counters) = counters {
+        if let Some(counters) = self.counters() {
             counters.unauthenticated_requests.add(1);
         }
         Err(IngestError::Unauthenticated)
+    }
+
+    /// This receiver's counters of its transport on this shard.
+    fn counters(&self) -> Option<&TransportCounters> {
+        self.routes
+            .probe()
+            .and_then(|p| p.counters.transport(self.transport))
     }
 
     /// Whether any pipeline takes `signal` from this receiver.
@@ -141,11 +145,7 @@ impl Ingest {
         if shardgate_shards::pressure::current() == shardgate_shards::pressure::Level::Normal {
             return Ok(());
         }
-        let counters = self
-            .routes
-            .probe()
-            .and_then(|p| p.counters.transport(self.transport));
-        if let Some(counters) = counters {
+        if let Some(counters) = self.counters() {
             counters.memory_refused_requests[crate::observe::signal_index(signal)].add(1);
         }
         Err(IngestError::MemoryPressure)
