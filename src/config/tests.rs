@@ -364,7 +364,7 @@ fn unknown_component_types() {
     ));
     assert_eq!(
         err,
-        "extensions: unknown type \"zpages\" for id \"zpages\"; this build supports: health_check"
+        "extensions: unknown type \"zpages\" for id \"zpages\"; this build supports: bearertokenauth, basicauth, health_check"
     );
     let yaml = MINIMAL.replace("exporters:\n  debug:", "exporters:\n  debug:\n  kafka:");
     let err = err_of(&yaml);

@@ -258,12 +258,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(err, "exporters::otlp::compression: compression \"snappy\" is not supported yet; use gzip, zstd or none");
-        let err = parse("otlp", "endpoint: http://b:1\nauth: {authenticator: basic}")
+        let o = otlp("endpoint: http://b:1\nauth: {authenticator: basicauth/out}");
+        assert_eq!(o.auth, Some("basicauth/out".parse().unwrap()));
+        let err = parse("otlp", "endpoint: http://b:1\nauth: {}")
             .unwrap_err()
             .to_string();
         assert_eq!(
             err,
-            "exporters::otlp::auth: client authentication is not supported yet"
+            "exporters::otlp::auth::authenticator: authenticator is required"
         );
         let err = parse("otlp", "endpoint: http://b:1\nsending_queue: {batch: {}}")
             .unwrap_err()

@@ -385,7 +385,10 @@ mod tests {
 
     #[test]
     fn unsupported_and_unknown_keys() {
-        let err = parse("protocols:\n  grpc:\n    tls: {cert_file: a}\n    auth: {authenticator: x}\n    transport: unix\n").unwrap_err();
+        let err = parse(
+            "protocols:\n  grpc:\n    tls: {cert_file: a}\n    auth: {}\n    transport: unix\n",
+        )
+        .unwrap_err();
         let msg = err.to_string();
         assert!(
             msg.contains(
@@ -394,7 +397,9 @@ mod tests {
             "{msg}"
         );
         assert!(
-            msg.contains("receivers::otlp::protocols::grpc::auth: server authentication"),
+            msg.contains(
+                "receivers::otlp::protocols::grpc::auth::authenticator: authenticator is required"
+            ),
             "{msg}"
         );
         assert!(
