@@ -22,7 +22,6 @@ pub mod h2_server;
 pub mod http1_client;
 pub mod http1_server;
 pub mod listener;
-pub mod read_ahead;
 pub mod stream;
 pub mod system;
 pub mod timer;

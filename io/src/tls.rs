@@ -21,7 +21,6 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::read_ahead::ReadAhead;
 use crate::stream::TcpIo;
 
 /// ALPN id of HTTP/2, which gRPC requires.
@@ -414,9 +413,9 @@ pub enum Conn {
     /// Plaintext.
     Plain(TcpIo),
     /// TLS, accepted.
-    Server(Box<tokio_rustls::server::TlsStream<ReadAhead>>),
+    Server(Box<tokio_rustls::server::TlsStream<TcpIo>>),
     /// TLS, connected.
-    Client(Box<tokio_rustls::client::TlsStream<ReadAhead>>),
+    Client(Box<tokio_rustls::client::TlsStream<TcpIo>>),
 }
 
 impl From<glommio::net::TcpStream> for Conn {
@@ -442,12 +441,12 @@ impl Conn {
             Conn::Server(tls) => {
                 tls.get_mut().1.send_close_notify();
                 tokio::io::AsyncWriteExt::flush(tls.as_mut()).await?;
-                tls.get_mut().0.get_mut().shutdown_write().await
+                tls.get_mut().0.shutdown_write().await
             }
             Conn::Client(tls) => {
                 tls.get_mut().1.send_close_notify();
                 tokio::io::AsyncWriteExt::flush(tls.as_mut()).await?;
-                tls.get_mut().0.get_mut().shutdown_write().await
+                tls.get_mut().0.shutdown_write().await
             }
         }
     }
@@ -523,7 +522,7 @@ pub async fn accept(
     io: TcpIo,
     timeout: std::time::Duration,
 ) -> Result<Conn, crate::IoError> {
-    let handshake = tokio_rustls::TlsAcceptor::from(config).accept(ReadAhead::new(io));
+    let handshake = tokio_rustls::TlsAcceptor::from(config).accept(io);
     match crate::timer::timeout(timeout, handshake).await {
         Some(Ok(tls)) => Ok(Conn::Server(Box::new(tls))),
         Some(Err(e)) => Err(crate::IoError::Tls(e.to_string())),
@@ -543,7 +542,7 @@ pub struct ClientTls {
 /// Runs the client side of a handshake on `io` (the caller bounds the time).
 pub async fn connect(tls: &ClientTls, io: TcpIo) -> Result<Conn, crate::IoError> {
     let tls = tokio_rustls::TlsConnector::from(tls.config.clone())
-        .connect(tls.name.clone(), ReadAhead::new(io))
+        .connect(tls.name.clone(), io)
         .await
         .map_err(|e| crate::IoError::Tls(e.to_string()))?;
     Ok(Conn::Client(Box::new(tls)))
