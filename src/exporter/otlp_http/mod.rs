@@ -187,12 +187,7 @@ impl OtlpHttpExporter {
         let mut request = builder
             .body(())
             .map_err(|e| ExportError::permanent(format!("building request: {e}")))?;
-        for (name, value) in &self.headers {
-            request.headers_mut().insert(name.clone(), value.clone());
-        }
-        if let Some((name, value)) = self.auth.as_ref().and_then(ClientAuth::header) {
-            request.headers_mut().insert(name, value);
-        }
+        super::headers::apply(request.headers_mut(), &self.headers, self.auth.as_ref());
         Ok(request)
     }
 }

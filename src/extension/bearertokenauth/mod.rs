@@ -19,12 +19,14 @@ const FILE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 pub struct BearerToken {
     scheme: String,
     header: HeaderName,
+    /// Inline: the full header values (`scheme token`), made once, not per request.
     tokens: Tokens,
     file: RefCell<FileTokens>,
 }
 
 #[derive(Default)]
 struct FileTokens {
+    /// The full header values of the file's tokens, made when it is read.
     tokens: Vec<String>,
     modified: Option<SystemTime>,
     checked: Option<Instant>,
@@ -35,10 +37,16 @@ impl BearerToken {
     pub fn new(config: &BearerTokenConfig) -> Result<BearerToken, String> {
         let header = HeaderName::from_bytes(config.header.as_bytes())
             .map_err(|e| format!("header {:?}: {e}", config.header))?;
+        let tokens = match &config.tokens {
+            Tokens::Inline(tokens) => {
+                Tokens::Inline(tokens.iter().map(|t| value(&config.scheme, t)).collect())
+            }
+            file @ Tokens::File(_) => file.clone(),
+        };
         Ok(BearerToken {
             scheme: config.scheme.clone(),
             header,
-            tokens: config.tokens.clone(),
+            tokens,
             file: RefCell::new(FileTokens::default()),
         })
     }
@@ -48,22 +56,13 @@ impl BearerToken {
         &self.header
     }
 
-    /// The header value for `token`: `scheme token`, or the token alone without a scheme.
-    fn value(&self, token: &str) -> String {
-        if self.scheme.is_empty() {
-            token.to_owned()
-        } else {
-            format!("{} {token}", self.scheme)
-        }
-    }
-
-    /// Calls `f` with the current tokens.
+    /// Calls `f` with the current header values.
     fn with_tokens<T>(&self, f: impl FnOnce(&[String]) -> T) -> T {
         match &self.tokens {
             Tokens::Inline(tokens) => f(tokens),
             Tokens::File(path) => {
                 let mut file = self.file.borrow_mut();
-                refresh(&mut file, path);
+                refresh(&mut file, path, &self.scheme);
                 f(&file.tokens)
             }
         }
@@ -76,7 +75,7 @@ impl BearerToken {
         self.with_tokens(|tokens| {
             let mut ok = subtle::Choice::from(0);
             for token in tokens {
-                ok |= crate::extension::secret::equal(self.value(token).as_bytes(), value);
+                ok |= crate::extension::secret::equal(token.as_bytes(), value);
             }
             bool::from(ok)
         })
@@ -84,15 +83,24 @@ impl BearerToken {
 
     /// The header a client sends (with the first token); `None` when there is none yet.
     pub fn client_header(&self) -> Option<(HeaderName, HeaderValue)> {
-        let value = self.with_tokens(|tokens| tokens.first().map(|t| self.value(t)))?;
-        let value = HeaderValue::from_str(&value).ok()?;
+        let value = self.with_tokens(|tokens| tokens.first().map(|t| HeaderValue::from_str(t)))?;
+        let value = value.ok()?;
         Some((self.header.clone(), value))
+    }
+}
+
+/// The header value for `token`: `scheme token`, or the token alone without a scheme.
+fn value(scheme: &str, token: &str) -> String {
+    if scheme.is_empty() {
+        token.to_owned()
+    } else {
+        format!("{scheme} {token}")
     }
 }
 
 /// Re-reads `path` when its modification time changed, at most once per interval; a file
 /// that cannot be read keeps the tokens read before (and logs why).
-fn refresh(file: &mut FileTokens, path: &Path) {
+fn refresh(file: &mut FileTokens, path: &Path, scheme: &str) {
     if file
         .checked
         .is_some_and(|at| at.elapsed() < FILE_CHECK_INTERVAL)
@@ -110,7 +118,7 @@ fn refresh(file: &mut FileTokens, path: &Path) {
                 .lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
-                .map(str::to_owned)
+                .map(|t| value(scheme, t))
                 .collect();
             file.modified = modified;
         }
