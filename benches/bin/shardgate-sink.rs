@@ -22,16 +22,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use clap::Parser;
-use h2::server::SendResponse;
 use h2::RecvStream;
 use http::Request;
 use shardgate::otlp::scan_request;
 use shardgate::signal::Signal;
 use shardgate_io::compression::{decompress, Codec};
 use shardgate_io::grpc::{self, Code, Encoding, Status};
-use shardgate_io::h2_server::{self, H2ServerSettings};
+use shardgate_io::h2_server::{self, H2ServerSettings, Respond};
 use shardgate_io::listener;
 use shardgate_io::tls;
 use shardgate_shards::task;
@@ -234,20 +232,18 @@ async fn handle(
     totals: Rc<RefCell<Totals>>,
     ids_max: u64,
     request: Request<RecvStream>,
-    mut respond: SendResponse<Bytes>,
+    respond: Respond,
 ) {
     let status = receive(&totals, ids_max, request).await;
     if status.code != Code::Ok {
         totals.borrow_mut().errors += 1;
-        let _ = respond.send_response(grpc::trailers_only(&status), true);
+        let _ = respond.send_headers_only(grpc::trailers_only(&status));
         return;
     }
-    let reply = async {
-        let mut stream = respond.send_response(grpc::response_head(&Encoding::Identity), false)?;
-        stream.send_data(grpc::frame(false, &[]), false)?;
-        stream.send_trailers(grpc::trailers(&status))
-    };
-    let _ = reply.await;
+    let head = grpc::response_head(&Encoding::Identity);
+    let _ = respond
+        .send(head, grpc::frame(false, &[]), grpc::trailers(&status))
+        .await;
 }
 
 async fn receive(totals: &RefCell<Totals>, ids_max: u64, request: Request<RecvStream>) -> Status {

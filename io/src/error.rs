@@ -38,6 +38,9 @@ pub enum IoError {
     /// A TLS handshake failed (bad certificate, no common version or suite, not TLS at all).
     #[error("tls: {0}")]
     Tls(String),
+    /// A client was closed for abusing an HTTP/2 connection (GOAWAY ENHANCE_YOUR_CALM).
+    #[error("client closed: {0}")]
+    Abuse(crate::h2_server::Abuse),
     /// An operation ran past its deadline.
     #[error("timed out after {0:?}")]
     Timeout(std::time::Duration),

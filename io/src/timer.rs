@@ -28,6 +28,12 @@ pub async fn sleep(duration: Duration) {
     glommio::timer::sleep(bounded(duration)).await;
 }
 
+/// A timer firing `duration` from now (cut to [`TIMER_DURATION_MAX`]), for hand-written
+/// `poll` code that cannot await [`sleep`].
+pub fn timer(duration: Duration) -> glommio::timer::Timer {
+    glommio::timer::Timer::new(bounded(duration))
+}
+
 /// Runs `future`, giving up after `duration` (cut to [`TIMER_DURATION_MAX`]): `None` then.
 pub async fn timeout<T>(duration: Duration, future: impl Future<Output = T>) -> Option<T> {
     glommio::timer::timeout(bounded(duration), async { Ok(future.await) })

@@ -54,6 +54,18 @@ pub struct ShardsConfig {
     /// Longest a TLS handshake on a receiver may take before the connection is closed
     /// (default 10s).
     pub tls_handshake_timeout: Duration,
+    /// Largest HTTP/2 header block a client may send (default 16 KiB).
+    pub h2_max_header_list_bytes: u32,
+    /// PING and SETTINGS frames a client may send in a burst (default 100).
+    pub h2_control_frames_burst: u32,
+    /// Rate that burst refills at while a client sends no request (default 10 per second).
+    pub h2_control_frames_per_second: u32,
+    /// RST_STREAM frames a client may send in a burst (default 200).
+    pub h2_resets_burst: u32,
+    /// Rate that burst refills at (default 100 per second).
+    pub h2_resets_per_second: u32,
+    /// Longest an HTTP/2 answer waits for the client to read it (default 30s).
+    pub h2_send_timeout: Duration,
 }
 
 impl Default for ShardsConfig {
@@ -70,6 +82,12 @@ impl Default for ShardsConfig {
             connections_max: 10_000,
             spin_before_park: None,
             tls_handshake_timeout: Duration::from_secs(10),
+            h2_max_header_list_bytes: 16 * 1024,
+            h2_control_frames_burst: 100,
+            h2_control_frames_per_second: 10,
+            h2_resets_burst: 200,
+            h2_resets_per_second: 100,
+            h2_send_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -91,6 +109,12 @@ struct RawShards {
     connections_max: Option<u32>,
     spin_before_park: Option<GoDuration>,
     tls_handshake_timeout: Option<GoDuration>,
+    h2_max_header_list_bytes: Option<u32>,
+    h2_control_frames_burst: Option<u32>,
+    h2_control_frames_per_second: Option<u32>,
+    h2_resets_burst: Option<u32>,
+    h2_resets_per_second: Option<u32>,
+    h2_send_timeout: Option<GoDuration>,
 }
 
 /// Decodes and checks the `shards` section (a null or absent section means all defaults).
@@ -129,6 +153,18 @@ pub(crate) fn build(body: Value, errs: &mut Errors) -> ShardsConfig {
         tls_handshake_timeout: raw
             .tls_handshake_timeout
             .map_or(d.tls_handshake_timeout, |t| t.0),
+        h2_max_header_list_bytes: raw
+            .h2_max_header_list_bytes
+            .unwrap_or(d.h2_max_header_list_bytes),
+        h2_control_frames_burst: raw
+            .h2_control_frames_burst
+            .unwrap_or(d.h2_control_frames_burst),
+        h2_control_frames_per_second: raw
+            .h2_control_frames_per_second
+            .unwrap_or(d.h2_control_frames_per_second),
+        h2_resets_burst: raw.h2_resets_burst.unwrap_or(d.h2_resets_burst),
+        h2_resets_per_second: raw.h2_resets_per_second.unwrap_or(d.h2_resets_per_second),
+        h2_send_timeout: raw.h2_send_timeout.map_or(d.h2_send_timeout, |t| t.0),
     };
     check(&cfg, errs);
     cfg
@@ -167,6 +203,16 @@ fn check(cfg: &ShardsConfig, errs: &mut Errors) {
             "tls_handshake_timeout",
             u64::from(!cfg.tls_handshake_timeout.is_zero()),
         ),
+        (
+            "h2_max_header_list_bytes",
+            u64::from(cfg.h2_max_header_list_bytes),
+        ),
+        (
+            "h2_control_frames_burst",
+            u64::from(cfg.h2_control_frames_burst),
+        ),
+        ("h2_resets_burst", u64::from(cfg.h2_resets_burst)),
+        ("h2_send_timeout", u64::from(!cfg.h2_send_timeout.is_zero())),
     ] {
         if value == 0 {
             errs.invalid(at(key), "must be greater than zero");

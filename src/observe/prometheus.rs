@@ -9,6 +9,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use shardgate_io::h2_server::Abuse;
+
 use super::latency::{LatencySnapshot, LATENCY_BOUNDS_SECONDS};
 use super::process;
 use super::registry::{Registry, ShardCounters};
@@ -208,6 +210,28 @@ fn receiver_families(shard: &ShardCounters, sh: &str, f: &mut Families) {
                 l.clone(),
                 t.unauthenticated_requests.get() as f64,
             );
+            f.add(
+                "shardgate_receiver_tls_handshake_failures_total".into(),
+                "TLS handshakes that failed: no or an untrusted certificate, not TLS, or too slow",
+                "counter",
+                l.clone(),
+                t.tls_handshake_failures.get() as f64,
+            );
+            for abuse in Abuse::ALL {
+                let l = labels(&[
+                    ("receiver", &receiver.id),
+                    ("shard", sh),
+                    ("transport", t.transport),
+                    ("reason", abuse.as_str()),
+                ]);
+                f.add(
+                    "shardgate_receiver_abusive_connections_closed_total".into(),
+                    "HTTP/2 connections closed with GOAWAY ENHANCE_YOUR_CALM, by reason",
+                    "counter",
+                    l,
+                    t.abusive_connections[abuse.index()].get() as f64,
+                );
+            }
             for signal in Signal::ALL {
                 let i = super::signal_index(signal);
                 let s = item_suffix(signal);

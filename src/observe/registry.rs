@@ -50,6 +50,10 @@ pub struct TransportCounters {
     pub memory_refused_requests: PerSignal,
     /// Requests refused because they did not pass the receiver's authenticator.
     pub unauthenticated_requests: Counter,
+    /// TLS handshakes that failed (no or an untrusted client certificate, not TLS, timeout).
+    pub tls_handshake_failures: Counter,
+    /// HTTP/2 connections closed for abuse, per `Abuse::ALL` reason.
+    pub abusive_connections: [Counter; 4],
 }
 
 /// One receiver's counters on one shard.
@@ -211,6 +215,8 @@ impl TransportCounters {
             failed: Default::default(),
             memory_refused_requests: Default::default(),
             unauthenticated_requests: Counter::default(),
+            tls_handshake_failures: Counter::default(),
+            abusive_connections: Default::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ use shardgate_io::TcpStream;
 use shardgate_shards::{task, DrainSignal};
 
 use crate::config::ServerTlsConfig;
+use crate::observe::counters::Counter;
 
 /// One shard's TLS server for one receiver protocol.
 pub struct TlsServer {
@@ -94,7 +95,12 @@ impl TlsServer {
 
 /// The connection `stream` becomes: through `tls`'s handshake when it is set (`None` and a
 /// debug log when that fails: a client that is not ours or not TLS at all), else plaintext.
-pub async fn establish(stream: TcpStream, tls: Option<&TlsServer>) -> Option<Conn> {
+/// A failed handshake is counted in `failures` (the receiver's transport counter).
+pub async fn establish(
+    stream: TcpStream,
+    tls: Option<&TlsServer>,
+    failures: Option<&Counter>,
+) -> Option<Conn> {
     let Some(tls) = tls else {
         return Some(Conn::from(stream));
     };
@@ -102,6 +108,9 @@ pub async fn establish(stream: TcpStream, tls: Option<&TlsServer>) -> Option<Con
         Ok(conn) => Some(conn),
         Err(error) => {
             tracing::debug!(receiver = %tls.receiver(), %error, "TLS handshake failed");
+            if let Some(failures) = failures {
+                failures.add(1);
+            }
             None
         }
     }

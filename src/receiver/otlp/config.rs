@@ -22,8 +22,10 @@ pub const DEFAULT_HTTP_ENDPOINT: &str = "localhost:4318";
 /// Default `max_recv_msg_size_mib`.
 pub const DEFAULT_MAX_RECV_MSG_SIZE_MIB: u64 = 64;
 /// Concurrent streams per connection when `max_concurrent_streams` is 0 or unset (otelcol's 0
-/// means unlimited; a bound keeps one client from holding unbounded per-stream state).
-pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 1024;
+/// means unlimited; a bound keeps one client from holding unbounded per-stream state). 100 is
+/// RFC 9113's recommended floor and what grpc-go's servers announce; an exporter keeps far
+/// fewer requests in flight on one connection.
+pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 100;
 /// Default HTTP request body limit, as otelcol: 20 MiB.
 pub const DEFAULT_MAX_REQUEST_BODY_SIZE: usize = 20 * 1024 * 1024;
 
@@ -304,7 +306,7 @@ mod tests {
         let grpc = o.grpc.unwrap();
         assert_eq!(grpc.endpoint, "127.0.0.1:4317".parse().unwrap());
         assert_eq!(grpc.max_recv_msg_size_bytes, 64 * 1024 * 1024);
-        assert_eq!(grpc.max_concurrent_streams, 1024);
+        assert_eq!(grpc.max_concurrent_streams, 100);
         let http = o.http.unwrap();
         assert_eq!(http.endpoint, "127.0.0.1:4318".parse().unwrap());
         assert_eq!(http.traces_url_path, "/v1/traces");

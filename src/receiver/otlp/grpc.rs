@@ -9,13 +9,11 @@
 
 use std::rc::Rc;
 
-use bytes::Bytes;
-use h2::server::SendResponse;
 use h2::RecvStream;
 use http::{Method, Request, Response, StatusCode};
 use shardgate_io::grpc::{self, Code, Encoding, FrameError, Status};
-use shardgate_io::h2_server::{self, H2ServerSettings};
-use shardgate_io::TcpStream;
+use shardgate_io::h2_server::{self, H2ServerSettings, Respond};
+use shardgate_io::{IoError, TcpStream};
 use shardgate_shards::DrainSignal;
 
 use super::ingest::{Ingest, IngestError};
@@ -97,27 +95,22 @@ impl GrpcService {
     }
 
     /// Handles one request stream and answers it.
-    pub async fn handle(
-        self: Rc<Self>,
-        request: Request<RecvStream>,
-        mut respond: SendResponse<Bytes>,
-    ) {
+    pub async fn handle(self: Rc<Self>, request: Request<RecvStream>, respond: Respond) {
         if !is_grpc(&request) {
             // gRPC's HTTP/2 mapping: a non-gRPC content type is refused at the HTTP level.
             let mut response = Response::new(());
             *response.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
-            let _ = respond.send_response(response, true);
+            let _ = respond.send_headers_only(response);
             return;
         }
         match self.receive(request).await {
             Ok(()) => {
-                let reply = async {
-                    let mut stream =
-                        respond.send_response(grpc::response_head(&Encoding::Identity), false)?;
+                let reply = respond.send(
+                    grpc::response_head(&Encoding::Identity),
                     // An empty Export*ServiceResponse: full success leaves partial_success unset.
-                    stream.send_data(grpc::frame(false, &[]), false)?;
-                    stream.send_trailers(grpc::trailers(&Status::new(Code::Ok, "")))
-                };
+                    grpc::frame(false, &[]),
+                    grpc::trailers(&Status::new(Code::Ok, "")),
+                );
                 if let Err(error) = reply.await {
                     tracing::debug!(receiver = %self.id, %error, "client went away before the answer");
                 }
@@ -128,7 +121,7 @@ impl GrpcService {
             Err(error) => {
                 let status = error.status();
                 tracing::debug!(receiver = %self.id, code = ?status.code, %error, "refused request");
-                let _ = respond.send_response(grpc::trailers_only(&status), true);
+                let _ = respond.send_headers_only(grpc::trailers_only(&status));
             }
         }
     }
@@ -184,12 +177,22 @@ pub async fn serve_connection(
     service: Rc<GrpcService>,
     drain: DrainSignal,
 ) {
-    let Some(conn) = establish(stream, tls.as_deref()).await else {
+    let failures = service.ingest.counters().map(|c| &c.tls_handshake_failures);
+    let Some(conn) = establish(stream, tls.as_deref(), failures).await else {
         return;
     };
-    let id = service.id.clone();
-    let handler = move |request, respond| service.clone().handle(request, respond);
-    if let Err(error) = h2_server::serve(conn, settings, handler, drain.wait()).await {
-        tracing::debug!(receiver = %id, %error, "connection ended with an error");
+    let this = service.clone();
+    let handler = move |request, respond| this.clone().handle(request, respond);
+    match h2_server::serve(conn, settings, handler, drain.wait()).await {
+        Ok(()) => {}
+        Err(IoError::Abuse(abuse)) => {
+            tracing::warn!(receiver = %service.id, %abuse, "closed an abusive HTTP/2 connection (GOAWAY ENHANCE_YOUR_CALM)");
+            if let Some(counters) = service.ingest.counters() {
+                counters.abusive_connections[abuse.index()].add(1);
+            }
+        }
+        Err(error) => {
+            tracing::debug!(receiver = %service.id, %error, "connection ended with an error");
+        }
     }
 }

@@ -382,7 +382,8 @@ pub async fn serve_connection(
     service: Rc<HttpService>,
     drain: DrainSignal,
 ) {
-    let Some(stream) = establish(stream, tls.as_deref()).await else {
+    let failures = service.ingest.counters().map(|c| &c.tls_handshake_failures);
+    let Some(stream) = establish(stream, tls.as_deref(), failures).await else {
         return;
     };
     let mut conn = Http1Connection::new(stream, service.limits, service.timeouts);

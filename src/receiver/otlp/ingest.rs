@@ -127,8 +127,8 @@ impl Ingest {
         Err(IngestError::Unauthenticated)
     }
 
-    /// This receiver's counters of its transport on this shard.
-    fn counters(&self) -> Option<&TransportCounters> {
+    /// This receiver's counters of its transport on this shard (none in unit tests).
+    pub(super) fn counters(&self) -> Option<&TransportCounters> {
         self.routes
             .probe()
             .and_then(|p| p.counters.transport(self.transport))

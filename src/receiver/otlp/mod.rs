@@ -10,7 +10,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use shardgate_io::h2_server::H2ServerSettings;
+use shardgate_io::h2_server::{H2ServerSettings, Limits};
 use shardgate_io::{listener, IoError, TcpStream};
 use shardgate_shards::{task, DrainSignal};
 
@@ -120,6 +120,14 @@ pub fn start(
             max_concurrent_streams: grpc_config.max_concurrent_streams,
             stream_window_bytes: io.shards.h2_stream_window_bytes,
             connection_window_bytes: io.shards.h2_connection_window_bytes,
+            max_header_list_bytes: io.shards.h2_max_header_list_bytes,
+            limits: Limits {
+                control_frames_burst: io.shards.h2_control_frames_burst,
+                control_frames_per_second: io.shards.h2_control_frames_per_second,
+                resets_burst: io.shards.h2_resets_burst,
+                resets_per_second: io.shards.h2_resets_per_second,
+                send_timeout: io.shards.h2_send_timeout,
+            },
             ..H2ServerSettings::default()
         };
         serve_on(

@@ -6,18 +6,27 @@
 //! 1. the `drain` future completes;
 //! 2. we send GOAWAY (`graceful_shutdown`), so the client opens no new streams;
 //! 3. streams already open finish; the connection closes when the last one has answered.
+//!
+//! A client that abuses the connection (see [`guard`]) gets GOAWAY with ENHANCE_YOUR_CALM
+//! and is closed; `serve` then returns [`IoError::Abuse`].
+
+mod guard;
+mod respond;
 
 use std::future::Future;
 use std::pin::pin;
+use std::rc::Rc;
 
-use bytes::Bytes;
 use futures_lite::future;
-use h2::server::SendResponse;
-use h2::RecvStream;
+use h2::{Reason, RecvStream};
 use http::Request;
+
+pub use guard::{Abuse, Limits};
+pub use respond::Respond;
 
 use crate::tls::Conn;
 use crate::IoError;
+use guard::{Guarded, Tripwire};
 
 /// HTTP/2 settings a server announces; each bounds memory a client can make us hold.
 #[derive(Debug, Clone, Copy)]
@@ -33,22 +42,26 @@ pub struct H2ServerSettings {
     /// Largest DATA frame a client may send. Larger than HTTP/2's 16 KiB default so that a
     /// typical OTLP request arrives in one frame and is kept without a copy.
     pub max_frame_bytes: u32,
+    /// Budgets for control frames, resets and stalled reads.
+    pub limits: Limits,
 }
 
 impl Default for H2ServerSettings {
     fn default() -> Self {
         H2ServerSettings {
-            max_concurrent_streams: 1024,
+            // RFC 9113 §6.5.2 recommends no fewer than 100; grpc-go's servers announce 100.
+            max_concurrent_streams: 100,
             stream_window_bytes: 1 << 20,
             connection_window_bytes: 8 << 20,
             // gRPC's default maximum metadata size.
             max_header_list_bytes: 16 << 10,
             max_frame_bytes: 256 << 10,
+            limits: Limits::default(),
         }
     }
 }
 
-/// Serves HTTP/2 on `stream` until the client leaves or `drain` completes and open streams end.
+/// Serves HTTP/2 on `conn` until the client leaves or `drain` completes and open streams end.
 ///
 /// `handler` is called once per request; the future it returns runs as its own task.
 pub async fn serve<H, F, D>(
@@ -58,50 +71,81 @@ pub async fn serve<H, F, D>(
     drain: D,
 ) -> Result<(), IoError>
 where
-    H: Fn(Request<RecvStream>, SendResponse<Bytes>) -> F,
+    H: Fn(Request<RecvStream>, Respond) -> F,
     F: Future<Output = ()> + 'static,
     D: Future<Output = ()>,
 {
+    let trip = Rc::new(Tripwire::default());
+    let io = Guarded::new(conn.into(), settings.limits, trip.clone());
     let mut connection = h2::server::Builder::new()
         .max_concurrent_streams(settings.max_concurrent_streams)
         .initial_window_size(settings.stream_window_bytes)
         .initial_connection_window_size(settings.connection_window_bytes)
         .max_header_list_size(settings.max_header_list_bytes)
         .max_frame_size(settings.max_frame_bytes)
-        .handshake::<_, Bytes>(conn.into())
+        .handshake::<_, bytes::Bytes>(io)
         .await?;
     let mut drain = pin!(drain);
     let mut draining = false;
+    let mut abused = None;
     loop {
-        let next = if draining {
-            connection.accept().await
-        } else {
-            let accepted = async { Some(connection.accept().await) };
-            let drained = async {
-                drain.as_mut().await;
-                None
-            };
-            match future::or(accepted, drained).await {
-                Some(next) => next,
-                None => {
-                    draining = true;
-                    connection.graceful_shutdown();
-                    continue;
-                }
+        let accepted = async { Event::Accepted(connection.accept().await) };
+        let tripped = async {
+            match abused {
+                // Tripped once already: only the connection's end is awaited now.
+                Some(_) => future::pending().await,
+                None => Event::Tripped(trip.wait().await),
             }
         };
-        match next {
-            Some(Ok((request, respond))) => {
+        let drained = async {
+            if draining {
+                future::pending::<()>().await;
+            }
+            drain.as_mut().await;
+            Event::Drain
+        };
+        match future::or(future::or(accepted, tripped), drained).await {
+            Event::Drain => {
+                draining = true;
+                connection.graceful_shutdown();
+            }
+            Event::Tripped(abuse) => {
+                abused = Some(abuse);
+                connection.abrupt_shutdown(Reason::ENHANCE_YOUR_CALM);
+            }
+            Event::Accepted(Some(Ok((request, respond)))) => {
+                let respond = Respond::new(respond, trip.clone(), settings.limits.send_timeout);
                 glommio::spawn_local(handler(request, respond)).detach();
             }
-            Some(Err(error)) => {
+            Event::Accepted(Some(Err(error))) => {
+                if let Some(abuse) = abused.or_else(|| trip.tripped()) {
+                    return Err(IoError::Abuse(abuse));
+                }
+                if error.is_go_away()
+                    && error.is_library()
+                    && error.reason() == Some(Reason::ENHANCE_YOUR_CALM)
+                {
+                    return Err(IoError::Abuse(Abuse::ProtocolLimit));
+                }
                 // A GOAWAY from a client that leaves is the normal end of a connection.
                 if error.is_go_away() || error.is_io() {
                     return Ok(());
                 }
                 return Err(error.into());
             }
-            None => return Ok(()),
+            Event::Accepted(None) => {
+                return match abused.or_else(|| trip.tripped()) {
+                    Some(abuse) => Err(IoError::Abuse(abuse)),
+                    None => Ok(()),
+                }
+            }
         }
     }
+}
+
+/// What the serve loop woke up for.
+enum Event<T> {
+    Accepted(Option<Result<T, h2::Error>>),
+    Tripped(Abuse),
+    Drain,
 }
