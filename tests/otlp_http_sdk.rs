@@ -14,7 +14,7 @@ use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider 
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use opentelemetry::KeyValue;
-use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
@@ -31,15 +31,35 @@ fn resource(name: &str) -> Resource {
         .build()
 }
 
-/// Sends SPANS spans, one counter and one histogram, and LOGS log records with `protocol`.
-fn send_all(url: &str, protocol: Protocol, tag: &str) {
-    let spans = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .with_protocol(protocol)
-        .with_endpoint(format!("{url}/v1/traces"))
-        .with_timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
+/// Makes ring rustls's process-wide provider: the SDK's own reqwest client is built on
+/// rustls without one (this crate's `reqwest` dev-dependency turns its rustls on, and brings
+/// no provider, as shardgate uses ring).
+fn install_ring() {
+    // Err means a provider is already installed (another test of this binary did it).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The SDK's exporter builder `builder`, with `client` as its HTTP client when set.
+fn with_client<B: WithHttpConfig>(builder: B, client: Option<&reqwest::blocking::Client>) -> B {
+    match client {
+        Some(client) => builder.with_http_client(client.clone()),
+        None => builder,
+    }
+}
+
+/// Sends SPANS spans, one counter and one histogram, and LOGS log records with `protocol`
+/// (through `client` when set, else the SDK's own reqwest client).
+fn send_all(url: &str, protocol: Protocol, tag: &str, client: Option<&reqwest::blocking::Client>) {
+    install_ring();
+    let spans = with_client(
+        opentelemetry_otlp::SpanExporter::builder().with_http(),
+        client,
+    )
+    .with_protocol(protocol)
+    .with_endpoint(format!("{url}/v1/traces"))
+    .with_timeout(Duration::from_secs(10))
+    .build()
+    .unwrap();
     let provider = SdkTracerProvider::builder()
         .with_batch_exporter(spans)
         .with_resource(resource(tag))
@@ -55,13 +75,15 @@ fn send_all(url: &str, protocol: Protocol, tag: &str) {
     provider.force_flush().unwrap();
     provider.shutdown().unwrap();
 
-    let metrics = opentelemetry_otlp::MetricExporter::builder()
-        .with_http()
-        .with_protocol(protocol)
-        .with_endpoint(format!("{url}/v1/metrics"))
-        .with_timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
+    let metrics = with_client(
+        opentelemetry_otlp::MetricExporter::builder().with_http(),
+        client,
+    )
+    .with_protocol(protocol)
+    .with_endpoint(format!("{url}/v1/metrics"))
+    .with_timeout(Duration::from_secs(10))
+    .build()
+    .unwrap();
     let reader = PeriodicReader::builder(metrics)
         .with_interval(Duration::from_secs(3600))
         .build();
@@ -79,13 +101,15 @@ fn send_all(url: &str, protocol: Protocol, tag: &str) {
     // the cumulative points a second time).
     provider.shutdown().unwrap();
 
-    let logs = opentelemetry_otlp::LogExporter::builder()
-        .with_http()
-        .with_protocol(protocol)
-        .with_endpoint(format!("{url}/v1/logs"))
-        .with_timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
+    let logs = with_client(
+        opentelemetry_otlp::LogExporter::builder().with_http(),
+        client,
+    )
+    .with_protocol(protocol)
+    .with_endpoint(format!("{url}/v1/logs"))
+    .with_timeout(Duration::from_secs(10))
+    .build()
+    .unwrap();
     let provider = SdkLoggerProvider::builder()
         .with_batch_exporter(logs)
         .with_resource(resource(tag))
@@ -110,8 +134,8 @@ fn sdk_http_protobuf_and_json_arrive_exactly_once() {
     let backend = Backend::start();
     let config = HttpConfig::new(Config::to_backend(&backend));
     let _collector = Collector::start_yaml(&config.yaml());
-    send_all(&config.url(), Protocol::HttpBinary, "proto");
-    send_all(&config.url(), Protocol::HttpJson, "json");
+    send_all(&config.url(), Protocol::HttpBinary, "proto", None);
+    send_all(&config.url(), Protocol::HttpJson, "json", None);
 
     // Per protocol: SPANS spans; counter (1 point) + histogram (1 point); LOGS records.
     assert!(
@@ -212,8 +236,8 @@ fn sdk_http_in_otlphttp_out_arrives_exactly_once() {
     );
     let _collector = Collector::start_yaml(&yaml);
     let url = format!("http://127.0.0.1:{port}");
-    send_all(&url, Protocol::HttpBinary, "proto");
-    send_all(&url, Protocol::HttpJson, "json");
+    send_all(&url, Protocol::HttpBinary, "proto", None);
+    send_all(&url, Protocol::HttpJson, "json", None);
 
     let count = |b: &common::http_backend::HttpBackend| {
         let spans: usize = b
@@ -266,4 +290,56 @@ fn sdk_http_in_otlphttp_out_arrives_exactly_once() {
             }
         }
     }
+}
+
+/// Scenario: the SDK's HTTP exporters, on a reqwest client with rustls that trusts the test
+/// CA and presents a client certificate, send http/protobuf and http/json to `https://` on
+/// shardgate's mTLS HTTP receiver. Guarantee: every span, point and log record arrives.
+#[test]
+fn sdk_https_exports_every_signal_over_mtls() {
+    let ca = common::tls::Ca::new("test ca");
+    let (server, client) = (ca.server(), ca.client());
+    let files = common::tls::Files::default();
+    let (cert, key) = (
+        files.write("s.pem", &server.cert_pem),
+        files.write("s-key.pem", &server.key_pem),
+    );
+    let client_ca = files.write("ca.pem", &ca.pem);
+    let backend = Backend::start();
+    let port = common::free_port();
+    let _collector = Collector::start_yaml(&format!(
+        "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:{port}\n        tls: {{cert_file: {}, key_file: {}, client_ca_file: {}}}\nexporters:\n  otlp: {{endpoint: {}, tls: {{insecure: true}}}}\nservice:\n  pipelines:\n    traces: {{receivers: [otlp], exporters: [otlp]}}\n    metrics: {{receivers: [otlp], exporters: [otlp]}}\n    logs: {{receivers: [otlp], exporters: [otlp]}}\nshards: {{cores: {}}}\n",
+        cert.display(),
+        key.display(),
+        client_ca.display(),
+        backend.endpoint(),
+        common::two_shards()
+    ));
+    let tls = common::tls::client_config(&ca, Some(&client));
+    let https = reqwest::blocking::Client::builder()
+        .use_preconfigured_tls((*tls).clone())
+        .build()
+        .expect("reqwest client");
+    let url = format!("https://127.0.0.1:{port}");
+    send_all(&url, Protocol::HttpBinary, "proto", Some(&https));
+    send_all(&url, Protocol::HttpJson, "json", Some(&https));
+    assert!(
+        backend.wait_for_items(2 * SPANS, 4, 2 * LOGS, WAIT),
+        "got {:?}",
+        backend.item_counts()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(backend.item_counts(), (2 * SPANS, 4, 2 * LOGS));
+
+    // Without a client certificate the handshake is refused: nothing more arrives.
+    let anonymous = reqwest::blocking::Client::builder()
+        .use_preconfigured_tls((*common::tls::client_config(&ca, None)).clone())
+        .build()
+        .expect("reqwest client");
+    let refused = anonymous
+        .post(format!("{url}/v1/traces"))
+        .header("content-type", "application/x-protobuf")
+        .body(Vec::new())
+        .send();
+    assert!(refused.is_err(), "{refused:?}");
 }

@@ -526,11 +526,13 @@ impl Http1Connection {
 
     /// Reads more bytes into the buffer before `deadline`; 0 means the peer closed.
     async fn fill(&mut self, deadline: Instant, what: &'static str) -> Result<usize, Http1Error> {
-        let mut chunk = [0u8; READ_CHUNK_BYTES];
+        // Straight into the buffer's spare room, as the client does (no chunk array in the
+        // future).
+        self.buf.reserve(READ_CHUNK_BYTES);
         let wait = deadline.saturating_duration_since(Instant::now());
         let read = async {
             self.stream
-                .read(&mut chunk)
+                .read_buf(&mut self.buf)
                 .await
                 .map_err(|e| Http1Error::Io(e.to_string()))
         };
@@ -538,9 +540,7 @@ impl Http1Connection {
             glommio::timer::sleep(wait).await;
             Err(Http1Error::Timeout(what))
         };
-        let n = futures_lite::future::or(read, timeout).await?;
-        self.buf.extend_from_slice(&chunk[..n]);
-        Ok(n)
+        futures_lite::future::or(read, timeout).await
     }
 }
 

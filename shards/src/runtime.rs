@@ -92,6 +92,7 @@ where
         let settings = settings.clone();
         let thread = std::thread::Builder::new()
             .name(format!("shard{shard}"))
+            .stack_size(SHARD_STACK_BYTES)
             .spawn(move || run_shard(shard, cpu, shards, &settings, link, &*body))
             .map_err(|source| ShardError::Thread { shard, source })?;
         threads.push(thread);
@@ -102,6 +103,12 @@ where
         cpus: settings.cpus,
     })
 }
+
+/// Stack of each shard thread. glommio runs a spawned task at once on the spawner's stack,
+/// so task polls nest (a batch timer's flush runs the export it starts); in debug builds
+/// each async frame of an export took ~150 KiB and the default 2 MiB overflowed (an abort,
+/// not a panic). Only touched pages are committed, so 16 MiB costs nothing unused.
+const SHARD_STACK_BYTES: usize = 16 << 20;
 
 fn run_shard<F, Fut>(
     shard: usize,

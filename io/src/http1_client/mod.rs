@@ -205,6 +205,9 @@ impl Http1Client {
                 .await
                 .map_err(Attempt::into_error)
         };
+        // Boxed: the exchange (connect, TLS handshake, write, read) is some 30 KiB of state,
+        // which every caller's future would otherwise carry and copy.
+        let exchange = Box::pin(exchange);
         match glommio::timer::timeout(crate::timer::bounded(timeout), async { Ok(exchange.await) })
             .await
         {
@@ -345,10 +348,10 @@ fn encode_head(
 
 /// Reads more bytes into `conn.leftover`; `Ok(false)` at EOF.
 async fn fill(conn: &mut Conn) -> Result<bool, std::io::Error> {
-    let mut chunk = [0u8; READ_CHUNK_BYTES];
-    let n = conn.stream.read(&mut chunk).await?;
-    conn.leftover
-        .extend_from_slice(chunk.get(..n).unwrap_or_default());
+    // Straight into the buffer's spare room: a chunk array here would sit in every future
+    // that awaits this one, which in debug builds overflowed a shard's stack.
+    conn.leftover.reserve(READ_CHUNK_BYTES);
+    let n = conn.stream.read_buf(&mut conn.leftover).await?;
     Ok(n > 0)
 }
 
