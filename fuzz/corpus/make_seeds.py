@@ -107,3 +107,52 @@ write("http_request", "chunked",
       "POST /v1/logs HTTP/1.1\r\nHost: localhost:4318\r\nContent-Type: application/json\r\n"
       "Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n5\r\nhello\r\n3;ext=1\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n")
 write("http_request", "get", "GET /metrics?x=1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+
+# ---- gRPC framing: one byte choosing the chunk size, then the body -------------------------
+
+write("grpc_frame", "one-frame", b"\x03" + b"\x00" + struct.pack(">I", 5) + b"hello")
+write("grpc_frame", "compressed", b"\x02" + b"\x01" + struct.pack(">I", 3) + b"abc")
+
+# ---- compressed bodies ---------------------------------------------------------------------
+
+import gzip  # noqa: E402
+import zlib  # noqa: E402
+
+TEXT = b"resource_spans scope_spans spans " * 40
+write("decompress", "text.gz", gzip.compress(TEXT, mtime=0))
+write("decompress", "text.zlib", zlib.compress(TEXT))
+# 1 MiB of zeros in 1 KiB: past the target's 64 KiB limit, so the bomb path is reached.
+write("decompress", "bomb.gz", gzip.compress(b"\0" * (1 << 20), mtime=0))
+
+# ---- configs -------------------------------------------------------------------------------
+
+with open(os.path.join(HERE, "..", "..", "src", "config", "default.yaml")) as f:
+    write("config_load", "default.yaml", f.read())
+write("config_load", "full.yaml", """extensions:
+  bearertokenauth/in: {token: "${env:FUZZ_NAME}", scheme: Bearer}
+  health_check: {endpoint: 127.0.0.1:13133}
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: "127.0.0.1:${env:FUZZ_PORT}", max_recv_msg_size_mib: 4, auth: {authenticator: bearertokenauth/in}}
+      http: {endpoint: 127.0.0.1:4318, cors: {allowed_origins: ["https://*.example.com"]}}
+processors:
+  batch: {send_batch_size: 100, timeout: 1s, send_batch_max_size: 200}
+  memory_limiter: {check_interval: 1s, limit_mib: 512, spike_limit_mib: 128}
+  attributes:
+    actions: [{key: env, value: prod, action: upsert}, {key: secret, action: delete}, {pattern: "^tmp_.*", action: delete}]
+  resource:
+    attributes: [{key: region, value: eu, action: insert}]
+exporters:
+  otlp: {endpoint: "collector:4317", tls: {insecure: true}, compression: gzip, retry_on_failure: {enabled: true, max_elapsed_time: 60s}, sending_queue: {queue_size: 100}}
+  otlphttp: {endpoint: "https://backend:4318", headers: {x-team: a}, encoding: json}
+  debug: {verbosity: detailed}
+service:
+  extensions: [bearertokenauth/in, health_check]
+  telemetry: {logs: {level: info}, metrics: {address: 127.0.0.1:8888}}
+  pipelines:
+    traces: {receivers: [otlp], processors: [memory_limiter, attributes, batch], exporters: [otlp, debug]}
+    metrics/x: {receivers: [otlp], processors: [resource, batch], exporters: [otlphttp]}
+    logs: {receivers: [otlp], exporters: [debug]}
+shards: {cores: 1, drain_timeout: 5s, h2_resets_burst: 10}
+""")

@@ -248,71 +248,102 @@ pub fn frame(compressed: bool, payload: &[u8]) -> Bytes {
 /// When one DATA frame holds the whole message (the common case) the payload is a zero-copy
 /// slice of that frame. Flow-control capacity is released as bytes arrive.
 pub async fn read_unary(body: &mut RecvStream, limit: usize) -> Result<Message, FrameError> {
-    let mut buf = BytesMut::new();
-    let mut single: Option<Bytes> = None;
-    let mut expected: Option<(bool, usize)> = None;
-    let mut done: Option<Message> = None;
+    let mut reader = UnaryReader::new(limit);
     while let Some(chunk) = body.data().await {
         let chunk = chunk?;
         let _ = body.flow_control().release_capacity(chunk.len());
-        if done.is_some() {
+        reader.push(chunk)?;
+    }
+    reader.finish()
+}
+
+/// The framing of one unary message, fed the body's chunks as they arrive (whatever their
+/// boundaries); [`read_unary`] drives it from an HTTP/2 stream, a fuzz target from bytes.
+#[derive(Debug)]
+pub struct UnaryReader {
+    limit: usize,
+    buf: BytesMut,
+    /// The first chunk, kept un-copied until a second one arrives.
+    single: Option<Bytes>,
+    expected: Option<(bool, usize)>,
+    done: Option<Message>,
+}
+
+impl UnaryReader {
+    /// A reader refusing messages over `limit` bytes.
+    pub fn new(limit: usize) -> UnaryReader {
+        UnaryReader {
+            limit,
+            buf: BytesMut::new(),
+            single: None,
+            expected: None,
+            done: None,
+        }
+    }
+
+    /// Takes the next chunk of the body.
+    pub fn push(&mut self, chunk: Bytes) -> Result<(), FrameError> {
+        if self.done.is_some() {
             if chunk.is_empty() {
-                continue;
+                return Ok(());
             }
             return Err(FrameError::TrailingData);
         }
-        // Keep the first chunk un-copied until a second one arrives.
-        match single.take() {
-            None if buf.is_empty() => single = Some(chunk),
-            None => buf.extend_from_slice(&chunk),
+        match self.single.take() {
+            None if self.buf.is_empty() => self.single = Some(chunk),
+            None => self.buf.extend_from_slice(&chunk),
             Some(first) => {
-                let want = expected.map_or(0, |(_, len)| PREFIX_LEN + len);
-                buf.reserve(want.max(first.len() + chunk.len()));
-                buf.extend_from_slice(&first);
-                buf.extend_from_slice(&chunk);
+                let want = self.expected.map_or(0, |(_, len)| PREFIX_LEN + len);
+                self.buf.reserve(want.max(first.len() + chunk.len()));
+                self.buf.extend_from_slice(&first);
+                self.buf.extend_from_slice(&chunk);
             }
         }
-        let available = single.as_ref().map_or(buf.len(), Bytes::len);
-        if expected.is_none() && available >= PREFIX_LEN {
-            let head = single.as_deref().unwrap_or(&buf[..]);
-            let (compressed, len) = parse_prefix(head, limit)?;
-            expected = Some((compressed, len));
-            if single.is_none() {
-                buf.reserve((PREFIX_LEN + len).saturating_sub(buf.len()));
+        let available = self.single.as_ref().map_or(self.buf.len(), Bytes::len);
+        if self.expected.is_none() && available >= PREFIX_LEN {
+            let head = self.single.as_deref().unwrap_or(&self.buf[..]);
+            let (compressed, len) = parse_prefix(head, self.limit)?;
+            self.expected = Some((compressed, len));
+            if self.single.is_none() {
+                self.buf
+                    .reserve((PREFIX_LEN + len).saturating_sub(self.buf.len()));
             }
         }
-        if let Some((compressed, len)) = expected {
+        if let Some((compressed, len)) = self.expected {
             if available >= PREFIX_LEN + len {
-                let mut whole = match single.take() {
+                let mut whole = match self.single.take() {
                     Some(bytes) => bytes,
-                    None => std::mem::take(&mut buf).freeze(),
+                    None => std::mem::take(&mut self.buf).freeze(),
                 };
                 whole.advance(PREFIX_LEN);
                 if whole.len() > len {
                     return Err(FrameError::TrailingData);
                 }
-                done = Some(Message {
+                self.done = Some(Message {
                     compressed,
                     payload: whole,
                 });
             }
         }
+        Ok(())
     }
-    match done {
-        Some(message) => Ok(message),
-        None => {
-            let got = single.as_ref().map_or(buf.len(), Bytes::len);
-            match expected {
-                None if got == 0 => Err(FrameError::Empty),
-                None => Err(FrameError::Truncated {
-                    got,
-                    want: PREFIX_LEN,
-                }),
-                Some((_, len)) => Err(FrameError::Truncated {
-                    got: got.saturating_sub(PREFIX_LEN),
-                    want: len,
-                }),
-            }
+
+    /// The message, once the body has ended.
+    pub fn finish(self) -> Result<Message, FrameError> {
+        if let Some(message) = self.done {
+            return Ok(message);
+        }
+        let got = self.single.as_ref().map_or(self.buf.len(), Bytes::len);
+        match self.expected {
+            None if got == 0 => Err(FrameError::Empty),
+            None => Err(FrameError::Truncated {
+                got,
+                want: PREFIX_LEN,
+            }),
+            Some((_, len)) => Err(FrameError::Truncated {
+                got: got.saturating_sub(PREFIX_LEN),
+                want: len,
+            }),
         }
     }
 }
@@ -410,6 +441,56 @@ mod tests {
         let encoded = percent_encode(message);
         assert!(encoded.bytes().all(|b| (0x20..=0x7e).contains(&b)));
         assert_eq!(percent_decode(encoded.as_bytes()), message);
+    }
+
+    fn read_in(chunks: &[&[u8]], limit: usize) -> Result<Message, FrameError> {
+        let mut reader = UnaryReader::new(limit);
+        for chunk in chunks {
+            reader.push(Bytes::copy_from_slice(chunk))?;
+        }
+        reader.finish()
+    }
+
+    #[test]
+    fn a_message_reads_the_same_at_every_split() {
+        let body = frame(true, b"hello world");
+        let whole = read_in(&[&body], 64).ok();
+        assert_eq!(
+            whole.as_ref().map(|m| (m.compressed, &m.payload[..])),
+            Some((true, &b"hello world"[..]))
+        );
+        for at in 0..=body.len() {
+            let (a, b) = body.split_at(at);
+            assert_eq!(read_in(&[a, &[], b], 64).ok(), whole, "split at {at}");
+        }
+    }
+
+    #[test]
+    fn framing_refusals() {
+        let body = frame(false, b"abc");
+        let mut longer = body.to_vec();
+        longer.push(0);
+        assert!(matches!(
+            read_in(&[&longer], 64),
+            Err(FrameError::TrailingData)
+        ));
+        assert!(matches!(
+            read_in(&[&body[..], b"x"], 64),
+            Err(FrameError::TrailingData)
+        ));
+        assert!(matches!(
+            read_in(&[&body[..6]], 64),
+            Err(FrameError::Truncated { got: 1, want: 3 })
+        ));
+        assert!(matches!(read_in(&[], 64), Err(FrameError::Empty)));
+        // Refused from the prefix alone, before the payload arrives.
+        assert!(matches!(
+            read_in(&[&body[..5]], 2),
+            Err(FrameError::TooLarge {
+                declared: 3,
+                limit: 2
+            })
+        ));
     }
 
     #[test]
