@@ -32,10 +32,15 @@ struct Gateway {
 
 impl Gateway {
     fn start() -> Gateway {
+        Gateway::start_with("")
+    }
+
+    /// As [`Gateway::start`], with `shards` (`key: value, `…) added to the `shards:` section.
+    fn start_with(shards: &str) -> Gateway {
         let backend = Backend::start();
         let (grpc, metrics) = (free_port(), free_port());
         let collector = Collector::start_yaml(&format!(
-            "receivers:\n  otlp:\n    protocols:\n      grpc: {{endpoint: 127.0.0.1:{grpc}}}\nexporters:\n  otlp: {{endpoint: {}, tls: {{insecure: true}}}}\nservice:\n  telemetry: {{metrics: {{address: 127.0.0.1:{metrics}}}}}\n  pipelines:\n    traces: {{receivers: [otlp], exporters: [otlp]}}\nshards: {{cores: 1, h2_send_timeout: 1s}}\n",
+            "receivers:\n  otlp:\n    protocols:\n      grpc: {{endpoint: 127.0.0.1:{grpc}}}\nexporters:\n  otlp: {{endpoint: {}, tls: {{insecure: true}}}}\nservice:\n  telemetry: {{metrics: {{address: 127.0.0.1:{metrics}}}}}\n  pipelines:\n    traces: {{receivers: [otlp], exporters: [otlp]}}\nshards: {{{shards}cores: 1, h2_send_timeout: 1s}}\n",
             backend.endpoint()
         ));
         let runtime = common::runtime();
@@ -279,4 +284,38 @@ fn stalled_reader_is_closed_after_the_send_timeout() {
     request.extend(frame(DATA, END_STREAM, 1, &empty_export()));
     raw.send(&request);
     gateway.assert_closed_for(&mut raw, "stalled_reader");
+}
+
+/// Scenario: a client with a tiny receive buffer pings without end (the ping budget is
+/// lifted for this test) and never reads its socket, so the server's answers back up until
+/// its writes block. Guarantee: after the send timeout the connection is dropped (no GOAWAY
+/// can reach a client that reads nothing), counted as a stalled reader.
+#[test]
+fn unread_socket_is_dropped_after_the_send_timeout() {
+    let mut gateway = Gateway::start_with("h2_control_frames_burst: 100000000, ");
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    // Before connect, so the advertised window stays small.
+    socket.set_recv_buffer_size(4096).unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", gateway.grpc).parse().unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let mut stream: std::net::TcpStream = socket.into();
+    stream
+        .set_write_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    use std::io::Write;
+    let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    hello.extend(settings(&[]));
+    stream.write_all(&hello).unwrap();
+    // Each PING asks for a 17-byte answer; the server stops reading once it cannot write
+    // them, and then our writes block too.
+    let pings: Vec<u8> = (0..4096u64)
+        .flat_map(|i| frame(PING, 0, 0, &i.to_be_bytes()))
+        .collect();
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::time::Instant::now() < deadline && gateway.abusive("stalled_reader") == 0.0 {
+        let _ = stream.write(&pings);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(gateway.abusive("stalled_reader"), 1.0);
+    gateway.assert_serving("after a client that never reads");
 }
