@@ -506,14 +506,14 @@ fn top_level_must_be_a_mapping() {
 fn ignored_keys_and_unset_variables_become_warnings() {
     let yaml = MINIMAL.replace(
         "      grpc:\n",
-        "      grpc:\n        keepalive: {}\n        endpoint: ${env:SHARDGATE_TEST_UNSET_EP}\n",
+        "      grpc:\n        read_buffer_size: 524288\n        endpoint: ${env:SHARDGATE_TEST_UNSET_EP}\n",
     );
     let c = parse_str(&yaml, "w.yaml").unwrap();
     assert_eq!(
         c.warnings,
         [
             "w.yaml: receivers::otlp::protocols::grpc::endpoint: environment variable \"SHARDGATE_TEST_UNSET_EP\" is not set; using an empty value",
-            "receivers::otlp::protocols::grpc::keepalive: accepted for otelcol compatibility but not acted on by this build",
+            "receivers::otlp::protocols::grpc::read_buffer_size: accepted for otelcol compatibility but not acted on by this build",
         ]
     );
     let ReceiverConfig::Otlp(otlp) = &c.receivers[&id("otlp")];

@@ -97,6 +97,7 @@ mod backend;
 mod collector;
 mod config;
 mod flat;
+pub mod h2raw;
 pub mod http;
 pub mod http_backend;
 pub mod tls;

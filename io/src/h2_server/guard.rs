@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::keepalive::Activity;
+
 /// Why a client's connection was closed by the guard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Abuse {
@@ -249,10 +251,16 @@ pub(crate) struct Guarded<IO> {
     /// Armed while a write waits on the socket; a write that completes disarms it.
     write_stall: Option<Pin<Box<glommio::timer::Timer>>>,
     trip: Rc<Tripwire>,
+    activity: Rc<Activity>,
 }
 
 impl<IO> Guarded<IO> {
-    pub(crate) fn new(io: IO, limits: Limits, trip: Rc<Tripwire>) -> Guarded<IO> {
+    pub(crate) fn new(
+        io: IO,
+        limits: Limits,
+        trip: Rc<Tripwire>,
+        activity: Rc<Activity>,
+    ) -> Guarded<IO> {
         Guarded {
             io,
             scan: FrameScan::default(),
@@ -264,6 +272,7 @@ impl<IO> Guarded<IO> {
             send_timeout: limits.send_timeout,
             write_stall: None,
             trip,
+            activity,
         }
     }
 
@@ -326,7 +335,8 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Guarded<IO> {
         }
         let before = buf.filled().len();
         let poll = Pin::new(&mut this.io).poll_read(cx, buf);
-        if poll.is_ready() {
+        if poll.is_ready() && buf.filled().len() > before {
+            this.activity.read();
             this.inspect(&buf.filled()[before..]);
         }
         poll

@@ -11,6 +11,7 @@
 //! and is closed; `serve` then returns [`IoError::Abuse`].
 
 mod guard;
+mod keepalive;
 mod respond;
 
 use std::future::Future;
@@ -22,11 +23,13 @@ use h2::{Reason, RecvStream};
 use http::Request;
 
 pub use guard::{Abuse, Limits};
+pub use keepalive::Keepalive;
 pub use respond::Respond;
 
 use crate::tls::Conn;
 use crate::IoError;
 use guard::{Guarded, Tripwire};
+use keepalive::{Action, Activity, Notice};
 
 /// HTTP/2 settings a server announces; each bounds memory a client can make us hold.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +47,8 @@ pub struct H2ServerSettings {
     pub max_frame_bytes: u32,
     /// Budgets for control frames, resets and stalled reads.
     pub limits: Limits,
+    /// Connection age, idle time and liveness pings.
+    pub keepalive: Keepalive,
 }
 
 impl Default for H2ServerSettings {
@@ -57,6 +62,7 @@ impl Default for H2ServerSettings {
             max_header_list_bytes: 16 << 10,
             max_frame_bytes: 256 << 10,
             limits: Limits::default(),
+            keepalive: Keepalive::default(),
         }
     }
 }
@@ -76,7 +82,8 @@ where
     D: Future<Output = ()>,
 {
     let trip = Rc::new(Tripwire::default());
-    let io = Guarded::new(conn.into(), settings.limits, trip.clone());
+    let activity = Rc::new(Activity::new(std::time::Instant::now()));
+    let io = Guarded::new(conn.into(), settings.limits, trip.clone(), activity.clone());
     let mut connection = h2::server::Builder::new()
         .max_concurrent_streams(settings.max_concurrent_streams)
         .initial_window_size(settings.stream_window_bytes)
@@ -85,6 +92,14 @@ where
         .max_frame_size(settings.max_frame_bytes)
         .handshake::<_, bytes::Bytes>(io)
         .await?;
+    let notice = Rc::new(Notice::default());
+    // Cancelled when dropped, that is when this connection ends.
+    let _keepalive = glommio::spawn_local(keepalive::run(
+        settings.keepalive,
+        activity.clone(),
+        connection.ping_pong(),
+        notice.clone(),
+    ));
     let mut drain = pin!(drain);
     let mut draining = false;
     let mut abused = None;
@@ -104,18 +119,35 @@ where
             drain.as_mut().await;
             Event::Drain
         };
-        match future::or(future::or(accepted, tripped), drained).await {
+        let kept = async { Event::Keepalive(notice.next().await) };
+        match future::or(future::or(accepted, tripped), future::or(drained, kept)).await {
             Event::Drain => {
                 draining = true;
                 connection.graceful_shutdown();
             }
+            Event::Keepalive(Action::GoAway) => {
+                // As grpc-go: a GOAWAY (NO_ERROR) after which the client opens a new
+                // connection for new calls; open streams finish.
+                draining = true;
+                connection.graceful_shutdown();
+            }
+            // The age grace ran out, or the client did not answer a ping: closed at once, as
+            // grpc-go closes the transport (a dead peer would not read a GOAWAY anyway).
+            Event::Keepalive(Action::Close) => return Ok(()),
             Event::Tripped(abuse) => {
                 abused = Some(abuse);
                 connection.abrupt_shutdown(Reason::ENHANCE_YOUR_CALM);
             }
             Event::Accepted(Some(Ok((request, respond)))) => {
                 let respond = Respond::new(respond, trip.clone(), settings.limits.send_timeout);
-                glommio::spawn_local(handler(request, respond)).detach();
+                let handled = handler(request, respond);
+                let activity = activity.clone();
+                activity.opened();
+                glommio::spawn_local(async move {
+                    handled.await;
+                    activity.closed();
+                })
+                .detach();
             }
             Event::Accepted(Some(Err(error))) => {
                 if let Some(abuse) = abused.or_else(|| trip.tripped()) {
@@ -148,4 +180,5 @@ enum Event<T> {
     Accepted(Option<Result<T, h2::Error>>),
     Tripped(Abuse),
     Drain,
+    Keepalive(Action),
 }

@@ -13,6 +13,7 @@ use crate::config::error::Errors;
 use crate::config::id::ComponentId;
 use crate::config::server::listen_addr;
 use crate::config::tls::{RawTls, ServerTlsConfig};
+use shardgate_io::h2_server::Keepalive;
 use shardgate_io::tls::{ALPN_H2, ALPN_HTTP1};
 
 /// Default gRPC listen endpoint (otelcol binds localhost by default).
@@ -45,12 +46,14 @@ pub struct GrpcServerConfig {
     pub endpoint: SocketAddr,
     /// Largest request message accepted, from `max_recv_msg_size_mib` (0 = default 64).
     pub max_recv_msg_size_bytes: usize,
-    /// HTTP/2 concurrent streams per connection (0 or unset = 1024).
+    /// HTTP/2 concurrent streams per connection (0 or unset = 100).
     pub max_concurrent_streams: u32,
     /// TLS (ALPN `h2`); `None` = plaintext.
     pub tls: Option<ServerTlsConfig>,
     /// The authenticator extension every request must pass (`auth.authenticator`).
     pub auth: Option<ComponentId>,
+    /// Connection age, idle time and liveness pings (`keepalive.server_parameters`).
+    pub keepalive: Keepalive,
 }
 
 /// An OTLP/HTTP server.
@@ -185,11 +188,11 @@ fn grpc(raw: RawGrpc, path: &str, errs: &mut Errors) -> GrpcServerConfig {
     for (key, value) in [
         ("read_buffer_size", &raw.read_buffer_size),
         ("write_buffer_size", &raw.write_buffer_size),
-        ("keepalive", &raw.keepalive),
         ("include_metadata", &raw.include_metadata),
     ] {
         warn_ignored(errs, &at(key), value);
     }
+    let keepalive = super::keepalive::parse(raw.keepalive, &at("keepalive"), errs);
     let mib = match raw.max_recv_msg_size_mib {
         None | Some(0) => DEFAULT_MAX_RECV_MSG_SIZE_MIB,
         Some(mib) => mib,
@@ -210,6 +213,7 @@ fn grpc(raw: RawGrpc, path: &str, errs: &mut Errors) -> GrpcServerConfig {
     GrpcServerConfig {
         tls,
         auth,
+        keepalive,
         endpoint: listen_addr(raw.endpoint, DEFAULT_GRPC_ENDPOINT, &at("endpoint"), errs),
         max_recv_msg_size_bytes,
         max_concurrent_streams: match raw.max_concurrent_streams {

@@ -5,6 +5,7 @@ pub mod cors;
 pub mod grpc;
 pub mod http;
 pub mod ingest;
+pub mod keepalive;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -128,6 +129,7 @@ pub fn start(
                 resets_per_second: io.shards.h2_resets_per_second,
                 send_timeout: io.shards.h2_send_timeout,
             },
+            keepalive: grpc_config.keepalive,
             ..H2ServerSettings::default()
         };
         serve_on(

@@ -5,16 +5,14 @@
 //! connection opened before the abuse, and a new one after it, still deliver.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../common/mod.rs"]
 mod common;
-mod raw;
 
 use std::time::Duration;
 
+use common::h2raw::*;
 use common::{free_port, metric_sum, named_spans_request, Backend, Collector, WAIT};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use prost::Message;
-use raw::*;
 use tonic::transport::Channel;
 
 /// A one-shard collector (so every connection shares the abused shard) forwarding to a

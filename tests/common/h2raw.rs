@@ -214,4 +214,25 @@ impl Raw {
         }
         (goaway, false)
     }
+
+    /// As a well-behaved client: ACKs the server's PINGs and SETTINGS until the connection
+    /// closes or `timeout` passes. The GOAWAY frames seen, and whether it closed.
+    pub fn answer_until_closed(&mut self, timeout: Duration) -> (Vec<Frame>, bool) {
+        let deadline = Instant::now() + timeout;
+        let mut goaways = Vec::new();
+        while Instant::now() < deadline {
+            match self.next(deadline.saturating_duration_since(Instant::now())) {
+                Some(f) if f.kind == PING && f.flags == 0 => {
+                    self.send(&frame(PING, 0x1, 0, &f.payload));
+                }
+                Some(f) if f.kind == SETTINGS && f.flags == 0 => {
+                    self.send(&frame(SETTINGS, 0x1, 0, &[]));
+                }
+                Some(f) if f.kind == GOAWAY => goaways.push(f),
+                Some(_) => {}
+                None => return (goaways, Instant::now() < deadline),
+            }
+        }
+        (goaways, false)
+    }
 }
