@@ -295,17 +295,31 @@ fn roots(pem: &Pem, part: Part, store: &mut RootCertStore) -> Result<(), TlsErro
 }
 
 fn system_roots(store: &mut RootCertStore) -> Result<(), TlsError> {
-    let found = rustls_native_certs::load_native_certs();
-    let (added, _ignored) = store.add_parsable_certificates(found.certs);
-    if added == 0 {
-        let reasons: Vec<String> = found.errors.iter().map(ToString::to_string).collect();
-        return Err(TlsError::SystemRoots(if reasons.is_empty() {
-            "none found".into()
-        } else {
-            reasons.join("; ")
-        }));
+    // Read and parsed once per process, as Go's SystemCertPool is: every shard builds its own
+    // client configs, and reading the system bundle (some 150 files) each time made start-up
+    // and `validate` cost grow with cores times exporters.
+    static SYSTEM: std::sync::OnceLock<Result<RootCertStore, String>> = std::sync::OnceLock::new();
+    let system = SYSTEM.get_or_init(|| {
+        let found = rustls_native_certs::load_native_certs();
+        let mut roots = RootCertStore::empty();
+        let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+        if added == 0 {
+            let reasons: Vec<String> = found.errors.iter().map(ToString::to_string).collect();
+            return Err(if reasons.is_empty() {
+                "none found".into()
+            } else {
+                reasons.join("; ")
+            });
+        }
+        Ok(roots)
+    });
+    match system {
+        Ok(roots) => {
+            store.roots.extend(roots.roots.iter().cloned());
+            Ok(())
+        }
+        Err(reason) => Err(TlsError::SystemRoots(reason.clone())),
     }
-    Ok(())
 }
 
 fn key_mismatch(error: rustls::Error) -> TlsError {
