@@ -31,6 +31,14 @@
 #   --profile FILE         tuning profile passed to shardgate --profile
 #   --repeats N            (default 3)
 #   --collector-cpu N      (default 0)   --load-cpu N   (default 1)
+#   --collector-cpus LIST  run the collector with one shard per listed CPU (e.g. 0,1) instead
+#                          of one on --collector-cpu; the reference run is skipped then (its
+#                          sink has one core)
+#   --connections N        client connections (default 2)   --in-flight N  per connection (4)
+#   --rebalance            run every repeat twice, rebalancing off then on
+#                          (shards.rebalance.enabled), and print the on/off ratio of each
+#                          figure's median. With --connections 1 --collector-cpus 0,1: one
+#                          hot connection into two shards
 #   --sink-nice N          run the sink at this nice value (default 0). The sink shares the
 #                          load core with the generator, which measures the client latency;
 #                          each export it reads and checks (4 MiB at batch 8192) delays the
@@ -65,6 +73,11 @@ sink_nice=0
 build=1
 tls_compare=0
 run_tls=0
+collector_cpus=""
+connections=2
+in_flight=4
+rebalance_compare=0
+run_rebalance=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --rate) rates+=("$2"); shift 2 ;;
@@ -82,11 +95,19 @@ while [ $# -gt 0 ]; do
         --sink-nice) sink_nice=$2; shift 2 ;;
         --no-build) build=0; shift ;;
         --tls) tls_compare=1; shift ;;
-        -h|--help) sed -n '2,45p' "$0"; exit 0 ;;
+        --collector-cpus) collector_cpus=$2; shift 2 ;;
+        --connections) connections=$2; shift 2 ;;
+        --in-flight) in_flight=$2; shift 2 ;;
+        --rebalance) rebalance_compare=1; shift ;;
+        -h|--help) sed -n '2,53p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 [ ${#rates[@]} -gt 0 ] || rates=(100000 400000 0)
+[ -n "$collector_cpus" ] || collector_cpus=$collector_cpu
+if [ "$tls_compare" = 1 ] && [ "$rebalance_compare" = 1 ]; then
+    echo "bench.sh: --tls and --rebalance compare one thing each; give one" >&2; exit 2
+fi
 
 if [ "$build" = 1 ]; then
     cargo build --release --locked -p shardgate -p shardgate-bench --bins >&2
@@ -114,6 +135,13 @@ tls_dir=$work/tls
 sink_tls_args() { [ "$run_tls" = 1 ] && echo "--tls-cert $tls_dir/server.pem --tls-key $tls_dir/server.key" || true; }
 load_tls_args() { [ "$run_tls" = 1 ] && echo "--tls-ca $tls_dir/ca.pem" || true; }
 
+rebalance_yaml() {
+    case "$run_rebalance" in
+        0) echo ", rebalance: {enabled: false}" ;;
+        1) echo ", rebalance: {enabled: true}" ;;
+    esac
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ticks() { awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$1/stat"; }
 # busy and total jiffies of one CPU from /proc/stat.
@@ -136,14 +164,14 @@ exporters: {otlp: {endpoint: "$sink_host:$sink_port", $exporter_tls, compression
 service:
   telemetry: {metrics: {readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: $metrics_port}}}}]}}
   pipelines: {$signal: {receivers: [otlp], processors: [batch], exporters: [otlp]}}
-shards: {cores: [$collector_cpu]}
+shards: {cores: [$collector_cpus]$(rebalance_yaml)}
 YAML
     local args=(--config "$dir/collector.yaml")
     [ -n "$profile" ] && args+=(--profile "$profile")
     # The subshell pins itself, notes the start time and becomes the collector (exec), so the
     # start-to-accepting figure counts neither taskset's own exec nor a clock process.
     (
-        taskset -p -c "$collector_cpu" "$BASHPID" >/dev/null
+        taskset -p -c "$collector_cpus" "$BASHPID" >/dev/null
         echo "$EPOCHREALTIME" >"$dir/collector.t0"
         exec "$bin/shardgate" "${args[@]}" >"$dir/collector.out" 2>"$dir/collector.log"
     ) &
@@ -233,7 +261,8 @@ one_run() { # rate → prints one RESULT line
     local rss_idle
     rss_idle=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
     local load_args=(--endpoint "127.0.0.1:$port" --protocol "$protocol" --signal "$signal"
-        --compression "$compression" --items-per-request "$items" --cpu "$load_cpu" --rate "$rate")
+        --compression "$compression" --items-per-request "$items" --cpu "$load_cpu" --rate "$rate"
+        --connections "$connections" --in-flight "$in_flight")
     # shellcheck disable=SC2207
     load_args+=($(load_tls_args))
     local warm
@@ -319,7 +348,7 @@ PY
 }
 
 reference_run() { # rate → one LOAD line: the generator against shardgate-sink on the collector core
-    [ "$protocol" = grpc ] && [ "$1" != 0 ] || return 0
+    [ "$protocol" = grpc ] && [ "$1" != 0 ] && [ "$collector_cpus" = "$collector_cpu" ] || return 0
     local ref_port ref_pid
     ref_port=$(free_port)
     # shellcheck disable=SC2046
@@ -333,7 +362,8 @@ reference_run() { # rate → one LOAD line: the generator against shardgate-sink
     r0=$(ticks "$ref_pid")
     line=$("$bin/shardgate-load" --endpoint "127.0.0.1:$ref_port" --protocol grpc --signal "$signal" \
         --compression "$compression" --items-per-request "$items" --cpu "$load_cpu" \
-        --rate "$1" --duration "$duration" --run-id 3 $(load_tls_args) | grep '^LOAD') || true
+            --rate "$1" --duration "$duration" --run-id 3 --connections "$connections" \
+        --in-flight "$in_flight" $(load_tls_args) | grep '^LOAD') || true
     r1=$(ticks "$ref_pid")
     kill -TERM "$ref_pid" 2>/dev/null || true
     wait "$ref_pid" 2>/dev/null || true
@@ -364,23 +394,29 @@ for rate in "${rates[@]}"; do
     tls_results=""
     for i in $(seq "$repeats"); do
         modes=(0)
-        [ "$tls_compare" = 1 ] && modes=(0 1)
-        for run_tls in "${modes[@]}"; do
+        [ "$tls_compare" = 1 ] || [ "$rebalance_compare" = 1 ] && modes=(0 1)
+        for mode in "${modes[@]}"; do
+            run_tls=0
+            [ "$tls_compare" = 1 ] && run_tls=$mode
+            [ "$rebalance_compare" = 1 ] && run_rebalance=$mode
             one_run "$rate" >"$work/result"
             line=$(cat "$work/result")
             tag=""
-            [ "$tls_compare" = 1 ] && { [ "$run_tls" = 1 ] && tag=" tls" || tag=" plaintext"; }
+            [ "$tls_compare" = 1 ] && { [ "$mode" = 1 ] && tag=" tls" || tag=" plaintext"; }
+            [ "$rebalance_compare" = 1 ] && { [ "$mode" = 1 ] && tag=" rebalance on" || tag=" rebalance off"; }
             echo "   run $i$tag: ${line#RESULT }"
-            if [ "$run_tls" = 1 ]; then tls_results+="$line"$'\n'; else results+="$line"$'\n'; fi
+            if [ "$mode" = 1 ]; then tls_results+="$line"$'\n'; else results+="$line"$'\n'; fi
             loss=$(field "$line" loss)
             if [ "$loss" != 0 ]; then echo "   LOSS: $loss items acked but not received" >&2; status=1; fi
         done
     done
     run_tls=0
-    if [ "$tls_compare" = 1 ]; then
-        echo "   plaintext:"
+    if [ "$tls_compare" = 1 ] || [ "$rebalance_compare" = 1 ]; then
+        off="plaintext" on="TLS in and out" tag=TLS_RATIO
+        [ "$rebalance_compare" = 1 ] && off="rebalance off" on="rebalance on" tag=REBALANCE_RATIO
+        echo "   $off:"
         summarise <<<"$results"
-        echo "   TLS in and out:"
+        echo "   $on:"
         summarise <<<"$tls_results"
         python3 -c '
 import sys, statistics
@@ -389,9 +425,9 @@ def rows(text):
 plain, tls = rows(sys.argv[1]), rows(sys.argv[2])
 med = lambda rs, k: statistics.median(float(r[k]) for r in rs)
 keys = ["cpu_ms_per_million", "items_per_s_per_core", "p50_us", "p99_us", "rss_steady_kib"]
-print("   TLS_RATIO rate=" + sys.argv[3] + " " + " ".join(
+print("   " + sys.argv[4] + " rate=" + sys.argv[3] + " " + " ".join(
     f"{k}={med(tls, k):.0f}/{med(plain, k):.0f}={med(tls, k) / max(1e-9, med(plain, k)):.2f}" for k in keys))
-' "$results" "$tls_results" "$rate"
+' "$results" "$tls_results" "$rate" "$tag"
     else
         summarise <<<"$results"
     fi

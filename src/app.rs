@@ -13,6 +13,7 @@ use signal_hook::iterator::Signals;
 use crate::config::{Config, CoresSpec, ProcessorConfig};
 use crate::observe::{Phase, Registry};
 use crate::processor::memory_limiter::{self, Monitor};
+use crate::receiver::handoff::Mailboxes;
 use crate::shard;
 use shardgate_shards::pressure::Limits;
 
@@ -52,11 +53,14 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
             config.shards.pending_bytes_max = share;
         }
     }
+    let rebalance = &config.shards.rebalance;
+    let mailboxes = (rebalance.enabled && cpus.len() > 1)
+        .then(|| Mailboxes::new(cpus.len(), rebalance.queue_bytes_max));
     let config = Arc::new(config);
     let counters = registry.shards.clone();
     let runtime = shardgate_shards::start(settings, move |ctx| {
         let own = counters.get(ctx.shard).cloned();
-        shard::run(ctx, config.clone(), own)
+        shard::run(ctx, config.clone(), own, mailboxes.clone())
     })?;
     if let Err(error) = runtime.wait_ready(START_TIMEOUT) {
         if let Err(unsent) = runtime.drain() {

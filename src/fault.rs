@@ -12,6 +12,9 @@ pub enum Fault {
     ShardPanic,
     /// `rewrite_fails`: an attributes/resource rewrite of a chunk containing the marker fails.
     RewriteFails,
+    /// `handoff_stall`: a shard takes nothing out of its hand-off mailbox until it drains, so
+    /// a test can hold requests in it (no marker: it applies to every request handed off).
+    HandoffStall,
 }
 
 impl Fault {
@@ -20,6 +23,7 @@ impl Fault {
         match self {
             Fault::ShardPanic => "shard_panic",
             Fault::RewriteFails => "rewrite_fails",
+            Fault::HandoffStall => "handoff_stall",
         }
     }
 
@@ -28,7 +32,21 @@ impl Fault {
         match self {
             Fault::ShardPanic => b"shardgate.fault.shard_panic",
             Fault::RewriteFails => b"shardgate.fault.rewrite_fails",
+            Fault::HandoffStall => b"shardgate.fault.handoff_stall",
         }
+    }
+
+    /// Whether the fault is armed (for faults that apply without a marker).
+    #[cfg(feature = "fault-injection")]
+    pub fn is_armed(self) -> bool {
+        armed(self)
+    }
+
+    /// Without the `fault-injection` feature no fault is ever armed.
+    #[cfg(not(feature = "fault-injection"))]
+    #[inline(always)]
+    pub fn is_armed(self) -> bool {
+        false
     }
 
     /// Whether the fault is armed and `data` carries its marker.

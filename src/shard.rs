@@ -2,8 +2,10 @@
 //!
 //! Draining follows these steps, all bounded by `shards.drain_timeout`:
 //! 1. receivers stop accepting and tell open connections to finish (HTTP/2 GOAWAY);
-//! 2. once connections have closed, every batch buffer is flushed;
-//! 3. the shard waits until every acknowledged byte is delivered or has failed and been
+//! 2. once connections have closed, the shard's hand-off mailbox closes: busy peers keep
+//!    their work from then on, and what they had handed over is taken in and answered;
+//! 3. every batch buffer is flushed;
+//! 4. the shard waits until every acknowledged byte is delivered or has failed and been
 //!    counted (its budget is empty), then stops.
 //!
 //! Data still held when the timeout ends is logged with its size, never dropped silently.
@@ -17,6 +19,7 @@ use crate::config::Config;
 use crate::observe::{ShardCounters, ShardObserver};
 use crate::pipeline::budget::Budget;
 use crate::pipeline::build::{self, ShardGraph};
+use crate::receiver::handoff::{Abandon, Handoff, Mailboxes};
 use crate::receiver::listen::Connections;
 use crate::receiver::ShardIo;
 
@@ -24,11 +27,13 @@ use crate::receiver::ShardIo;
 const DRAIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 /// Runs one shard from start to stop; `counters` are this shard's (it is their only writer),
-/// or `None` to count into counters nobody reads.
+/// or `None` to count into counters nobody reads; `mailboxes` are every shard's hand-off
+/// mailboxes when shards rebalance.
 pub async fn run(
     ctx: ShardContext,
     config: Arc<Config>,
     counters: Option<Arc<ShardCounters>>,
+    mailboxes: Option<Mailboxes>,
 ) -> Result<(), String> {
     let drain = ctx.drain_signal();
     let budget = Budget::new(config.shards.pending_bytes_max);
@@ -38,6 +43,15 @@ pub async fn run(
     };
     task::spawn_local(observer.clone().publish_forever()).detach();
     let graph = build::build(&config, &budget, &observer).map_err(|e| e.to_string())?;
+    let handoff = Handoff::new(
+        ctx.shard,
+        &config,
+        mailboxes,
+        &budget,
+        observer.counters.clone(),
+    );
+    // However the shard ends, nothing handed to it stays stranded in its mailbox.
+    let _abandon = handoff.clone().map(Abandon);
     let io = ShardIo {
         shard: ctx.shard,
         budget: budget.clone(),
@@ -45,6 +59,7 @@ pub async fn run(
         drain: drain.clone(),
         shards: config.shards.clone(),
         extensions: config.extensions.clone(),
+        handoff: handoff.clone(),
     };
     for (id, receiver) in &config.receivers {
         let Some(routes) = graph.routes.get(id) else {
@@ -57,6 +72,10 @@ pub async fn run(
     for batch in &graph.batches {
         task::spawn_local(batch.clone().run_timer(drain.clone())).detach();
     }
+    if let Some(handoff) = &handoff {
+        task::spawn_local(handoff.clone().balance_forever(ctx.load_publisher())).detach();
+        task::spawn_local(handoff.clone().serve(drain.clone())).detach();
+    }
     tracing::debug!(shard = ctx.shard, cpu = ctx.cpu, "shard ready");
     ctx.ready();
     drain.wait().await;
@@ -68,6 +87,9 @@ async fn finish(shard: usize, graph: &ShardGraph, io: &ShardIo, timeout: Duratio
     let deadline = task::deadline_after(timeout);
     while io.connections.open() > 0 && Instant::now() < deadline {
         task::sleep(DRAIN_POLL_INTERVAL).await;
+    }
+    if let Some(handoff) = &io.handoff {
+        handoff.close(deadline).await;
     }
     loop {
         // Requests still in progress may add data after a flush; flush until all is out.

@@ -258,6 +258,19 @@ fn counters_add_up_across_two_shards() {
         .iter()
         .any(|s| s.metric == "otelcol_process_cpu_seconds_total"));
     assert_eq!(by_shard(&samples, "shardgate_shard_busy_ratio").len(), 2);
+    // Rebalancing series exist per shard; what moved equals what was taken over.
+    for metric in [
+        "shardgate_rebalance_handed_off_requests_total",
+        "shardgate_rebalance_taken_over_requests_total",
+        "shardgate_rebalance_share_ratio",
+        "shardgate_rebalance_queue_bytes",
+    ] {
+        assert_eq!(by_shard(&samples, metric).len(), 2, "{metric}");
+    }
+    assert_eq!(
+        total(&samples, "shardgate_rebalance_handed_off_requests_total"),
+        total(&samples, "shardgate_rebalance_taken_over_requests_total")
+    );
 }
 
 fn total_unlabelled(samples: &[Sample], metric: &str) -> f64 {
@@ -305,7 +318,10 @@ fn latency_histograms_are_published() {
     let (status, json) = http_get(&addr, "/status.json");
     assert_eq!(status, 200);
     assert!(
-        json.contains("\"shard\":0") && json.contains("receive_p99_ms"),
+        json.contains("\"shard\":0")
+            && json.contains("receive_p99_ms")
+            && json.contains("\"handed_off\":")
+            && json.contains("\"taken_over\":"),
         "{json}"
     );
     let (status, html) = http_get(&addr, "/status");

@@ -1,17 +1,28 @@
 //! The cross-core control channel: the one place where shards and the main thread talk.
 //!
-//! Messages are small and `Copy`; payload bytes never cross cores. Each shard owns a bounded
-//! inbox (main → shard) and all shards share one outbox (shard → main).
-//! It carries the lifecycle and memory-pressure changes ([`crate::pressure`]); rebalancing
-//! comes later.
+//! Messages are small and `Copy`; payload bytes never cross cores here (requests handed off
+//! for rebalancing go through [`crate::handoff`]). Each shard owns a bounded inbox (main and
+//! peers → shard) and all shards share one outbox (shard → main). It carries the lifecycle,
+//! memory-pressure changes ([`crate::pressure`]) and each shard's load ([`crate::load`]).
+//!
+//! A sender wakes the inbox's owner through an [`AtomicWaker`] beside the inbox (glommio
+//! turns a foreign wake into a write to the executor's eventfd), so an idle shard does not
+//! poll its inbox on a short timer.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use atomic_waker::AtomicWaker;
 use crossbeam_channel::{bounded, Receiver, SendTimeoutError, Sender};
 
+use crate::load::Load;
 use crate::ShardError;
 
-/// How many control messages may wait for a shard; lifecycle needs only a handful.
+/// How many lifecycle and pressure messages may wait for a shard; lifecycle needs only a
+/// handful. Each inbox has room for two loads from every peer on top.
 pub const INBOX_LEN_MAX: usize = 64;
 
 /// How long the main thread waits for room in a shard's inbox before it reports the message
@@ -26,6 +37,13 @@ pub enum ToShard {
     Drain,
     /// The process's memory pressure changed (sent only on change; see [`crate::pressure`]).
     Pressure(crate::pressure::Level),
+    /// A peer's load, published every rebalance interval.
+    Load {
+        /// The peer's index.
+        shard: usize,
+        /// Its load.
+        load: Load,
+    },
 }
 
 /// A message from a shard to the main thread.
@@ -50,36 +68,68 @@ pub enum FromShard {
     },
 }
 
+/// Every shard's inbox sender and waker, shared by the main thread and the shards.
+struct Inboxes {
+    senders: Vec<Sender<ToShard>>,
+    wakers: Vec<AtomicWaker>,
+}
+
+impl Inboxes {
+    fn wake(&self, shard: usize) {
+        if let Some(waker) = self.wakers.get(shard) {
+            waker.wake();
+        }
+    }
+}
+
 /// The main thread's end: one sender per shard and the shared receiver.
 pub struct ControlPlane {
-    pub(crate) to_shards: Vec<Sender<ToShard>>,
+    inboxes: Arc<Inboxes>,
     pub(crate) from_shards: Receiver<FromShard>,
 }
 
 /// A shard's end of the control channel.
 #[derive(Clone)]
 pub struct ShardLink {
-    pub(crate) inbox: Receiver<ToShard>,
+    shard: usize,
+    inbox: Receiver<ToShard>,
+    inboxes: Arc<Inboxes>,
     pub(crate) outbox: Sender<FromShard>,
+}
+
+/// Room in each inbox of `shards` shards.
+fn inbox_len(shards: usize) -> usize {
+    INBOX_LEN_MAX.saturating_add(shards.saturating_mul(2))
 }
 
 /// Creates the channels for `shards` shards.
 pub fn channels(shards: usize) -> (ControlPlane, Vec<ShardLink>) {
     // Each shard sends at most ready + stopped/failed; main never falls behind by more.
     let (outbox, from_shards) = bounded(shards.saturating_mul(4).max(4));
-    let mut to_shards = Vec::with_capacity(shards);
-    let mut links = Vec::with_capacity(shards);
+    let mut senders = Vec::with_capacity(shards);
+    let mut receivers = Vec::with_capacity(shards);
     for _ in 0..shards {
-        let (tx, inbox) = bounded(INBOX_LEN_MAX);
-        to_shards.push(tx);
-        links.push(ShardLink {
-            inbox,
-            outbox: outbox.clone(),
-        });
+        let (tx, inbox) = bounded(inbox_len(shards));
+        senders.push(tx);
+        receivers.push(inbox);
     }
+    let inboxes = Arc::new(Inboxes {
+        senders,
+        wakers: (0..shards).map(|_| AtomicWaker::new()).collect(),
+    });
+    let links = receivers
+        .into_iter()
+        .enumerate()
+        .map(|(shard, inbox)| ShardLink {
+            shard,
+            inbox,
+            inboxes: inboxes.clone(),
+            outbox: outbox.clone(),
+        })
+        .collect();
     (
         ControlPlane {
-            to_shards,
+            inboxes,
             from_shards,
         },
         links,
@@ -96,6 +146,50 @@ impl ShardLink {
     pub(crate) fn try_recv(&self) -> Option<ToShard> {
         self.inbox.try_recv().ok()
     }
+
+    /// Completes once this shard's inbox holds a message.
+    pub(crate) fn readable(&self) -> Readable<'_> {
+        Readable { link: self }
+    }
+
+    /// Tells every peer this shard's `load`. A peer whose inbox is full misses this one; the
+    /// next interval brings a newer one, so a load is never worth waiting for.
+    pub(crate) fn publish_load(&self, load: Load) {
+        let message = ToShard::Load {
+            shard: self.shard,
+            load,
+        };
+        for (peer, tx) in self.inboxes.senders.iter().enumerate() {
+            if peer != self.shard && tx.try_send(message).is_ok() {
+                self.inboxes.wake(peer);
+            }
+        }
+    }
+}
+
+/// Future returned by [`ShardLink::readable`].
+pub(crate) struct Readable<'a> {
+    link: &'a ShardLink,
+}
+
+impl Future for Readable<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.link.inbox.is_empty() {
+            return Poll::Ready(());
+        }
+        let Some(waker) = self.link.inboxes.wakers.get(self.link.shard) else {
+            return Poll::Pending;
+        };
+        waker.register(cx.waker());
+        // A message sent between the check and the registration woke nobody: look again.
+        if self.link.inbox.is_empty() {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    }
 }
 
 impl ControlPlane {
@@ -108,9 +202,10 @@ impl ControlPlane {
 
     fn broadcast_within(&self, message: ToShard, timeout: Duration) -> Result<(), ShardError> {
         let mut unsent = Vec::new();
-        for (shard, tx) in self.to_shards.iter().enumerate() {
+        for (shard, tx) in self.inboxes.senders.iter().enumerate() {
             match tx.send_timeout(message, timeout) {
-                Ok(()) | Err(SendTimeoutError::Disconnected(_)) => {}
+                Ok(()) => self.inboxes.wake(shard),
+                Err(SendTimeoutError::Disconnected(_)) => {}
                 Err(SendTimeoutError::Timeout(_)) => unsent.push(shard),
             }
         }
@@ -139,7 +234,7 @@ mod tests {
         let Some(link) = links.into_iter().next() else {
             panic!("one link");
         };
-        for _ in 0..INBOX_LEN_MAX {
+        for _ in 0..inbox_len(1) {
             assert!(plane.broadcast(ToShard::Pressure(Level::Soft)).is_ok());
         }
         let reader = std::thread::spawn(move || {
@@ -155,7 +250,7 @@ mod tests {
         });
         assert!(plane.broadcast(ToShard::Drain).is_ok());
         let seen = reader.join().unwrap_or_default();
-        assert_eq!(seen.len(), INBOX_LEN_MAX + 1);
+        assert_eq!(seen.len(), inbox_len(1) + 1);
         assert_eq!(seen.last(), Some(&ToShard::Drain));
     }
 
@@ -166,7 +261,7 @@ mod tests {
         let (plane, mut links) = channels(2);
         drop(links.pop());
         let stuck = links;
-        for _ in 0..INBOX_LEN_MAX {
+        for _ in 0..inbox_len(2) {
             assert!(plane.broadcast(ToShard::Pressure(Level::Hard)).is_ok());
         }
         let result = plane.broadcast_within(ToShard::Drain, Duration::from_millis(20));

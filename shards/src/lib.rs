@@ -3,13 +3,16 @@
 //! One glommio executor per configured CPU, each on its own pinned thread, started and
 //! stopped together. Shards share nothing on the data path: the only cross-core traffic is
 //! the small control messages in [`control`], which carry the lifecycle (ready, drain,
-//! stopped) and memory-pressure changes ([`pressure`]); rebalancing comes later.
+//! stopped), memory-pressure changes ([`pressure`]) and shard loads ([`load`]); the one
+//! path for request bytes between cores is the rebalancing mailboxes of [`handoff`].
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod control;
 pub mod drain;
 pub mod error;
+pub mod handoff;
+pub mod load;
 pub mod preflight;
 pub mod pressure;
 pub mod runtime;
@@ -17,4 +20,4 @@ pub mod task;
 
 pub use drain::DrainSignal;
 pub use error::ShardError;
-pub use runtime::{run_local, start, Runtime, RuntimeSettings, ShardContext};
+pub use runtime::{run_local, start, LoadPublisher, Runtime, RuntimeSettings, ShardContext};

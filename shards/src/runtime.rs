@@ -20,12 +20,10 @@ use glommio::{LocalExecutorBuilder, Placement};
 use crate::control::{self, ControlPlane, FromShard, ShardLink, ToShard};
 use crate::{preflight, DrainSignal, ShardError};
 
-/// How often a shard looks at its control inbox. A shard cannot block on a crossbeam queue
-/// without stalling its executor, so it polls. Each poll of an idle shard is a wake-up (a timer
-/// and an `io_uring_enter`, about 20 per second), so 50 ms: a drain or a pressure change
-/// reaches the shard within 50 ms, and bursts between two memory samples are held by the
-/// shard-local budget.
-const CONTROL_POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// How long an idle shard's inbox watcher sleeps before looking at its inbox without being
+/// woken. Senders wake it (see [`crate::control`]), so this is only a backstop should a
+/// wake-up ever be lost; once a second costs an idle shard one wake-up a second.
+const CONTROL_BACKSTOP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What the runtime needs to know to start shards.
 #[derive(Debug, Clone)]
@@ -61,6 +59,25 @@ impl ShardContext {
     /// Reports that this shard listens and serves.
     pub fn ready(&self) {
         self.link.send(FromShard::Ready { shard: self.shard });
+    }
+
+    /// What this shard publishes its load with, for the task that measures it.
+    pub fn load_publisher(&self) -> LoadPublisher {
+        LoadPublisher {
+            link: self.link.clone(),
+        }
+    }
+}
+
+/// Sends this shard's load to every peer (see [`crate::load`]).
+pub struct LoadPublisher {
+    link: ShardLink,
+}
+
+impl LoadPublisher {
+    /// Tells every peer `load`; never waits.
+    pub fn publish(&self, load: crate::load::Load) {
+        self.link.publish_load(load);
     }
 }
 
@@ -191,7 +208,11 @@ async fn watch_inbox(link: ShardLink, drain: DrainSignal) {
         match link.try_recv() {
             Some(ToShard::Drain) => drain.trigger(),
             Some(ToShard::Pressure(level)) => crate::pressure::set_current(level),
-            None => glommio::timer::sleep(CONTROL_POLL_INTERVAL).await,
+            Some(ToShard::Load { shard, load }) => crate::load::set_peer(shard, load),
+            None => {
+                let _ =
+                    shardgate_io::timer::timeout(CONTROL_BACKSTOP_INTERVAL, link.readable()).await;
+            }
         }
     }
 }

@@ -109,7 +109,8 @@ impl Sampler {
                  \"accepted\":{},\"sent\":{},\"refused\":{},\"failed\":{},\"send_failed\":{},\
                  \"queue_size\":{queue},\"queue_capacity\":{capacity},\"in_flight\":{in_flight},\
                  \"receive_p50_ms\":{:.3},\"receive_p99_ms\":{:.3},\
-                 \"export_p50_ms\":{:.3},\"export_p99_ms\":{:.3},\"busy_ratio\":{:.4}}}",
+                 \"export_p50_ms\":{:.3},\"export_p99_ms\":{:.3},\"busy_ratio\":{:.4},\
+                 \"handed_off\":{},\"taken_over\":{},\"handoff_share\":{:.3}}}",
                 shard.shard,
                 t.accepted,
                 t.sent,
@@ -121,6 +122,9 @@ impl Sampler {
                 ex.p50_seconds * 1e3,
                 ex.p99_seconds * 1e3,
                 finite(shard.busy_ratio.get_f64()),
+                shard.rebalance.handed_off_requests.get(),
+                shard.rebalance.taken_over_requests.get(),
+                shard.rebalance.share_permille.get() as f64 / 1000.0,
             );
         }
         out.push_str("]}");

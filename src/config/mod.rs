@@ -18,6 +18,7 @@ pub(crate) mod extension;
 pub(crate) mod id;
 mod metrics;
 pub(crate) mod processor;
+mod rebalance;
 pub(crate) mod receiver;
 
 pub(crate) mod server;
@@ -72,6 +73,7 @@ pub use crate::receiver::otlp::config::{
     DEFAULT_HTTP_ENDPOINT, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_RECV_MSG_SIZE_MIB,
     DEFAULT_MAX_REQUEST_BODY_SIZE,
 };
+pub use rebalance::RebalanceConfig;
 pub use service::{LogEncoding, PipelineConfig, ServiceConfig, TelemetryConfig};
 pub use shards::{CoresSpec, ShardsConfig};
 pub use tls::{ClientTlsConfig, ServerTlsConfig};

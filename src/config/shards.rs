@@ -13,6 +13,7 @@ use serde_yaml::Value;
 use super::de::{decode, join};
 use super::duration::GoDuration;
 use super::error::Errors;
+use super::rebalance::{self, RebalanceConfig};
 
 /// Which CPU cores run a shard each.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -66,6 +67,8 @@ pub struct ShardsConfig {
     pub h2_resets_per_second: u32,
     /// Longest an HTTP/2 answer waits for the client to read it (default 30s).
     pub h2_send_timeout: Duration,
+    /// When a busy shard hands requests to a less loaded one.
+    pub rebalance: RebalanceConfig,
 }
 
 impl Default for ShardsConfig {
@@ -88,6 +91,7 @@ impl Default for ShardsConfig {
             h2_resets_burst: 200,
             h2_resets_per_second: 100,
             h2_send_timeout: Duration::from_secs(30),
+            rebalance: RebalanceConfig::default(),
         }
     }
 }
@@ -115,6 +119,7 @@ struct RawShards {
     h2_resets_burst: Option<u32>,
     h2_resets_per_second: Option<u32>,
     h2_send_timeout: Option<GoDuration>,
+    rebalance: Option<Value>,
 }
 
 /// Decodes and checks the `shards` section (a null or absent section means all defaults).
@@ -165,6 +170,7 @@ pub(crate) fn build(body: Value, errs: &mut Errors) -> ShardsConfig {
         h2_resets_burst: raw.h2_resets_burst.unwrap_or(d.h2_resets_burst),
         h2_resets_per_second: raw.h2_resets_per_second.unwrap_or(d.h2_resets_per_second),
         h2_send_timeout: raw.h2_send_timeout.map_or(d.h2_send_timeout, |t| t.0),
+        rebalance: rebalance::build(raw.rebalance, errs),
     };
     check(&cfg, errs);
     cfg

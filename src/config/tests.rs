@@ -65,6 +65,32 @@ fn tuning_default_matches_builtin_defaults() {
     assert_eq!(shards, ShardsConfig::default());
 }
 
+/// Every shipped profile loads without an error, few-connections.yaml with rebalancing on.
+#[test]
+fn every_tuning_profile_loads() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tuning");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let origin = path.display().to_string();
+        let profile = source::parse_yaml(&text, &origin).unwrap();
+        source::check_profile(&profile, &origin).unwrap();
+        let mut errs = Errors::default();
+        let shards = shards::build(profile.get("shards").cloned().unwrap(), &mut errs);
+        assert!(errs.is_empty(), "{origin}: {errs:?}");
+        if origin.ends_with("few-connections.yaml") {
+            assert!(shards.rebalance.enabled);
+            assert_eq!(shards.rebalance.busy_threshold_permille, 600);
+        }
+        seen += 1;
+    }
+    assert!(seen >= 5, "profiles found: {seen}");
+}
+
 const REALISTIC: &str = r#"
 receivers:
   otlp:

@@ -12,6 +12,6 @@ pub mod prometheus;
 pub mod registry;
 
 pub use registry::{
-    signal_index, BatchCounters, ExporterCounters, ExporterProbe, Phase, ReceiverCounters,
-    ReceiverProbe, Registry, ShardCounters, ShardObserver, TransportCounters,
+    signal_index, BatchCounters, ExporterCounters, ExporterProbe, Phase, RebalanceCounters,
+    ReceiverCounters, ReceiverProbe, Registry, ShardCounters, ShardObserver, TransportCounters,
 };

@@ -156,6 +156,7 @@ fn shard_families(shard: &ShardCounters, f: &mut Families, histograms: &mut Hist
             shard.processor_failed_items[super::signal_index(signal)].get() as f64,
         );
     }
+    rebalance_families(shard, &sh, f);
     f.add(
         "shardgate_shard_pending_bytes".into(),
         "Bytes acknowledged to clients and not yet delivered (shards.pending_bytes_max bounds it)",
@@ -192,6 +193,68 @@ fn shard_families(shard: &ShardCounters, f: &mut Families, histograms: &mut Hist
             sum_seconds,
         );
     }
+}
+
+/// What one shard handed to its peers and took over from them.
+fn rebalance_families(shard: &ShardCounters, sh: &str, f: &mut Families) {
+    let r = &shard.rebalance;
+    let shard_only = labels(&[("shard", sh)]);
+    for (name, help, value) in [
+        (
+            "shardgate_rebalance_handed_off_requests_total",
+            "Requests this shard's receivers handed to a less loaded shard",
+            r.handed_off_requests.get(),
+        ),
+        (
+            "shardgate_rebalance_handed_off_bytes_total",
+            "Body bytes of the requests this shard handed off",
+            r.handed_off_bytes.get(),
+        ),
+        (
+            "shardgate_rebalance_taken_over_requests_total",
+            "Requests this shard took over from a busier shard",
+            r.taken_over_requests.get(),
+        ),
+        (
+            "shardgate_rebalance_taken_over_bytes_total",
+            "Body bytes of the requests this shard took over",
+            r.taken_over_bytes.get(),
+        ),
+    ] {
+        f.add(
+            name.into(),
+            help,
+            "counter",
+            shard_only.clone(),
+            value as f64,
+        );
+    }
+    for (reason, value) in [
+        ("queue_full", r.kept_full.get()),
+        ("peer_draining", r.kept_closed.get()),
+    ] {
+        f.add(
+            "shardgate_rebalance_kept_requests_total".into(),
+            "Requests chosen for hand-off that stayed on this shard, by reason",
+            "counter",
+            labels(&[("reason", reason), ("shard", sh)]),
+            value as f64,
+        );
+    }
+    f.add(
+        "shardgate_rebalance_share_ratio".into(),
+        "Share of its requests this shard hands off now",
+        "gauge",
+        shard_only.clone(),
+        r.share_permille.get() as f64 / 1000.0,
+    );
+    f.add(
+        "shardgate_rebalance_queue_bytes".into(),
+        "Bytes of requests waiting in this shard's hand-off mailbox",
+        "gauge",
+        shard_only,
+        r.queue_bytes.get() as f64,
+    );
 }
 
 /// otelcol's receiver counters of one shard.

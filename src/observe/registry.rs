@@ -106,6 +106,27 @@ pub struct BatchCounters {
     pub timeout_trigger: Counter,
 }
 
+/// What one shard handed to its peers and took over from them (rebalancing).
+#[derive(Debug, Default)]
+pub struct RebalanceCounters {
+    /// Requests this shard's receivers handed to a peer.
+    pub handed_off_requests: Counter,
+    /// Their body bytes.
+    pub handed_off_bytes: Counter,
+    /// Requests this shard took over from peers.
+    pub taken_over_requests: Counter,
+    /// Their body bytes.
+    pub taken_over_bytes: Counter,
+    /// Requests kept because the chosen peer's mailbox was full.
+    pub kept_full: Counter,
+    /// Requests kept because the chosen peer was draining.
+    pub kept_closed: Counter,
+    /// Share of its requests the shard hands off now, in thousandths.
+    pub share_permille: Gauge,
+    /// Bytes waiting in this shard's mailbox, as of its last load measurement.
+    pub queue_bytes: Gauge,
+}
+
 /// Everything one shard counts; written only by that shard.
 #[derive(Debug)]
 pub struct ShardCounters {
@@ -129,6 +150,8 @@ pub struct ShardCounters {
     /// Items of acknowledged data left out because a processor failed on them (never sent
     /// on unprocessed), per signal.
     pub processor_failed_items: PerSignal,
+    /// Hand-offs to and from peers.
+    pub rebalance: RebalanceCounters,
 }
 
 impl ShardCounters {
@@ -187,6 +210,7 @@ impl ShardCounters {
             busy_ratio: Gauge::default(),
             pending_bytes: Gauge::default(),
             processor_failed_items: Default::default(),
+            rebalance: RebalanceCounters::default(),
         }
     }
 

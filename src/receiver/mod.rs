@@ -3,6 +3,7 @@
 //! Every receiver kind has the same entry point: `start` (bind its listeners on the shard
 //! and serve until the shard drains). Each shard binds its own SO_REUSEPORT sockets.
 
+pub mod handoff;
 pub mod listen;
 pub mod otlp;
 pub mod tls;
@@ -28,4 +29,6 @@ pub struct ShardIo {
     /// Configured extensions, for the receivers' authenticators.
     pub extensions:
         std::collections::BTreeMap<crate::config::ComponentId, crate::config::ExtensionConfig>,
+    /// This shard's side of rebalancing, when it hands work to peers.
+    pub handoff: Option<std::rc::Rc<handoff::Handoff>>,
 }

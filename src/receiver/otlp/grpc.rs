@@ -57,9 +57,9 @@ impl ReceiveError {
             | ReceiveError::Ingest(IngestError::Decompress(_) | IngestError::Scan(_)) => {
                 Code::InvalidArgument
             }
-            ReceiveError::Ingest(IngestError::Overloaded | IngestError::MemoryPressure) => {
-                Code::Unavailable
-            }
+            ReceiveError::Ingest(
+                IngestError::Overloaded | IngestError::MemoryPressure | IngestError::HandoffLost,
+            ) => Code::Unavailable,
             ReceiveError::Ingest(IngestError::Unauthenticated) => Code::Unauthenticated,
             ReceiveError::Ingest(IngestError::Export(error)) if error.is_retryable() => {
                 Code::Unavailable
@@ -75,23 +75,23 @@ impl ReceiveError {
 /// One receiver's gRPC service on one shard.
 pub struct GrpcService {
     id: ComponentId,
-    ingest: Ingest,
+    ingest: Rc<Ingest>,
 }
 
 impl GrpcService {
-    /// The service for receiver `id`.
-    pub fn new(
-        id: ComponentId,
+    /// The service for receiver `id`, taking requests in through `ingest`.
+    pub fn new(id: ComponentId, ingest: Rc<Ingest>) -> Self {
+        GrpcService { id, ingest }
+    }
+
+    /// The intake for receiver `id`'s gRPC protocol with `config`.
+    pub fn intake(
         config: &GrpcServerConfig,
         routes: Rc<Routes>,
         budget: Budget,
         auth: Option<ServerAuth>,
-    ) -> Self {
-        GrpcService {
-            id,
-            ingest: Ingest::new("grpc", routes, budget, config.max_recv_msg_size_bytes)
-                .with_auth(auth),
-        }
+    ) -> Ingest {
+        Ingest::new("grpc", routes, budget, config.max_recv_msg_size_bytes).with_auth(auth)
     }
 
     /// Handles one request stream and answers it.

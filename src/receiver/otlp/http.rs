@@ -113,9 +113,9 @@ impl HttpReceiveError {
             | HttpReceiveError::Ingest(IngestError::Decompress(_) | IngestError::Scan(_)) => {
                 (400, CODE_INVALID_ARGUMENT)
             }
-            HttpReceiveError::Ingest(IngestError::Overloaded | IngestError::MemoryPressure) => {
-                (503, CODE_UNAVAILABLE)
-            }
+            HttpReceiveError::Ingest(
+                IngestError::Overloaded | IngestError::MemoryPressure | IngestError::HandoffLost,
+            ) => (503, CODE_UNAVAILABLE),
             HttpReceiveError::Ingest(IngestError::Unauthenticated) => (401, CODE_UNAUTHENTICATED),
             HttpReceiveError::Ingest(IngestError::Export(e)) if e.is_retryable() => {
                 (503, CODE_UNAVAILABLE)
@@ -137,7 +137,7 @@ struct Answer {
 /// One receiver's OTLP/HTTP service on one shard.
 pub struct HttpService {
     id: ComponentId,
-    ingest: Ingest,
+    ingest: Rc<Ingest>,
     paths: [(String, Signal); 3],
     cors: Option<Cors>,
     limits: Limits,
@@ -145,18 +145,21 @@ pub struct HttpService {
 }
 
 impl HttpService {
-    /// The service for receiver `id`.
-    pub fn new(
-        id: ComponentId,
+    /// The intake for an HTTP protocol with `config`.
+    pub fn intake(
         config: &HttpServerConfig,
         routes: Rc<Routes>,
         budget: Budget,
         auth: Option<ServerAuth>,
-    ) -> HttpService {
+    ) -> Ingest {
+        Ingest::new("http", routes, budget, config.max_request_body_size_bytes).with_auth(auth)
+    }
+
+    /// The service for receiver `id` with `config`, taking requests in through `ingest`.
+    pub fn new(id: ComponentId, config: &HttpServerConfig, ingest: Rc<Ingest>) -> HttpService {
         HttpService {
             id,
-            ingest: Ingest::new("http", routes, budget, config.max_request_body_size_bytes)
-                .with_auth(auth),
+            ingest,
             paths: [
                 (config.traces_url_path.clone(), Signal::Traces),
                 (config.metrics_url_path.clone(), Signal::Metrics),

@@ -29,6 +29,7 @@ use crate::pipeline::payload::Payload;
 use crate::pipeline::routes::Routes;
 use crate::pipeline::PipelineError;
 use crate::processor::chunk::TransformError;
+use crate::receiver::handoff::{Handoff, Offer};
 use crate::signal::Signal;
 
 /// Why a body was not taken; transports map each to their status codes.
@@ -58,6 +59,10 @@ pub enum IngestError {
     /// A processor failed on the data; it was refused rather than passed on unprocessed.
     #[error("processor failed, data refused: {0}")]
     Processor(#[from] TransformError),
+    /// The request was handed to another shard, which stopped before it answered; nothing
+    /// of it was taken in.
+    #[error("the shard this request was handed to stopped before answering; retry")]
+    HandoffLost,
 }
 
 impl From<PipelineError> for IngestError {
@@ -79,6 +84,8 @@ pub struct Ingest {
     pub max_body_bytes: usize,
     /// The authenticator every request must pass, if `auth` is set.
     auth: Option<ServerAuth>,
+    /// Where busy shards send requests, and this intake's position there.
+    handoff: Option<(Rc<Handoff>, usize)>,
 }
 
 impl Ingest {
@@ -95,7 +102,21 @@ impl Ingest {
             budget,
             max_body_bytes,
             auth: None,
+            handoff: None,
         }
+    }
+
+    /// This intake, shared, as `name` (`receiver/transport`) in the shard's rebalancing (if
+    /// it rebalances), so peers can hand it requests and it can hand them some.
+    pub fn shared(mut self, handoff: Option<&Rc<Handoff>>, name: &str) -> Rc<Ingest> {
+        let Some(handoff) = handoff else {
+            return Rc::new(self);
+        };
+        let index = handoff.names_position(name);
+        self.handoff = index.map(|i| (handoff.clone(), i));
+        let ingest = Rc::new(self);
+        handoff.register(name, &ingest);
+        ingest
     }
 
     /// Makes every request pass `auth` first.
@@ -151,14 +172,35 @@ impl Ingest {
         Err(IngestError::MemoryPressure)
     }
 
-    /// Takes one protobuf export request of `signal`, compressed with `codec` if given.
-    /// `Ok` means the data is in the pipelines and may be acknowledged.
+    /// Takes one protobuf export request of `signal`, compressed with `codec` if given, here
+    /// or on a less loaded shard (see `receiver::handoff`). `Ok` means the data is in the
+    /// pipelines and may be acknowledged.
+    pub async fn protobuf(
+        &self,
+        signal: Signal,
+        body: Bytes,
+        codec: Option<Codec>,
+    ) -> Result<(), IngestError> {
+        let body = match &self.handoff {
+            None => body,
+            Some((handoff, intake)) => match handoff.offer(*intake, signal, body, codec) {
+                Offer::Kept(body) => body,
+                Offer::Sent(answer) => {
+                    // A dropped sender: the peer stopped (it failed) without taking it in.
+                    return answer.await.unwrap_or(Err(IngestError::HandoffLost));
+                }
+            },
+        };
+        self.take_in(signal, body, codec).await
+    }
+
+    /// Takes the request in on this shard, whichever shard's client sent it.
     ///
     /// Counts the items as otelcol's receivers do: accepted; refused when a downstream stage
     /// said no (pending-data limit, exporter failure without batch); failed otherwise (items
     /// of a request that does not scan are unknown and count 0). Records the time from here
     /// to the answer of accepted requests in the shard's receive latency.
-    pub async fn protobuf(
+    pub async fn take_in(
         &self,
         signal: Signal,
         body: Bytes,
@@ -179,7 +221,12 @@ impl Ingest {
                 counters.accepted[i].add(items.get());
                 probe.shard.receive.record(started.elapsed());
             }
-            Err(IngestError::Overloaded | IngestError::MemoryPressure | IngestError::Export(_)) => {
+            Err(
+                IngestError::Overloaded
+                | IngestError::MemoryPressure
+                | IngestError::Export(_)
+                | IngestError::HandoffLost,
+            ) => {
                 counters.refused[i].add(items.get());
             }
             Err(_) => counters.failed[i].add(items.get()),

@@ -90,13 +90,10 @@ pub fn start(
     if let Some(http_config) = &config.http {
         let tls = tls("http", &http_config.tls)?;
         let auth = auth("http", &http_config.auth)?;
-        let service = Rc::new(http::HttpService::new(
-            id.clone(),
-            http_config,
-            routes.clone(),
-            io.budget.clone(),
-            auth,
-        ));
+        let intake =
+            http::HttpService::intake(http_config, routes.clone(), io.budget.clone(), auth)
+                .shared(io.handoff.as_ref(), &format!("{id}/http"));
+        let service = Rc::new(http::HttpService::new(id.clone(), http_config, intake));
         serve_on(
             id,
             "http",
@@ -110,13 +107,9 @@ pub fn start(
     if let Some(grpc_config) = &config.grpc {
         let tls = tls("grpc", &grpc_config.tls)?;
         let auth = auth("grpc", &grpc_config.auth)?;
-        let service = Rc::new(grpc::GrpcService::new(
-            id.clone(),
-            grpc_config,
-            routes,
-            io.budget.clone(),
-            auth,
-        ));
+        let intake = grpc::GrpcService::intake(grpc_config, routes, io.budget.clone(), auth)
+            .shared(io.handoff.as_ref(), &format!("{id}/grpc"));
+        let service = Rc::new(grpc::GrpcService::new(id.clone(), intake));
         let settings = H2ServerSettings {
             max_concurrent_streams: grpc_config.max_concurrent_streams,
             stream_window_bytes: io.shards.h2_stream_window_bytes,
