@@ -214,28 +214,20 @@ impl Handoff {
         }
     }
 
-    /// Takes requests out of this shard's mailbox as they come, until the shard drains (the
-    /// drain then empties it, see [`Handoff::close`]).
+    /// Takes requests out of this shard's mailbox as they come, for the shard's life. It
+    /// keeps serving while the shard drains: a peer's connections may wait on requests
+    /// handed here while this shard waits for its own connections to close, and two shards
+    /// handing to each other must never wait on each other. [`Handoff::close`] takes in
+    /// the last ones.
     pub async fn serve(self: Rc<Self>, drain: DrainSignal) {
         if crate::fault::Fault::HandoffStall.is_armed() {
             drain.wait().await;
-            return;
         }
-        while !drain.is_draining() {
+        loop {
             while let Some(work) = self.mesh.pop(self.shard) {
                 self.take_over(work);
             }
-            let _ = futures_lite::future::or(
-                async {
-                    self.mesh.ready(self.shard).await;
-                    true
-                },
-                async {
-                    drain.wait().await;
-                    false
-                },
-            )
-            .await;
+            self.mesh.ready(self.shard).await;
         }
     }
 
