@@ -1,8 +1,9 @@
-//! `keepalive.server_parameters` on the OTLP/gRPC receiver, as grpc-go applies them in the
-//! official collector: connections past `max_connection_age` or idle past
-//! `max_connection_idle` get GOAWAY (so clients reconnect and SO_REUSEPORT spreads them
-//! again), the age grace closes what is left, and a client silent past `time` is pinged and
-//! closed if it does not answer within `timeout`.
+//! `keepalive` on the OTLP/gRPC receiver, as grpc-go applies it in the official collector:
+//! connections past `max_connection_age` or idle past `max_connection_idle` get GOAWAY (so
+//! clients reconnect and SO_REUSEPORT spreads them again), the age grace closes what is left,
+//! a client silent past `time` is pinged and closed if it does not answer within `timeout`,
+//! and a client pinging more often than `enforcement_policy` allows gets GOAWAY
+//! ENHANCE_YOUR_CALM "too_many_pings" on its third strike.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -10,20 +11,82 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::h2raw::*;
-use common::{free_port, named_spans_request, Backend, Collector, WAIT};
+use common::{free_port, metric_sum, named_spans_request, Backend, Collector, WAIT};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use prost::Message;
 
 const NO_ERROR: u32 = 0;
 
 /// A one-shard collector whose gRPC receiver has `server_parameters`, forwarding to a backend.
 fn gateway(server_parameters: &str) -> (Backend, Collector, u16) {
-    let backend = Backend::start();
-    let grpc = free_port();
-    let collector = Collector::start_yaml(&format!(
-        "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:{grpc}\n        keepalive: {{server_parameters: {{{server_parameters}}}}}\nexporters:\n  otlp: {{endpoint: {}, tls: {{insecure: true}}}}\nservice:\n  pipelines:\n    traces: {{receivers: [otlp], exporters: [otlp]}}\nshards: {{cores: 1}}\n",
-        backend.endpoint()
-    ));
-    (backend, collector, grpc)
+    let gateway = Gateway::start(&format!("server_parameters: {{{server_parameters}}}"));
+    (gateway.backend, gateway.collector, gateway.grpc)
+}
+
+/// A one-shard collector whose gRPC receiver has `keepalive: {<keepalive>}`, forwarding to a
+/// backend, with its metrics on `metrics`.
+struct Gateway {
+    backend: Backend,
+    collector: Collector,
+    grpc: u16,
+    metrics: u16,
+}
+
+impl Gateway {
+    fn start(keepalive: &str) -> Gateway {
+        let backend = Backend::start();
+        let (grpc, metrics) = (free_port(), free_port());
+        let collector = Collector::start_yaml(&format!(
+            "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:{grpc}\n        keepalive: {{{keepalive}}}\nexporters:\n  otlp: {{endpoint: {}, tls: {{insecure: true}}}}\nservice:\n  telemetry: {{metrics: {{address: 127.0.0.1:{metrics}}}}}\n  pipelines:\n    traces: {{receivers: [otlp], exporters: [otlp]}}\nshards: {{cores: 1}}\n",
+            backend.endpoint()
+        ));
+        Gateway {
+            backend,
+            collector,
+            grpc,
+            metrics,
+        }
+    }
+
+    fn too_many_pings(&self) -> f64 {
+        metric_sum(
+            self.metrics,
+            "shardgate_receiver_abusive_connections_closed_total",
+            "reason=\"too_many_pings\"",
+        )
+    }
+}
+
+/// Sends PING `i` and reads until its ACK (returned) or a GOAWAY (returned) arrives, ACKing
+/// the server's SETTINGS; `None` when neither comes.
+fn ping(raw: &mut Raw, i: u64) -> Option<Frame> {
+    if !raw.send(&frame(PING, 0, 0, &i.to_be_bytes())) {
+        return None;
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        match raw.next(deadline.saturating_duration_since(Instant::now()))? {
+            f if f.kind == SETTINGS && f.flags == 0 => {
+                raw.send(&frame(SETTINGS, 0x1, 0, &[]));
+            }
+            f if f.kind == GOAWAY => return Some(f),
+            f if f.kind == PING && f.flags == 0x1 && f.payload == i.to_be_bytes() => {
+                return Some(f)
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Checks `goaway` is ENHANCE_YOUR_CALM with debug data `too_many_pings`, naming
+/// `last_stream`.
+fn assert_too_many_pings(goaway: &Frame, last_stream: u32) {
+    assert_eq!(goaway.kind, GOAWAY, "{goaway:?}");
+    assert_eq!(goaway.error_code(), Some(ENHANCE_YOUR_CALM), "{goaway:?}");
+    assert_eq!(&goaway.payload[8..], b"too_many_pings", "{goaway:?}");
+    let named = u32::from_be_bytes(goaway.payload[..4].try_into().unwrap());
+    assert_eq!(named, last_stream, "{goaway:?}");
 }
 
 /// Scenario: `max_connection_age: 1s`, `max_connection_age_grace: 1s`; a raw client keeps a
@@ -132,4 +195,93 @@ fn a_silent_client_is_pinged_and_closed_if_it_does_not_answer() {
     assert!(start.elapsed() >= Duration::from_millis(1900));
     let pings = answering.join().expect("answering client");
     assert!(pings >= 2, "pinged {pings} times in 4s");
+}
+
+/// Scenario: `enforcement_policy: {min_time: 10s}`; a raw client opens a stream (and leaves
+/// it open), then pings 4 times in a row. Guarantee: the first ping is free and the next
+/// three are strikes, so the 4th gets GOAWAY ENHANCE_YOUR_CALM "too_many_pings" (naming
+/// stream 1) and the connection is closed, counted as `too_many_pings`; a request on a new
+/// connection then succeeds.
+#[test]
+fn pings_faster_than_min_time_with_a_stream_open_get_too_many_pings() {
+    let gateway = Gateway::start("enforcement_policy: {min_time: 10s}");
+    let mut raw = Raw::connect(gateway.grpc, &[]);
+    assert!(raw.send(&frame(HEADERS, END_HEADERS, 1, &export_headers(&[]))));
+    for i in 0..3 {
+        let ack = ping(&mut raw, i).expect("an answer");
+        assert_eq!(ack.kind, PING, "ping {i} is acknowledged: {ack:?}");
+    }
+    let goaway = ping(&mut raw, 3).expect("GOAWAY on the third strike");
+    assert_too_many_pings(&goaway, 1);
+    let (_, closed) = raw.goaway_then_close(Duration::from_secs(10));
+    assert!(closed, "closed after GOAWAY");
+    assert!(common::wait_until(WAIT, || gateway.too_many_pings() == 1.0));
+    common::export_traces(gateway.grpc, named_spans_request(0, 0, 1))
+        .expect("a new connection is served");
+    assert!(common::wait_until(WAIT, || gateway.backend.spans().len() == 1));
+}
+
+/// Scenario: `enforcement_policy: {min_time: 1s, permit_without_stream: true}`; a raw client
+/// with no stream pings 4 times, 1.1s apart. Guarantee: every ping is acknowledged, no
+/// GOAWAY, nothing counted.
+#[test]
+fn pings_at_min_time_without_a_stream_are_permitted_when_the_policy_says_so() {
+    let gateway = Gateway::start("enforcement_policy: {min_time: 1s, permit_without_stream: true}");
+    let mut raw = Raw::connect(gateway.grpc, &[]);
+    for i in 0..4 {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(1100));
+        }
+        let answer = ping(&mut raw, i).expect("an answer");
+        assert_eq!(answer.kind, PING, "ping {i} is acknowledged: {answer:?}");
+    }
+    assert_eq!(gateway.too_many_pings(), 0.0);
+}
+
+/// Scenario: `enforcement_policy: {min_time: 1s}` (no pings without a stream); a raw client
+/// with no stream pings 1.1s apart, as in the permitted case. Guarantee: without a stream
+/// pings must be 2 hours apart, so the 4th ping (the third strike) gets GOAWAY
+/// ENHANCE_YOUR_CALM "too_many_pings" and the connection is closed, counted once.
+#[test]
+fn pings_without_a_stream_strike_out_unless_permitted() {
+    let gateway = Gateway::start("enforcement_policy: {min_time: 1s}");
+    let mut raw = Raw::connect(gateway.grpc, &[]);
+    for i in 0..3 {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(1100));
+        }
+        let ack = ping(&mut raw, i).expect("an answer");
+        assert_eq!(ack.kind, PING, "ping {i} is acknowledged: {ack:?}");
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    let goaway = ping(&mut raw, 3).expect("GOAWAY on the third strike");
+    assert_too_many_pings(&goaway, 0);
+    let (_, closed) = raw.goaway_then_close(Duration::from_secs(10));
+    assert!(closed, "closed after GOAWAY");
+    assert!(common::wait_until(WAIT, || gateway.too_many_pings() == 1.0));
+}
+
+/// Scenario: `enforcement_policy: {}` (grpc-go's 5 minutes, no pings without a stream); a
+/// raw client sends 10 requests one after another and pings after each answer, as grpc-go
+/// clients' BDP estimation does. Guarantee: each answer clears the strikes, so no ping is
+/// refused and every request is answered.
+#[test]
+fn a_ping_after_each_answer_is_never_a_strike() {
+    let gateway = Gateway::start("enforcement_policy: {}");
+    let mut raw = Raw::connect(gateway.grpc, &[]);
+    let body = grpc_message(&named_spans_request(0, 0, 1).encode_to_vec());
+    for i in 0..10u32 {
+        let id = 1 + 2 * i;
+        let mut request = frame(HEADERS, END_HEADERS, id, &export_headers(&[]));
+        request.extend(frame(DATA, END_STREAM, id, &body));
+        assert!(raw.send(&request), "request {i} sent");
+        let answered = raw.until(Duration::from_secs(10), |f| {
+            f.stream == id && f.kind == HEADERS && f.flags & END_STREAM != 0
+        });
+        assert!(answered.is_some(), "request {i} answered with trailers");
+        let answer = ping(&mut raw, u64::from(i)).expect("an answer");
+        assert_eq!(answer.kind, PING, "ping {i} is acknowledged: {answer:?}");
+    }
+    assert_eq!(gateway.too_many_pings(), 0.0);
+    assert!(common::wait_until(WAIT, || gateway.backend.spans().len() == 10));
 }

@@ -53,7 +53,7 @@ pub struct TransportCounters {
     /// TLS handshakes that failed (no or an untrusted client certificate, not TLS, timeout).
     pub tls_handshake_failures: Counter,
     /// HTTP/2 connections closed for abuse, per `Abuse::ALL` reason.
-    pub abusive_connections: [Counter; 4],
+    pub abusive_connections: [Counter; shardgate_io::h2_server::Abuse::ALL.len()],
 }
 
 /// One receiver's counters on one shard.

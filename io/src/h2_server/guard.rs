@@ -1,23 +1,34 @@
 //! Guards one HTTP/2 server connection against what a client controls and `h2` does not
-//! bound: floods of PING, SETTINGS and RST_STREAM frames, and a reader that stops reading.
+//! bound: floods of PING, SETTINGS and RST_STREAM frames, pings more frequent than the
+//! keepalive enforcement policy allows, and a reader that stops reading.
 //!
 //! [`Guarded`] sits between the socket (plaintext or TLS) and `h2`. It reads every frame
-//! header the client sends (9 bytes each; payloads are skipped, never copied) and keeps a
-//! token bucket per frame class; a write that makes no progress for `send_timeout` fails.
-//! Either trips the connection's [`Tripwire`], on which the serve loop sends GOAWAY with
-//! ENHANCE_YOUR_CALM and closes it. Other connections share nothing with this one.
+//! header the client sends (9 bytes each; payloads are skipped, never copied), keeps a
+//! token bucket per frame class and counts ping strikes; a write that makes no progress for
+//! `send_timeout` fails. Any of these trips the connection's [`Tripwire`], on which the
+//! serve loop sends GOAWAY with ENHANCE_YOUR_CALM and closes it. Other connections share
+//! nothing with this one.
+//!
+//! The guard also follows the frame headers `h2` writes: as grpc-go, each HEADERS or DATA
+//! frame the server sends clears the client's ping strikes. And `h2` sends no debug data in
+//! its GOAWAY, while gRPC clients back off only on the debug data `too_many_pings`, so for
+//! that reason the guard writes the GOAWAY itself:
+//! 1. the outgoing frame headers say where each outgoing frame ends;
+//! 2. once tripped, it lets `h2` finish the frame under way, then writes its own GOAWAY;
+//! 3. whatever `h2` writes after that (its own GOAWAY included) is dropped, as the
+//!    connection is closing.
 
 use std::cell::Cell;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{ready, Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::keepalive::Activity;
+use super::keepalive::{Activity, Enforcement, PingStrikes};
 
 /// Why a client's connection was closed by the guard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,15 +44,18 @@ pub enum Abuse {
     /// `h2` itself closed the connection with ENHANCE_YOUR_CALM (for example a CONTINUATION
     /// flood, or too many streams reset before they were accepted).
     ProtocolLimit,
+    /// The client pinged more often than `keepalive.enforcement_policy` allows.
+    TooManyPings,
 }
 
 impl Abuse {
     /// Every reason, in a fixed order (for per-reason counters).
-    pub const ALL: [Abuse; 4] = [
+    pub const ALL: [Abuse; 5] = [
         Abuse::ControlFlood,
         Abuse::ResetFlood,
         Abuse::StalledReader,
         Abuse::ProtocolLimit,
+        Abuse::TooManyPings,
     ];
 
     /// This reason's position in [`Abuse::ALL`].
@@ -56,6 +70,7 @@ impl Abuse {
             Abuse::ResetFlood => "reset_flood",
             Abuse::StalledReader => "stalled_reader",
             Abuse::ProtocolLimit => "protocol_limit",
+            Abuse::TooManyPings => "too_many_pings",
         }
     }
 }
@@ -180,7 +195,11 @@ const HEADERS: u8 = 0x1;
 const RST_STREAM: u8 = 0x3;
 const SETTINGS: u8 = 0x4;
 const PING: u8 = 0x6;
+const GOAWAY: u8 = 0x7;
 const ACK: u8 = 0x1;
+
+/// The debug data of a GOAWAY for too many pings, which gRPC clients look for (gRFC A8).
+const TOO_MANY_PINGS: &[u8] = b"too_many_pings";
 
 /// One frame header as read off the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,9 +207,11 @@ pub(crate) struct FrameHead {
     pub(crate) len: u32,
     pub(crate) kind: u8,
     pub(crate) flags: u8,
+    pub(crate) stream: u32,
 }
 
-/// Finds frame headers in the client's byte stream, whatever the read boundaries.
+/// Finds frame headers in a connection's byte stream, whatever the read or write
+/// boundaries.
 pub(crate) struct FrameScan {
     preface_left: usize,
     head: [u8; FRAME_HEAD_LEN],
@@ -210,6 +231,24 @@ impl Default for FrameScan {
 }
 
 impl FrameScan {
+    /// A scan of the server's side of the stream, which has no preface.
+    pub(crate) fn outgoing() -> FrameScan {
+        FrameScan {
+            preface_left: 0,
+            ..FrameScan::default()
+        }
+    }
+
+    /// Bytes left before the current frame ends (0 at a frame boundary). Within a frame
+    /// header it counts to the header's end only, as the payload length is not known yet.
+    pub(crate) fn to_boundary(&self) -> usize {
+        match (self.preface_left, self.have, self.skip) {
+            (0, 0, skip) => skip,
+            (0, have, _) => FRAME_HEAD_LEN - have,
+            (preface, _, _) => preface,
+        }
+    }
+
     /// Feeds the next bytes of the stream; calls `on_frame` for each complete frame header.
     pub(crate) fn feed(&mut self, mut bytes: &[u8], mut on_frame: impl FnMut(FrameHead)) {
         let preface = self.preface_left.min(bytes.len());
@@ -235,10 +274,38 @@ impl FrameScan {
                     len,
                     kind: h[3],
                     flags: h[4],
+                    // The top bit is reserved (RFC 9113 §4.1).
+                    stream: u32::from_be_bytes([h[5], h[6], h[7], h[8]]) & 0x7fff_ffff,
                 });
             }
         }
     }
+}
+
+/// The GOAWAY the guard writes itself, ahead of `h2`'s (see the module docs).
+#[derive(Debug, PartialEq, Eq)]
+enum Farewell {
+    None,
+    /// Due at the next outgoing frame boundary; `sent` bytes of `frame` are written.
+    Due {
+        frame: Vec<u8>,
+        sent: usize,
+    },
+    /// Written: `h2`'s bytes from here on are dropped.
+    Sent,
+}
+
+/// A GOAWAY frame (RFC 9113 §6.8) naming `last_stream` as the last one processed.
+fn goaway_frame(last_stream: u32, reason: h2::Reason, debug_data: &[u8]) -> Vec<u8> {
+    let len = 8 + debug_data.len();
+    let mut frame = Vec::with_capacity(FRAME_HEAD_LEN + len);
+    // At most 8 + 14 bytes: the 24-bit length cannot overflow.
+    frame.extend_from_slice(&(len as u32).to_be_bytes()[1..]);
+    frame.extend_from_slice(&[GOAWAY, 0, 0, 0, 0, 0]);
+    frame.extend_from_slice(&(last_stream & 0x7fff_ffff).to_be_bytes());
+    frame.extend_from_slice(&u32::from(reason).to_be_bytes());
+    frame.extend_from_slice(debug_data);
+    frame
 }
 
 /// A server connection's socket with the guard in front of it.
@@ -247,6 +314,13 @@ pub(crate) struct Guarded<IO> {
     scan: FrameScan,
     control: Bucket,
     resets: Bucket,
+    /// Present when `keepalive.enforcement_policy` is.
+    pings: Option<PingStrikes>,
+    /// The highest stream id the client has opened (grpc-go's `maxStreamID`).
+    last_stream: u32,
+    /// The frames `h2` writes: where each ends, and whether it answers a stream.
+    written: FrameScan,
+    farewell: Farewell,
     send_timeout: Duration,
     /// Armed while a write waits on the socket; a write that completes disarms it.
     write_stall: Option<Pin<Box<glommio::timer::Timer>>>,
@@ -258,6 +332,7 @@ impl<IO> Guarded<IO> {
     pub(crate) fn new(
         io: IO,
         limits: Limits,
+        enforcement: Option<Enforcement>,
         trip: Rc<Tripwire>,
         activity: Rc<Activity>,
     ) -> Guarded<IO> {
@@ -269,6 +344,10 @@ impl<IO> Guarded<IO> {
                 limits.control_frames_per_second,
             ),
             resets: Bucket::new(limits.resets_burst, limits.resets_per_second),
+            pings: enforcement.map(PingStrikes::new),
+            last_stream: 0,
+            written: FrameScan::outgoing(),
+            farewell: Farewell::None,
             send_timeout: limits.send_timeout,
             write_stall: None,
             trip,
@@ -281,16 +360,45 @@ impl<IO> Guarded<IO> {
             scan,
             control,
             resets,
+            pings,
+            last_stream,
+            farewell,
             trip,
+            activity,
             ..
         } = self;
         scan.feed(bytes, |head| match head.kind {
-            HEADERS => control.fill(),
-            DATA if head.len > 0 => control.fill(),
-            // Each counted frame takes a token; the arm runs when none is left.
-            PING | SETTINGS if head.flags & ACK == 0 && !control.take() => {
-                trip.trip(Abuse::ControlFlood)
+            HEADERS => {
+                control.fill();
+                // New streams take ever higher ids (RFC 9113 §5.1.1); trailers name an
+                // older one.
+                *last_stream = (*last_stream).max(head.stream);
             }
+            DATA if head.len > 0 => control.fill(),
+            PING if head.flags & ACK == 0 => {
+                // Each counted frame takes a token; a flood trips when none is left.
+                // Streams count once h2 has accepted them, so one opened earlier in this same
+                // read is not counted yet; that matters only to pings min_time to 2h apart,
+                // which seldom share a read with a new stream.
+                if !control.take() {
+                    trip.trip(Abuse::ControlFlood);
+                } else if pings
+                    .as_mut()
+                    .is_some_and(|p| p.ping(Instant::now(), activity.open_streams()))
+                    && trip.tripped().is_none()
+                {
+                    *farewell = Farewell::Due {
+                        frame: goaway_frame(
+                            *last_stream,
+                            h2::Reason::ENHANCE_YOUR_CALM,
+                            TOO_MANY_PINGS,
+                        ),
+                        sent: 0,
+                    };
+                    trip.trip(Abuse::TooManyPings);
+                }
+            }
+            SETTINGS if head.flags & ACK == 0 && !control.take() => trip.trip(Abuse::ControlFlood),
             RST_STREAM if !resets.take() => trip.trip(Abuse::ResetFlood),
             _ => {}
         });
@@ -318,6 +426,80 @@ impl<IO> Guarded<IO> {
             )));
         }
         Poll::Pending
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> Guarded<IO> {
+    /// Follows bytes `h2` has written.
+    fn wrote(&mut self, bytes: &[u8]) {
+        let Guarded { written, pings, .. } = self;
+        // Without a policy no ping strikes and no farewell is ever due: nothing to follow.
+        let Some(pings) = pings else {
+            return;
+        };
+        written.feed(bytes, |head| {
+            if matches!(head.kind, HEADERS | DATA) {
+                pings.answered();
+            }
+        });
+    }
+
+    /// Writes the farewell GOAWAY if it is due and `h2` is between frames. Ready once
+    /// nothing is left to do before `h2`'s next bytes.
+    fn poll_farewell(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Farewell::Due { frame, sent } = &mut self.farewell {
+            if self.written.to_boundary() > 0 {
+                return Poll::Ready(Ok(()));
+            }
+            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &frame[*sent..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            *sent += n;
+            if *sent == frame.len() {
+                self.farewell = Farewell::Sent;
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// One write of `h2`'s bytes, with the farewell put in at a frame boundary.
+    fn write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        ready!(self.poll_farewell(cx))?;
+        let buf = match self.farewell {
+            // The connection is closing: what h2 writes now need not reach the client.
+            Farewell::Sent => return Poll::Ready(Ok(buf.len())),
+            // Mid-frame: up to the frame's end only, so the farewell follows it.
+            Farewell::Due { .. } => &buf[..self.written.to_boundary().min(buf.len())],
+            Farewell::None => buf,
+        };
+        let n = ready!(Pin::new(&mut self.io).poll_write(cx, buf))?;
+        self.wrote(&buf[..n]);
+        Poll::Ready(Ok(n))
+    }
+
+    fn write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if self.farewell != Farewell::None {
+            let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| b);
+            return self.write(cx, first);
+        }
+        let n = ready!(Pin::new(&mut self.io).poll_write_vectored(cx, bufs))?;
+        let mut left = n;
+        for buf in bufs {
+            let take = left.min(buf.len());
+            self.wrote(&buf[..take]);
+            left -= take;
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    fn flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_farewell(cx))?;
+        Pin::new(&mut self.io).poll_flush(cx)
     }
 }
 
@@ -350,7 +532,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Guarded<IO> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let poll = Pin::new(&mut this.io).poll_write(cx, buf);
+        let poll = this.write(cx, buf);
         this.deadline(cx, poll)
     }
 
@@ -360,7 +542,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Guarded<IO> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let poll = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        let poll = this.write_vectored(cx, bufs);
         this.deadline(cx, poll)
     }
 
@@ -370,12 +552,16 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Guarded<IO> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let poll = Pin::new(&mut this.io).poll_flush(cx);
+        let poll = this.flush(cx);
         this.deadline(cx, poll)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+        let this = self.get_mut();
+        // h2 shuts down between frames, so a farewell still due goes out here at the latest.
+        let poll = this.flush(cx);
+        ready!(this.deadline(cx, poll))?;
+        Pin::new(&mut this.io).poll_shutdown(cx)
     }
 }
 
@@ -425,5 +611,99 @@ mod tests {
         trip.trip(Abuse::ResetFlood);
         trip.trip(Abuse::ControlFlood);
         assert_eq!(trip.tripped(), Some(Abuse::ResetFlood));
+    }
+
+    fn ping_policy(min_time_secs: u64) -> Option<Enforcement> {
+        Some(Enforcement {
+            min_time: Duration::from_secs(min_time_secs),
+            permit_without_stream: false,
+        })
+    }
+
+    fn guarded(enforcement: Option<Enforcement>) -> Guarded<Vec<u8>> {
+        let activity = Rc::new(Activity::new(Instant::now()));
+        let trip = Rc::new(Tripwire::default());
+        Guarded::new(Vec::new(), Limits::default(), enforcement, trip, activity)
+    }
+
+    fn write_all(guarded: &mut Guarded<Vec<u8>>, mut bytes: &[u8], piece: usize) {
+        let mut cx = Context::from_waker(Waker::noop());
+        while !bytes.is_empty() {
+            let end = piece.min(bytes.len());
+            match Pin::new(&mut *guarded).poll_write(&mut cx, &bytes[..end]) {
+                Poll::Ready(Ok(n)) => bytes = &bytes[n..],
+                other => panic!("write: {other:?}"),
+            }
+        }
+    }
+
+    fn frames_in(bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        let mut frames = Vec::new();
+        let mut rest = bytes;
+        while rest.len() >= FRAME_HEAD_LEN {
+            let len = u32::from_be_bytes([0, rest[0], rest[1], rest[2]]) as usize;
+            frames.push((rest[3], rest[FRAME_HEAD_LEN..FRAME_HEAD_LEN + len].to_vec()));
+            rest = &rest[FRAME_HEAD_LEN + len..];
+        }
+        assert!(rest.is_empty(), "a frame was cut: {rest:?}");
+        frames
+    }
+
+    #[test]
+    fn the_farewell_goaway_follows_the_frame_under_way_and_nothing_after_it() {
+        let data = frame(DATA, 0, &[5; 100]);
+        let mut reset = frame(RST_STREAM, 0, &[0, 0, 0, 8]);
+        reset.extend(frame(GOAWAY, 0, &[0; 8]));
+        for piece in [1, 9, 10, 64, 200] {
+            let mut guarded = guarded(ping_policy(10));
+            // h2 is 50 bytes into a DATA frame when the client strikes out.
+            write_all(&mut guarded, &data[..50], piece);
+            let mut pings = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+            pings.extend(frame(HEADERS, 0x4, &[1; 4]));
+            for i in 0..5u8 {
+                pings.extend(frame(PING, 0, &[i; 8]));
+            }
+            guarded.inspect(&pings);
+            assert_eq!(guarded.trip.tripped(), Some(Abuse::TooManyPings));
+            let mut rest = data[50..].to_vec();
+            rest.extend(&reset);
+            write_all(&mut guarded, &rest, piece);
+            let mut cx = Context::from_waker(Waker::noop());
+            assert!(matches!(
+                Pin::new(&mut guarded).poll_shutdown(&mut cx),
+                Poll::Ready(Ok(()))
+            ));
+            let frames = frames_in(&guarded.io);
+            let kinds: Vec<u8> = frames.iter().map(|f| f.0).collect();
+            assert_eq!(kinds, vec![DATA, GOAWAY], "written in pieces of {piece}");
+            let (last_stream, code) = (&frames[1].1[..4], &frames[1].1[4..8]);
+            assert_eq!(last_stream, [0, 0, 0, 1], "stream 1 was the last opened");
+            assert_eq!(code, [0, 0, 0, 0xb], "ENHANCE_YOUR_CALM");
+            assert_eq!(&frames[1].1[8..], TOO_MANY_PINGS);
+        }
+    }
+
+    #[test]
+    fn each_answer_the_server_writes_clears_the_strikes() {
+        let pings = |from: u8| -> Vec<u8> {
+            let mut out = Vec::new();
+            for i in from..from + 3 {
+                out.extend(frame(PING, 0, &[i; 8]));
+            }
+            out
+        };
+        let mut strict = guarded(ping_policy(10));
+        let mut first = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        first.extend(pings(0));
+        strict.inspect(&first);
+        // Two strikes so far; the server's response headers clear them.
+        write_all(&mut strict, &frame(HEADERS, 0x4, &[1; 4]), 4);
+        strict.inspect(&pings(3));
+        assert_eq!(strict.trip.tripped(), None, "cleared by the answer");
+        strict.inspect(&pings(6));
+        assert_eq!(strict.trip.tripped(), Some(Abuse::TooManyPings));
+        let mut relaxed = guarded(None);
+        relaxed.inspect(&[first, pings(3), pings(6)].concat());
+        assert_eq!(relaxed.trip.tripped(), None, "no policy: only the budget");
     }
 }

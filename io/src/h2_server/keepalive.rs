@@ -1,11 +1,15 @@
 //! Connection lifetime and liveness, as grpc-go's `keepalive.ServerParameters` (the official
-//! collector's `keepalive.server_parameters`).
+//! collector's `keepalive.server_parameters`), and the client's ping rate, as grpc-go's
+//! `keepalive.EnforcementPolicy` (`keepalive.enforcement_policy`).
 //!
 //! Each connection gets one small task that sleeps until its next deadline: the connection's
 //! age, its idle time, or the client's silence. It pings a silent client and closes it when
 //! the ping goes unanswered; it asks the serve loop (through [`Notice`]) to send GOAWAY when
 //! the connection is too old or idle, so clients reconnect and SO_REUSEPORT spreads them
 //! over the shards again.
+//!
+//! The enforcement policy is judged per client PING by [`PingStrikes`], which the socket
+//! guard feeds with the frame headers it reads and those the server writes.
 
 use std::cell::Cell;
 use std::future::poll_fn;
@@ -28,6 +32,9 @@ pub struct Keepalive {
     pub time: Duration,
     /// How long that ping may go unanswered before the connection is closed.
     pub timeout: Duration,
+    /// How often the client may ping; `None` enforces nothing (the control-frame budget in
+    /// [`super::Limits`] still bounds floods).
+    pub enforcement: Option<Enforcement>,
 }
 
 impl Default for Keepalive {
@@ -39,7 +46,89 @@ impl Default for Keepalive {
             max_connection_age_grace: None,
             time: Duration::from_secs(2 * 3600),
             timeout: Duration::from_secs(20),
+            enforcement: None,
         }
+    }
+}
+
+/// grpc-go's `keepalive.EnforcementPolicy`: how often a client may ping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Enforcement {
+    /// Least time between two client pings while streams are open (or always, when
+    /// `permit_without_stream`).
+    pub min_time: Duration,
+    /// Whether a client may ping at `min_time` with no stream open; if not, such pings must
+    /// be 2 hours apart.
+    pub permit_without_stream: bool,
+}
+
+impl Default for Enforcement {
+    /// grpc-go's defaults: 5 minutes between pings, none without a stream.
+    fn default() -> Self {
+        Enforcement {
+            min_time: Duration::from_secs(5 * 60),
+            permit_without_stream: false,
+        }
+    }
+}
+
+/// Least time between client pings on a connection with no stream, unless the policy
+/// permits them (grpc-go's `defaultPingTimeout`).
+const NO_STREAM_PING_INTERVAL: Duration = Duration::from_secs(2 * 3600);
+
+/// Strikes a client may have; the next one closes the connection (grpc-go's
+/// `maxPingStrikes`).
+const PING_STRIKES_MAX: u32 = 2;
+
+/// One connection's ping strikes under an [`Enforcement`] policy, as grpc-go's
+/// `http2Server.handlePing` counts them:
+/// 1. a client PING (never an ACK) that comes sooner than allowed after the previous one is
+///    a strike; the first PING never is;
+/// 2. "allowed" is `min_time`, or [`NO_STREAM_PING_INTERVAL`] when no stream is open and
+///    the policy does not permit pings without one;
+/// 3. the first PING after the server sent HEADERS or DATA clears the strikes and is not
+///    judged (a client's BDP ping follows each answer it gets);
+/// 4. a strike past [`PING_STRIKES_MAX`] closes the connection.
+#[derive(Debug)]
+pub(crate) struct PingStrikes {
+    policy: Enforcement,
+    strikes: u32,
+    last_ping: Option<Instant>,
+    reset: bool,
+}
+
+impl PingStrikes {
+    pub(crate) fn new(policy: Enforcement) -> PingStrikes {
+        PingStrikes {
+            policy,
+            strikes: 0,
+            last_ping: None,
+            reset: false,
+        }
+    }
+
+    /// The server wrote a HEADERS or DATA frame.
+    pub(crate) fn answered(&mut self) {
+        self.reset = true;
+    }
+
+    /// Judges a client PING at `now` with `open_streams` open; true once the client has
+    /// struck out.
+    pub(crate) fn ping(&mut self, now: Instant, open_streams: usize) -> bool {
+        let last = self.last_ping.replace(now);
+        if std::mem::take(&mut self.reset) {
+            self.strikes = 0;
+            return false;
+        }
+        let allowed = if open_streams == 0 && !self.policy.permit_without_stream {
+            NO_STREAM_PING_INTERVAL
+        } else {
+            self.policy.min_time
+        };
+        if last.is_some_and(|last| now.saturating_duration_since(last) < allowed) {
+            self.strikes += 1;
+        }
+        self.strikes > PING_STRIKES_MAX
     }
 }
 
@@ -95,6 +184,11 @@ impl Activity {
             open_streams: Cell::new(0),
             idle_since: Cell::new(now),
         }
+    }
+
+    /// Streams accepted whose handlers have not finished (grpc-go's active streams).
+    pub(crate) fn open_streams(&self) -> usize {
+        self.open_streams.get()
     }
 
     /// The client sent bytes.
@@ -225,7 +319,7 @@ pub(crate) async fn run(
         let step = life.step(
             now,
             activity.last_read.get(),
-            activity.open_streams.get(),
+            activity.open_streams(),
             activity.idle_since.get(),
         );
         match step {
@@ -337,5 +431,55 @@ mod tests {
             life.step(t0 + secs(23), answered, 0, t0),
             Step::Post(Action::Close)
         );
+    }
+
+    fn strikes(min_time: u64, permit_without_stream: bool) -> PingStrikes {
+        PingStrikes::new(Enforcement {
+            min_time: secs(min_time),
+            permit_without_stream,
+        })
+    }
+
+    #[test]
+    fn the_third_early_ping_strikes_out_and_the_first_is_free() {
+        let t0 = Instant::now();
+        let mut pings = strikes(10, false);
+        // With a stream open: 10s apart is allowed, sooner is a strike.
+        assert!(!pings.ping(t0, 1), "first ping");
+        assert!(!pings.ping(t0 + secs(1), 1), "strike 1");
+        assert!(!pings.ping(t0 + secs(11), 1), "10s later: no strike");
+        assert!(!pings.ping(t0 + secs(12), 1), "strike 2");
+        assert!(pings.ping(t0 + secs(13), 1), "strike 3");
+    }
+
+    #[test]
+    fn without_a_stream_pings_must_be_two_hours_apart_unless_permitted() {
+        let t0 = Instant::now();
+        let mut strict = strikes(1, false);
+        let mut permissive = strikes(1, true);
+        let mut struck = (false, false);
+        for i in 0..4 {
+            let at = t0 + Duration::from_millis(1100 * i);
+            struck = (strict.ping(at, 0), permissive.ping(at, 0));
+        }
+        assert_eq!(struck, (true, false));
+        let mut strict = strikes(1, false);
+        for hours in 0..5 {
+            assert!(!strict.ping(t0 + NO_STREAM_PING_INTERVAL * hours, 0));
+        }
+    }
+
+    #[test]
+    fn an_answer_clears_the_strikes_and_the_next_ping_is_free() {
+        let t0 = Instant::now();
+        let mut pings = strikes(300, false);
+        assert!(!pings.ping(t0, 0));
+        assert!(!pings.ping(t0, 0), "strike 1");
+        assert!(!pings.ping(t0, 0), "strike 2");
+        pings.answered();
+        assert!(!pings.ping(t0, 1), "cleared, not judged");
+        assert!(!pings.ping(t0, 1), "strike 1");
+        assert!(!pings.ping(t0, 1), "strike 2");
+        assert!(pings.ping(t0, 1), "strike 3");
     }
 }

@@ -23,7 +23,7 @@ use h2::{Reason, RecvStream};
 use http::Request;
 
 pub use guard::{Abuse, Limits};
-pub use keepalive::Keepalive;
+pub use keepalive::{Enforcement, Keepalive};
 pub use respond::Respond;
 
 use crate::tls::Conn;
@@ -47,7 +47,7 @@ pub struct H2ServerSettings {
     pub max_frame_bytes: u32,
     /// Budgets for control frames, resets and stalled reads.
     pub limits: Limits,
-    /// Connection age, idle time and liveness pings.
+    /// Connection age, idle time, liveness pings and the client's ping rate.
     pub keepalive: Keepalive,
 }
 
@@ -83,7 +83,13 @@ where
 {
     let trip = Rc::new(Tripwire::default());
     let activity = Rc::new(Activity::new(std::time::Instant::now()));
-    let io = Guarded::new(conn.into(), settings.limits, trip.clone(), activity.clone());
+    let io = Guarded::new(
+        conn.into(),
+        settings.limits,
+        settings.keepalive.enforcement,
+        trip.clone(),
+        activity.clone(),
+    );
     let mut connection = h2::server::Builder::new()
         .max_concurrent_streams(settings.max_concurrent_streams)
         .initial_window_size(settings.stream_window_bytes)

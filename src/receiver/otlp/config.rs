@@ -52,7 +52,8 @@ pub struct GrpcServerConfig {
     pub tls: Option<ServerTlsConfig>,
     /// The authenticator extension every request must pass (`auth.authenticator`).
     pub auth: Option<ComponentId>,
-    /// Connection age, idle time and liveness pings (`keepalive.server_parameters`).
+    /// Connection age, idle time, liveness pings (`keepalive.server_parameters`) and the
+    /// client's ping rate (`keepalive.enforcement_policy`).
     pub keepalive: Keepalive,
 }
 

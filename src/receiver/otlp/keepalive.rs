@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_yaml::Value;
-use shardgate_io::h2_server::Keepalive;
+use shardgate_io::h2_server::{Enforcement, Keepalive};
 
-use crate::config::de::{self, join, warn_ignored};
+use crate::config::de;
 use crate::config::duration::GoDuration;
 use crate::config::error::Errors;
 
@@ -18,7 +18,9 @@ const TIME_MIN: Duration = Duration::from_secs(1);
 #[serde(deny_unknown_fields, default)]
 struct RawKeepalive {
     server_parameters: Option<RawServerParameters>,
-    enforcement_policy: Option<Value>,
+    /// `enforcement_policy:` with a null body is the policy with grpc-go's defaults.
+    #[serde(deserialize_with = "de::present")]
+    enforcement_policy: Option<RawEnforcementPolicy>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -31,8 +33,20 @@ struct RawServerParameters {
     timeout: Option<GoDuration>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawEnforcementPolicy {
+    min_time: Option<GoDuration>,
+    permit_without_stream: bool,
+}
+
 /// Decodes `keepalive` at `path`; unset or zero values keep grpc-go's defaults (no age or
-/// idle limit, ping after 2h of silence, wait 20s).
+/// idle limit, ping after 2h of silence, wait 20s; pings 5m apart, none without a stream).
+///
+/// Pings are judged only when `enforcement_policy` is present. grpc-go (so otelcol) judges
+/// them by those defaults even when it is absent; shardgate then leaves pings to its
+/// control-frame budget (`shards.h2_control_frames_*`), which is looser, so a client that
+/// works with otelcol works here.
 pub(crate) fn parse(body: Option<Value>, path: &str, errs: &mut Errors) -> Keepalive {
     let defaults = Keepalive::default();
     let Some(body) = body else {
@@ -41,23 +55,25 @@ pub(crate) fn parse(body: Option<Value>, path: &str, errs: &mut Errors) -> Keepa
     let Some(raw) = errs.take(de::decode::<RawKeepalive>(body, path)) else {
         return defaults;
     };
-    // Ping enforcement is left to shardgate's own control-frame budget for now
-    // (`shards.h2_control_frames_*`).
-    warn_ignored(
-        errs,
-        &join(path, "enforcement_policy"),
-        &raw.enforcement_policy,
-    );
-    let Some(p) = raw.server_parameters else {
-        return defaults;
-    };
     let forever = |d: Option<GoDuration>| d.map(|d| d.0).filter(|d| !d.is_zero());
+    // grpc-go's `MinTime` of 0 is its 5 minutes.
+    let enforcement = raw.enforcement_policy.map(|e| Enforcement {
+        min_time: forever(e.min_time).unwrap_or(Enforcement::default().min_time),
+        permit_without_stream: e.permit_without_stream,
+    });
+    let Some(p) = raw.server_parameters else {
+        return Keepalive {
+            enforcement,
+            ..defaults
+        };
+    };
     Keepalive {
         max_connection_idle: forever(p.max_connection_idle),
         max_connection_age: forever(p.max_connection_age),
         max_connection_age_grace: forever(p.max_connection_age_grace),
         time: forever(p.time).map_or(defaults.time, |t| t.max(TIME_MIN)),
         timeout: forever(p.timeout).unwrap_or(defaults.timeout),
+        enforcement,
     }
 }
 
@@ -83,18 +99,59 @@ mod tests {
         assert_eq!(k.max_connection_age_grace, None, "0 is infinity");
         assert_eq!(k.time, TIME_MIN, "raised to 1s");
         assert_eq!(k.timeout, Duration::from_secs(5));
+        assert_eq!(k.enforcement, None);
         let (k, _) = keepalive("{}");
         assert_eq!(k, Keepalive::default());
     }
 
     #[test]
-    fn unknown_keys_are_errors_and_enforcement_is_a_warning() {
-        let (_, errs) = keepalive("server_parameters: {max_age: 1s}");
-        assert!(!errs.is_empty());
-        let (_, errs) = keepalive("enforcement_policy: {min_time: 10s}");
-        assert!(
-            format!("{errs:?}").contains("enforcement_policy"),
-            "{errs:?}"
+    fn enforcement_policy_as_grpc_go_reads_it() {
+        let (k, errs) = keepalive(
+            "server_parameters: {time: 30s}\nenforcement_policy: {min_time: 10s, permit_without_stream: true}",
         );
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(k.time, Duration::from_secs(30));
+        let want = Enforcement {
+            min_time: Duration::from_secs(10),
+            permit_without_stream: true,
+        };
+        assert_eq!(k.enforcement, Some(want));
+        let (k, errs) = keepalive("enforcement_policy: {min_time: 1s}");
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(k.time, Keepalive::default().time, "server_parameters unset");
+        assert_eq!(
+            k.enforcement.map(|e| (e.min_time, e.permit_without_stream)),
+            Some((Duration::from_secs(1), false))
+        );
+    }
+
+    #[test]
+    fn an_empty_or_zero_policy_is_grpc_gos_five_minutes_without_stream_pings() {
+        let five_minutes = Some(Enforcement {
+            min_time: Duration::from_secs(300),
+            permit_without_stream: false,
+        });
+        for yaml in [
+            "enforcement_policy: {}",
+            "enforcement_policy:",
+            "enforcement_policy: {min_time: 0s}",
+        ] {
+            let (k, errs) = keepalive(yaml);
+            assert!(errs.is_empty(), "{yaml}: {errs:?}");
+            assert_eq!(k.enforcement, five_minutes, "{yaml}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        for yaml in [
+            "server_parameters: {max_age: 1s}",
+            "enforcement_policy: {min_time: 10s, max_pings: 3}",
+            "enforcement_policy: {permit_without_stream: maybe}",
+            "enforcement_policy: {min_time: -1s}",
+        ] {
+            let (_, errs) = keepalive(yaml);
+            assert!(!errs.is_empty(), "{yaml}");
+        }
     }
 }
