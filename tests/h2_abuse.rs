@@ -35,10 +35,16 @@ impl Gateway {
 
     /// As [`Gateway::start`], with `shards` (`key: value, `…) added to the `shards:` section.
     fn start_with(shards: &str) -> Gateway {
+        Gateway::start_configured("", shards)
+    }
+
+    /// As [`Gateway::start_with`], with `grpc` (`, key: value`…) added to the receiver's
+    /// `grpc:` protocol.
+    fn start_configured(grpc_extra: &str, shards: &str) -> Gateway {
         let backend = Backend::start();
         let (grpc, metrics) = (free_port(), free_port());
         let collector = Collector::start_yaml(&format!(
-            "receivers:\n  otlp:\n    protocols:\n      grpc: {{endpoint: 127.0.0.1:{grpc}}}\nexporters:\n  otlp: {{endpoint: {}, tls: {{insecure: true}}}}\nservice:\n  telemetry: {{metrics: {{address: 127.0.0.1:{metrics}}}}}\n  pipelines:\n    traces: {{receivers: [otlp], exporters: [otlp]}}\nshards: {{{shards}cores: 1, h2_send_timeout: 1s}}\n",
+            "receivers:\n  otlp:\n    protocols:\n      grpc: {{endpoint: 127.0.0.1:{grpc}{grpc_extra}}}\nexporters:\n  otlp: {{endpoint: {}, tls: {{insecure: true}}}}\nservice:\n  telemetry: {{metrics: {{address: 127.0.0.1:{metrics}}}}}\n  pipelines:\n    traces: {{receivers: [otlp], exporters: [otlp]}}\nshards: {{{shards}cores: 1, h2_send_timeout: 1s}}\n",
             backend.endpoint()
         ));
         let runtime = common::runtime();
@@ -208,10 +214,29 @@ fn settings_flood_closes_the_connection() {
     gateway.assert_closed_for(&mut raw, "control_flood");
 }
 
-/// Scenario: 5000 PING frames and nothing else. Guarantee: GOAWAY ENHANCE_YOUR_CALM.
+/// A gRPC keepalive policy that lets a client ping as often as it likes, so only the
+/// control-frame budget stands between it and a flood.
+const PINGS_PERMITTED: &str =
+    ", keepalive: {enforcement_policy: {min_time: 1ns, permit_without_stream: true}}";
+
+/// Scenario: 5000 PING frames and nothing else, under otelcol's default keepalive policy.
+/// Guarantee: GOAWAY ENHANCE_YOUR_CALM `too_many_pings` at the third early ping.
 #[test]
 fn ping_flood_closes_the_connection() {
     let mut gateway = Gateway::start();
+    let mut raw = Raw::connect(gateway.grpc, &[]);
+    let burst: Vec<u8> = (0..5000u64)
+        .flat_map(|i| frame(PING, 0, 0, &i.to_be_bytes()))
+        .collect();
+    raw.send(&burst);
+    gateway.assert_closed_for(&mut raw, "too_many_pings");
+}
+
+/// Scenario: the same flood where the keepalive policy permits any ping. Guarantee: the
+/// control-frame budget closes it, GOAWAY ENHANCE_YOUR_CALM.
+#[test]
+fn ping_flood_past_a_permissive_policy_closes_the_connection() {
+    let mut gateway = Gateway::start_configured(PINGS_PERMITTED, "");
     let mut raw = Raw::connect(gateway.grpc, &[]);
     let burst: Vec<u8> = (0..5000u64)
         .flat_map(|i| frame(PING, 0, 0, &i.to_be_bytes()))
@@ -290,7 +315,8 @@ fn stalled_reader_is_closed_after_the_send_timeout() {
 /// can reach a client that reads nothing), counted as a stalled reader.
 #[test]
 fn unread_socket_is_dropped_after_the_send_timeout() {
-    let mut gateway = Gateway::start_with("h2_control_frames_burst: 100000000, ");
+    let mut gateway =
+        Gateway::start_configured(PINGS_PERMITTED, "h2_control_frames_burst: 100000000, ");
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     // Before connect, so the advertised window stays small.
     socket.set_recv_buffer_size(4096).unwrap();

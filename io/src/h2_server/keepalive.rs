@@ -38,7 +38,9 @@ pub struct Keepalive {
 }
 
 impl Default for Keepalive {
-    /// grpc-go's defaults: no age or idle limit; ping after 2 hours of silence, wait 20s.
+    /// grpc-go's defaults: no age or idle limit; ping after 2 hours of silence, wait 20s;
+    /// client pings judged by grpc-go's default policy, which otelcol's receivers apply
+    /// whether or not `enforcement_policy` is configured.
     fn default() -> Self {
         Keepalive {
             max_connection_idle: None,
@@ -46,7 +48,7 @@ impl Default for Keepalive {
             max_connection_age_grace: None,
             time: Duration::from_secs(2 * 3600),
             timeout: Duration::from_secs(20),
-            enforcement: None,
+            enforcement: Some(Enforcement::default()),
         }
     }
 }

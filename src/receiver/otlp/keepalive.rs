@@ -43,10 +43,10 @@ struct RawEnforcementPolicy {
 /// Decodes `keepalive` at `path`; unset or zero values keep grpc-go's defaults (no age or
 /// idle limit, ping after 2h of silence, wait 20s; pings 5m apart, none without a stream).
 ///
-/// Pings are judged only when `enforcement_policy` is present. grpc-go (so otelcol) judges
-/// them by those defaults even when it is absent; shardgate then leaves pings to its
-/// control-frame budget (`shards.h2_control_frames_*`), which is looser, so a client that
-/// works with otelcol works here.
+/// Pings are judged by that policy when `enforcement_policy` is absent too: grpc-go sets
+/// its defaults up whatever the options say, and otelcol's default server config carries
+/// an empty policy, so a client pinging more often than every 5 minutes gets
+/// `too_many_pings` from otelcol and from shardgate alike.
 pub(crate) fn parse(body: Option<Value>, path: &str, errs: &mut Errors) -> Keepalive {
     let defaults = Keepalive::default();
     let Some(body) = body else {
@@ -57,10 +57,13 @@ pub(crate) fn parse(body: Option<Value>, path: &str, errs: &mut Errors) -> Keepa
     };
     let forever = |d: Option<GoDuration>| d.map(|d| d.0).filter(|d| !d.is_zero());
     // grpc-go's `MinTime` of 0 is its 5 minutes.
-    let enforcement = raw.enforcement_policy.map(|e| Enforcement {
-        min_time: forever(e.min_time).unwrap_or(Enforcement::default().min_time),
-        permit_without_stream: e.permit_without_stream,
-    });
+    let enforcement = raw
+        .enforcement_policy
+        .map(|e| Enforcement {
+            min_time: forever(e.min_time).unwrap_or(Enforcement::default().min_time),
+            permit_without_stream: e.permit_without_stream,
+        })
+        .or(defaults.enforcement);
     let Some(p) = raw.server_parameters else {
         return Keepalive {
             enforcement,
@@ -99,7 +102,8 @@ mod tests {
         assert_eq!(k.max_connection_age_grace, None, "0 is infinity");
         assert_eq!(k.time, TIME_MIN, "raised to 1s");
         assert_eq!(k.timeout, Duration::from_secs(5));
-        assert_eq!(k.enforcement, None);
+        // No policy configured: grpc-go's (and so otelcol's) default policy.
+        assert_eq!(k.enforcement, Some(Enforcement::default()));
         let (k, _) = keepalive("{}");
         assert_eq!(k, Keepalive::default());
     }
