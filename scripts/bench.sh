@@ -33,8 +33,13 @@
 #   --collector-cpu N      (default 0)   --load-cpu N   (default 1)
 #   --collector-cpus LIST  run the collector with one shard per listed CPU (e.g. 0,1) instead
 #                          of one on --collector-cpu; the reference run is skipped then (its
-#                          sink has one core)
+#                          sink has one core); RESULT then also gives min_shard_share (the
+#                          smallest shard's share of the items exported) and
+#                          handed_off_requests
 #   --connections N        client connections (default 2)   --in-flight N  per connection (4)
+#   --attributes N         put an `attributes` processor with N upsert actions before batch,
+#                          so the collector, not the generator or the sink, is what limits
+#                          a closed loop (each request's spans are decoded and re-encoded)
 #   --rebalance            run every repeat twice, rebalancing off then on
 #                          (shards.rebalance.enabled), and print the on/off ratio of each
 #                          figure's median. With --connections 1 --collector-cpus 0,1: one
@@ -78,6 +83,7 @@ connections=2
 in_flight=4
 rebalance_compare=0
 run_rebalance=""
+attributes=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --rate) rates+=("$2"); shift 2 ;;
@@ -99,7 +105,8 @@ while [ $# -gt 0 ]; do
         --connections) connections=$2; shift 2 ;;
         --in-flight) in_flight=$2; shift 2 ;;
         --rebalance) rebalance_compare=1; shift ;;
-        -h|--help) sed -n '2,53p' "$0"; exit 0 ;;
+        --attributes) attributes=$2; shift 2 ;;
+        -h|--help) sed -n '2,58p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -157,13 +164,20 @@ start_shardgate() { # port sink_port workdir → writes config, starts, writes w
         exporter_tls="tls: {ca_file: $tls_dir/ca.pem}"
         sink_host=localhost
     fi
+    local actions="" chain="batch"
+    if [ "$attributes" -gt 0 ]; then
+        local a
+        for a in $(seq "$attributes"); do actions+="{key: bench.attr$a, value: v$a, action: upsert}, "; done
+        actions=", attributes: {actions: [${actions%, }]}"
+        chain="attributes, batch"
+    fi
     cat >"$dir/collector.yaml" <<YAML
 receivers: {otlp: {protocols: {$receiver}}}
-processors: {batch: {send_batch_size: 8192, timeout: 200ms}}
+processors: {batch: {send_batch_size: 8192, timeout: 200ms}$actions}
 exporters: {otlp: {endpoint: "$sink_host:$sink_port", $exporter_tls, compression: $export_compression}}
 service:
   telemetry: {metrics: {readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: $metrics_port}}}}]}}
-  pipelines: {$signal: {receivers: [otlp], processors: [batch], exporters: [otlp]}}
+  pipelines: {$signal: {receivers: [otlp], processors: [$chain], exporters: [otlp]}}
 shards: {cores: [$collector_cpus]$(rebalance_yaml)}
 YAML
     local args=(--config "$dir/collector.yaml")
@@ -283,6 +297,8 @@ one_run() { # rate → prints one RESULT line
     local hwm server_p99
     hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
     server_p99=$(server_p99_us "$metrics_port")
+    local split
+    split=$(shard_split "$metrics_port")
     kill -TERM "$pid"
     # A collector started by COLLECTOR_CMD is not our child: poll until it has drained and exited.
     if ! wait "$pid" 2>/dev/null; then
@@ -295,10 +311,10 @@ one_run() { # rate → prints one RESULT line
     local ref
     ref=$(reference_run "$rate")
     python3 - "$rate" "$warm" "$main" "$sink" "$c0" "$c1" "$hz" "$k0" "$k1" "$w0" "$w1" \
-        "$rss_idle" "$hwm" "$ready_ms" "$dir/rss" "$server_p99" "$ref" <<'PY'
+        "$rss_idle" "$hwm" "$ready_ms" "$dir/rss" "$server_p99" "$ref" "$split" <<'PY'
 import sys, statistics
 rate, warm, main, sink = sys.argv[1:5]
-server_p99, ref = sys.argv[16], sys.argv[17]
+server_p99, ref, split = sys.argv[16], sys.argv[17], sys.argv[18]
 c0, c1, hz = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
 k0, k1, w0, w1 = map(int, sys.argv[8:12])
 rss_idle, hwm, ready_ms, rss_file = sys.argv[12:16]
@@ -323,6 +339,7 @@ print(f"RESULT rate={rate} items_per_s_per_core={m['items_per_s']} "
       f"load_core_util_pct={load_util:.0f} load_cpu_s={m['cpu_s']} "
       f"refused={m['refused']} failed={m['failed']} loss={loss} duplicates={dups}"
       + (f" server_p99_le_us={server_p99}" if server_p99 else "")
+      + (f" {split}" if split else "")
       + (f" ref_p50_us={kv(ref)['p50_us']} ref_p99_us={kv(ref)['p99_us']}" if ref else "")
       + (f" ref_cpu_ms_per_million={ref_cpu:.0f} cpu_vs_ref={1000 * cpu_s * 1e6 / max(1, acked) / max(1e-9, ref_cpu):.2f}"
          if ref else ""))
@@ -344,6 +361,25 @@ for le, count in sorted(((float(k), v) for k, v in buckets.items()), key=lambda 
     if total and count >= 0.99 * total:
         print(f"{le * 1e6:.0f}")
         break
+PY
+}
+
+shard_split() { # metrics_port → with several shards: the smallest shard's share of the items
+    # exported, and the requests handed between shards (shardgate only)
+    [ -z "${COLLECTOR_CMD:-}" ] && [ "$collector_cpus" != "$collector_cpu" ] || return 0
+    python3 - "$1" <<'PY' || true
+import sys, urllib.request
+text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5).read().decode()
+sent, handed = {}, 0.0
+for line in text.splitlines():
+    if line.startswith("otelcol_exporter_sent_"):
+        shard = line.split('shard="', 1)[1].split('"', 1)[0]
+        sent[shard] = sent.get(shard, 0) + float(line.rsplit(" ", 1)[1])
+    elif line.startswith("shardgate_rebalance_handed_off_requests_total"):
+        handed += float(line.rsplit(" ", 1)[1])
+total = sum(sent.values())
+if total:
+    print(f"min_shard_share={min(sent.values()) / total:.2f} handed_off_requests={handed:.0f}")
 PY
 }
 

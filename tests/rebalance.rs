@@ -197,8 +197,17 @@ fn one_connection_is_shared_by_both_shards_and_delivered_once() {
         "shardgate_rebalance_taken_over_requests_total",
         "",
     );
+    let bounced = metric_sum(
+        metrics_port,
+        "shardgate_rebalance_bounced_requests_total",
+        "",
+    );
     assert!(handed > 0.0, "nothing was handed off");
-    assert_eq!(handed, taken, "every request handed off was taken over");
+    assert_eq!(
+        handed,
+        taken + bounced,
+        "every request handed off was taken over or sent back"
+    );
     collector.sigterm();
     assert!(collector.wait_exit(WAIT).success(), "{}", collector.logs());
 }

@@ -270,6 +270,7 @@ fn counters_add_up_across_two_shards() {
     assert_eq!(
         total(&samples, "shardgate_rebalance_handed_off_requests_total"),
         total(&samples, "shardgate_rebalance_taken_over_requests_total")
+            + total(&samples, "shardgate_rebalance_bounced_requests_total")
     );
 }
 

@@ -220,6 +220,11 @@ fn rebalance_families(shard: &ShardCounters, sh: &str, f: &mut Families) {
             "Body bytes of the requests this shard took over",
             r.taken_over_bytes.get(),
         ),
+        (
+            "shardgate_rebalance_bounced_requests_total",
+            "Requests this shard took out of its mailbox and sent back, its budget being full",
+            r.bounced.get(),
+        ),
     ] {
         f.add(
             name.into(),

@@ -121,6 +121,8 @@ pub struct RebalanceCounters {
     pub kept_full: Counter,
     /// Requests kept because the chosen peer was draining.
     pub kept_closed: Counter,
+    /// Requests taken out of this shard's mailbox and sent back: its budget had no room.
+    pub bounced: Counter,
     /// Share of its requests the shard hands off now, in thousandths.
     pub share_permille: Gauge,
     /// Bytes waiting in this shard's mailbox, as of its last load measurement.

@@ -9,7 +9,8 @@
 //! item is admitted once (by the shard that will hold it), counted once and delivered once.
 //!
 //! A full or closed mailbox leaves the request with the busy shard, which takes it in (or
-//! refuses it retryably) as it would without rebalancing.
+//! refuses it retryably) as it would without rebalancing; so does a peer whose own budget
+//! has no room for it when it takes it out: it sends the request back untouched.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -40,14 +41,22 @@ pub struct Work {
     signal: Signal,
     body: Bytes,
     codec: Option<Codec>,
-    reply: oneshot::Sender<Result<(), IngestError>>,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// A peer's answer to a request handed to it.
+pub enum Reply {
+    /// It took the request in (`Ok`: acknowledge) or refused it.
+    Done(Result<(), IngestError>),
+    /// It had no room for the request and did not look at it: the body comes back.
+    Bounced(Bytes),
 }
 
 /// Every shard's hand-off mailbox (created once, before the shards start).
 pub type Mailboxes = Mesh<Work>;
 
 /// Where the answer to a handed-off request comes from.
-pub type Answer = oneshot::Receiver<Result<(), IngestError>>;
+pub type Answer = oneshot::Receiver<Reply>;
 
 /// What [`Handoff::offer`] did with a request.
 pub enum Offer {
@@ -246,8 +255,6 @@ impl Handoff {
 
     fn take_over(&self, work: Work) {
         let c = &self.counters.rebalance;
-        c.taken_over_requests.add(1);
-        c.taken_over_bytes.add(work.body.len() as u64);
         let ingest = self
             .intakes
             .borrow()
@@ -257,15 +264,25 @@ impl Handoff {
             .and_then(|w| w.upgrade());
         let Some(ingest) = ingest else {
             // Every shard registers the same intakes; a miss is a bug, answered retryably.
-            let _ = work.reply.send(Err(IngestError::HandoffLost));
+            let _ = work.reply.send(Reply::Done(Err(IngestError::HandoffLost)));
             return;
         };
+        // Full here too: the busy shard may still have room, so it gets the request back
+        // rather than the client a refusal. (The check is on the body as sent; admission
+        // proper reserves its decompressed size.)
+        if !self.budget.has_room(work.body.len()) {
+            c.bounced.add(1);
+            let _ = work.reply.send(Reply::Bounced(work.body));
+            return;
+        }
+        c.taken_over_requests.add(1);
+        c.taken_over_bytes.add(work.body.len() as u64);
         let taking_over = self.taking_over.clone();
         taking_over.set(taking_over.get() + 1);
         task::spawn_local(async move {
             let result = ingest.take_in(work.signal, work.body, work.codec).await;
             // The client may be gone (its shard answered nobody); the data is in either way.
-            let _ = work.reply.send(result);
+            let _ = work.reply.send(Reply::Done(result));
             taking_over.set(taking_over.get().saturating_sub(1));
         })
         .detach();

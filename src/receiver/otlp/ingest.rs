@@ -29,7 +29,7 @@ use crate::pipeline::payload::Payload;
 use crate::pipeline::routes::Routes;
 use crate::pipeline::PipelineError;
 use crate::processor::chunk::TransformError;
-use crate::receiver::handoff::{Handoff, Offer};
+use crate::receiver::handoff::{Handoff, Offer, Reply};
 use crate::signal::Signal;
 
 /// Why a body was not taken; transports map each to their status codes.
@@ -185,10 +185,12 @@ impl Ingest {
             None => body,
             Some((handoff, intake)) => match handoff.offer(*intake, signal, body, codec) {
                 Offer::Kept(body) => body,
-                Offer::Sent(answer) => {
+                Offer::Sent(answer) => match answer.await {
+                    Ok(Reply::Done(result)) => return result,
+                    Ok(Reply::Bounced(body)) => body,
                     // A dropped sender: the peer stopped (it failed) without taking it in.
-                    return answer.await.unwrap_or(Err(IngestError::HandoffLost));
-                }
+                    Err(_) => return Err(IngestError::HandoffLost),
+                },
             },
         };
         self.take_in(signal, body, codec).await
