@@ -13,7 +13,7 @@ use signal_hook::iterator::Signals;
 use crate::config::{Config, CoresSpec, ProcessorConfig};
 use crate::observe::{Phase, Registry};
 use crate::processor::memory_limiter::{self, Monitor};
-use crate::receiver::handoff::Mailboxes;
+use crate::receiver::Mailboxes;
 use crate::shard;
 use shardgate_shards::pressure::Limits;
 

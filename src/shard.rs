@@ -19,9 +19,9 @@ use crate::config::Config;
 use crate::observe::{ShardCounters, ShardObserver};
 use crate::pipeline::budget::Budget;
 use crate::pipeline::build::{self, ShardGraph};
-use crate::receiver::handoff::{Abandon, Handoff, Mailboxes};
+use crate::receiver::handoff::{Abandon, Handoff};
 use crate::receiver::listen::Connections;
-use crate::receiver::ShardIo;
+use crate::receiver::{Mailboxes, ShardIo};
 
 /// How often the drain checks whether connections and exports have finished.
 const DRAIN_POLL_INTERVAL: Duration = Duration::from_millis(10);

@@ -13,6 +13,8 @@
 //! has no room for it when it takes it out: it sends the request back untouched.
 
 use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,7 +29,6 @@ use shardgate_shards::{task, DrainSignal, LoadPublisher};
 use crate::config::{Config, RebalanceConfig, ReceiverConfig};
 use crate::observe::ShardCounters;
 use crate::pipeline::budget::Budget;
-use crate::receiver::otlp::ingest::{Ingest, IngestError};
 use crate::signal::Signal;
 
 /// A change of load score (in thousandths) worth telling the peers at once.
@@ -35,42 +36,59 @@ const REPUBLISH_DELTA_PERMILLE: u16 = 20;
 /// How often an unchanged load is told again (a peer that started late hears it).
 const REPUBLISH_INTERVAL: Duration = Duration::from_secs(1);
 
+/// What a receiver takes requests in with on a shard, as a peer's hand-off reaches it.
+pub trait Intake: 'static {
+    /// Why a request was not taken in; it goes back to the shard holding the client.
+    type Error: Send + 'static;
+
+    /// The refusal for a request whose peer stopped before it answered.
+    fn lost() -> Self::Error;
+
+    /// Takes a request handed over by a peer in on this shard.
+    fn take_over(
+        self: Rc<Self>,
+        signal: Signal,
+        body: Bytes,
+        codec: Option<Codec>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), Self::Error>>>>;
+}
+
 /// A request handed to another shard, with the way back for its answer.
-pub struct Work {
+pub struct Work<E> {
     intake: usize,
     signal: Signal,
     body: Bytes,
     codec: Option<Codec>,
-    reply: oneshot::Sender<Reply>,
+    reply: oneshot::Sender<Reply<E>>,
 }
 
 /// A peer's answer to a request handed to it.
-pub enum Reply {
+pub enum Reply<E> {
     /// It took the request in (`Ok`: acknowledge) or refused it.
-    Done(Result<(), IngestError>),
+    Done(Result<(), E>),
     /// It had no room for the request and did not look at it: the body comes back.
     Bounced(Bytes),
 }
 
 /// Every shard's hand-off mailbox (created once, before the shards start).
-pub type Mailboxes = Mesh<Work>;
+pub type Mailboxes<E> = Mesh<Work<E>>;
 
 /// Where the answer to a handed-off request comes from.
-pub type Answer = oneshot::Receiver<Reply>;
+pub type Answer<E> = oneshot::Receiver<Reply<E>>;
 
 /// What [`Handoff::offer`] did with a request.
-pub enum Offer {
+pub enum Offer<E> {
     /// It went to a peer; await its answer.
-    Sent(Answer),
+    Sent(Answer<E>),
     /// It stays here: take it in locally.
     Kept(Bytes),
 }
 
 /// One shard's side of rebalancing: its balancer, its mailbox and the receivers' intakes
 /// that requests taken over are fed to.
-pub struct Handoff {
+pub struct Handoff<I: Intake> {
     shard: usize,
-    mesh: Mailboxes,
+    mesh: Mailboxes<I::Error>,
     budget: Budget,
     counters: Arc<ShardCounters>,
     thresholds: Thresholds,
@@ -80,21 +98,21 @@ pub struct Handoff {
     /// `receiver/transport` of every intake, in the same order on every shard (config order):
     /// a request names its intake by position.
     names: Vec<String>,
-    intakes: RefCell<Vec<Option<Weak<Ingest>>>>,
+    intakes: RefCell<Vec<Option<Weak<I>>>>,
     /// Requests taken over and not yet answered.
     taking_over: Rc<Cell<usize>>,
 }
 
-impl Handoff {
+impl<I: Intake> Handoff<I> {
     /// Shard `shard`'s side of rebalancing for `config`, or `None` when it is off or there
     /// is no peer to hand to.
     pub fn new(
         shard: usize,
         config: &Config,
-        mesh: Option<Mailboxes>,
+        mesh: Option<Mailboxes<I::Error>>,
         budget: &Budget,
         counters: Arc<ShardCounters>,
-    ) -> Option<Rc<Handoff>> {
+    ) -> Option<Rc<Handoff<I>>> {
         let settings: &RebalanceConfig = &config.shards.rebalance;
         let mesh = mesh.filter(|m| settings.enabled && m.len() > 1)?;
         let peers = u16::try_from(mesh.len()).unwrap_or(u16::MAX);
@@ -136,7 +154,7 @@ impl Handoff {
 
     /// Makes `ingest`, the intake `name`, the one requests for it taken over from peers go
     /// to (held weakly: the receiver owns it).
-    pub fn register(&self, name: &str, ingest: &Rc<Ingest>) {
+    pub fn register(&self, name: &str, ingest: &Rc<I>) {
         let Some(index) = self.names_position(name) else {
             return;
         };
@@ -147,7 +165,13 @@ impl Handoff {
 
     /// Sends the request to the least-loaded peer if this shard's share says so and the
     /// peer's mailbox has room; otherwise gives the body back.
-    pub fn offer(&self, intake: usize, signal: Signal, body: Bytes, codec: Option<Codec>) -> Offer {
+    pub fn offer(
+        &self,
+        intake: usize,
+        signal: Signal,
+        body: Bytes,
+        codec: Option<Codec>,
+    ) -> Offer<I::Error> {
         let Some(target) = self.target.get() else {
             return Offer::Kept(body);
         };
@@ -253,7 +277,7 @@ impl Handoff {
         self.counters.rebalance.queue_bytes.set(0);
     }
 
-    fn take_over(&self, work: Work) {
+    fn take_over(&self, work: Work<I::Error>) {
         let c = &self.counters.rebalance;
         let ingest = self
             .intakes
@@ -264,7 +288,7 @@ impl Handoff {
             .and_then(|w| w.upgrade());
         let Some(ingest) = ingest else {
             // Every shard registers the same intakes; a miss is a bug, answered retryably.
-            let _ = work.reply.send(Reply::Done(Err(IngestError::HandoffLost)));
+            let _ = work.reply.send(Reply::Done(Err(I::lost())));
             return;
         };
         // Full here too: the busy shard may still have room, so it gets the request back
@@ -280,7 +304,7 @@ impl Handoff {
         let taking_over = self.taking_over.clone();
         taking_over.set(taking_over.get() + 1);
         task::spawn_local(async move {
-            let result = ingest.take_in(work.signal, work.body, work.codec).await;
+            let result = ingest.take_over(work.signal, work.body, work.codec).await;
             // The client may be gone (its shard answered nobody); the data is in either way.
             let _ = work.reply.send(Reply::Done(result));
             taking_over.set(taking_over.get().saturating_sub(1));
@@ -299,9 +323,9 @@ fn permille(part: f64, whole: f64) -> u16 {
 /// Closes a shard's mailbox when dropped and drops what is left in it, so a peer waiting on
 /// a request handed here hears that it was lost (and refuses it retryably) instead of
 /// waiting out its drain; after a normal drain the mailbox is already empty.
-pub struct Abandon(pub Rc<Handoff>);
+pub struct Abandon<I: Intake>(pub Rc<Handoff<I>>);
 
-impl Drop for Abandon {
+impl<I: Intake> Drop for Abandon<I> {
     fn drop(&mut self) {
         let handoff = &self.0;
         handoff.mesh.close(handoff.shard);

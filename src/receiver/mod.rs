@@ -14,6 +14,9 @@ use crate::config::ShardsConfig;
 use crate::pipeline::budget::Budget;
 use listen::Connections;
 
+/// Every shard's hand-off mailbox, for requests taken in by the receivers' intakes.
+pub type Mailboxes = handoff::Mailboxes<otlp::ingest::IngestError>;
+
 /// Everything a shard's receivers share.
 pub struct ShardIo {
     /// The shard index.
@@ -30,5 +33,5 @@ pub struct ShardIo {
     pub extensions:
         std::collections::BTreeMap<crate::config::ComponentId, crate::config::ExtensionConfig>,
     /// This shard's side of rebalancing, when it hands work to peers.
-    pub handoff: Option<std::rc::Rc<handoff::Handoff>>,
+    pub handoff: Option<std::rc::Rc<otlp::ingest::ShardHandoff>>,
 }

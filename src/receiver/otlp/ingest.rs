@@ -29,7 +29,7 @@ use crate::pipeline::payload::Payload;
 use crate::pipeline::routes::Routes;
 use crate::pipeline::PipelineError;
 use crate::processor::chunk::TransformError;
-use crate::receiver::handoff::{Handoff, Offer, Reply};
+use crate::receiver::handoff::{Handoff, Intake, Offer, Reply};
 use crate::signal::Signal;
 
 /// Why a body was not taken; transports map each to their status codes.
@@ -74,6 +74,26 @@ impl From<PipelineError> for IngestError {
     }
 }
 
+/// The shard's hand-off side, fed with this shard's intakes.
+pub type ShardHandoff = Handoff<Ingest>;
+
+impl Intake for Ingest {
+    type Error = IngestError;
+
+    fn lost() -> IngestError {
+        IngestError::HandoffLost
+    }
+
+    fn take_over(
+        self: Rc<Self>,
+        signal: Signal,
+        body: Bytes,
+        codec: Option<Codec>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), IngestError>>>> {
+        Box::pin(async move { self.take_in(signal, body, codec).await })
+    }
+}
+
 /// What one receiver needs on one shard to take data in.
 pub struct Ingest {
     /// `grpc` or `http`, as the official collector's `transport` metric label says.
@@ -85,7 +105,7 @@ pub struct Ingest {
     /// The authenticator every request must pass, if `auth` is set.
     auth: Option<ServerAuth>,
     /// Where busy shards send requests, and this intake's position there.
-    handoff: Option<(Rc<Handoff>, usize)>,
+    handoff: Option<(Rc<Handoff<Ingest>>, usize)>,
 }
 
 impl Ingest {
@@ -108,7 +128,7 @@ impl Ingest {
 
     /// This intake, shared, as `name` (`receiver/transport`) in the shard's rebalancing (if
     /// it rebalances), so peers can hand it requests and it can hand them some.
-    pub fn shared(mut self, handoff: Option<&Rc<Handoff>>, name: &str) -> Rc<Ingest> {
+    pub fn shared(mut self, handoff: Option<&Rc<Handoff<Ingest>>>, name: &str) -> Rc<Ingest> {
         let Some(handoff) = handoff else {
             return Rc::new(self);
         };
