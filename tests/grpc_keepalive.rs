@@ -114,6 +114,56 @@ fn an_old_connection_gets_goaway_and_is_closed_after_the_grace() {
     assert!(at >= Duration::from_millis(1800), "closed after {at:?}");
 }
 
+/// Scenario: `max_connection_age: 1s`, `max_connection_age_grace: 10s`; a raw client opens
+/// a stream, and only after the age GOAWAY arrives sends the request's body. Guarantee: the
+/// request in flight at the GOAWAY completes (answered with trailers, its span delivered),
+/// and the connection then closes without waiting out the grace.
+#[test]
+fn a_request_in_flight_at_the_age_goaway_completes() {
+    let (backend, _collector, port) =
+        gateway("max_connection_age: 1s, max_connection_age_grace: 10s");
+    let start = Instant::now();
+    let mut raw = Raw::connect(port, &[]);
+    raw.send(&frame(HEADERS, END_HEADERS, 1, &export_headers(&[])));
+    let goaway = raw
+        .until(Duration::from_secs(10), |f| f.kind == GOAWAY)
+        .expect("GOAWAY for age");
+    assert_eq!(goaway.error_code(), Some(NO_ERROR), "{goaway:?}");
+    let last_stream = u32::from_be_bytes(goaway.payload[..4].try_into().unwrap()) & 0x7fff_ffff;
+    assert!(last_stream >= 1, "stream 1 may still finish: {goaway:?}");
+    let body = grpc_message(&named_spans_request(7, 0, 1).encode_to_vec());
+    assert!(
+        raw.send(&frame(DATA, END_STREAM, 1, &body)),
+        "the body could be sent"
+    );
+    // As a real client: ACK the server's PINGs (h2 ends a graceful shutdown once its PING
+    // is answered, with a final GOAWAY) while waiting for the answer and the close.
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let (mut answered, mut closed) = (false, false);
+    while Instant::now() < deadline {
+        match raw.next(deadline.saturating_duration_since(Instant::now())) {
+            Some(f) if f.kind == PING && f.flags == 0 => {
+                raw.send(&frame(PING, 0x1, 0, &f.payload));
+            }
+            Some(f) if f.stream == 1 && f.kind == HEADERS && f.flags & END_STREAM != 0 => {
+                answered = true;
+            }
+            Some(_) => {}
+            None => {
+                closed = Instant::now() < deadline;
+                break;
+            }
+        }
+    }
+    assert!(answered, "the in-flight request was answered");
+    assert!(common::wait_until(WAIT, || backend.spans().len() == 1));
+    assert!(closed, "closed once its last stream was done");
+    assert!(
+        start.elapsed() < Duration::from_secs(9),
+        "closed before the grace ran out"
+    );
+}
+
 /// Scenario: `max_connection_age: 1s` while a tonic client sends a span every 50 ms for 4s.
 /// Guarantee: every call succeeds (the client moves to a new connection after each GOAWAY)
 /// and every span arrives.
