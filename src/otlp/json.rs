@@ -8,7 +8,9 @@
 //!    hostile nesting is an error, never a stack overflow);
 //! 2. normalise it towards the spec's canonical form: keys written as proto field names
 //!    (`trace_id`) become lowerCamelCase (`traceId`), as protobuf's JSON mapping accepts both;
-//!    enum values written as names (`SPAN_KIND_SERVER`) become their integers;
+//!    enum values written as names (`SPAN_KIND_SERVER`) become their integers; `null` fields
+//!    are dropped and an `arrayValue`/`kvlistValue` without `values` gets an empty one (an
+//!    encoder omitting defaults writes both, and both mean the default);
 //! 3. deserialize into opentelemetry-proto's prost structs with their `with-serde` derives
 //!    (hex trace/span ids in either case, 64-bit integers as strings or numbers, base64
 //!    `bytesValue`, unknown fields ignored), recording the JSON path of any error;
@@ -153,6 +155,8 @@ fn normalise(value: &mut Value, metrics: bool) {
         match v {
             Value::Array(items) => stack.extend(items.iter_mut()),
             Value::Object(map) => {
+                // proto3's JSON mapping: `null` is the field's default, as if it were absent.
+                map.retain(|_, v| !v.is_null());
                 if map.keys().any(|k| k.contains('_')) {
                     let old = std::mem::take(map);
                     for (k, v) in old {
@@ -160,6 +164,15 @@ fn normalise(value: &mut Value, metrics: bool) {
                         // A key given both ways: the camelCase spelling wins, as it came first
                         // or is canonical; protobuf JSON parsers reject duplicates anyway.
                         map.entry(key).or_insert(v);
+                    }
+                }
+                for key in ["arrayValue", "kvlistValue"] {
+                    // An encoder that omits defaults writes an empty list as `{}`; the
+                    // derives want `values` present.
+                    if let Some(Value::Object(list)) = map.get_mut(key) {
+                        if list.get("values").is_none_or(Value::is_null) {
+                            list.insert("values".into(), Value::Array(Vec::new()));
+                        }
                     }
                 }
                 for (k, v) in map.iter_mut() {
@@ -210,6 +223,8 @@ fn enum_number(key: &str, name: &str) -> Option<i32> {
     Some(n)
 }
 
+#[cfg(test)]
+mod omitted_tests;
 mod special;
 #[cfg(test)]
 mod tests;
