@@ -1,7 +1,6 @@
 //! Client-side settings of the OTLP exporter: endpoint, compression, headers, retry and queue,
 //! with otelcol's keys, defaults and checks.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -151,12 +150,59 @@ const RESERVED_HEADERS: &[&str] = &[
     "host",
 ];
 
-/// Checks and lowercases the `headers:` map into HTTP/2-valid (name, value) pairs.
-pub(crate) fn headers(
-    raw: BTreeMap<String, Text>,
-    path: &str,
-    errs: &mut Errors,
-) -> Vec<(String, String)> {
+/// `headers:` as otelcol reads it (`configopaque.MapList`): a map of name to value, or a
+/// list of `{name, value}` entries, kept in the order written.
+#[derive(Debug, Default)]
+pub(crate) struct RawHeaders(Vec<(String, Text)>);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHeader {
+    name: String,
+    value: Text,
+}
+
+impl<'de> Deserialize<'de> for RawHeaders {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(HeadersVisitor)
+    }
+}
+
+struct HeadersVisitor;
+
+impl<'de> serde::de::Visitor<'de> for HeadersVisitor {
+    type Value = RawHeaders;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map of header names to values, or a list of {name, value}")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RawHeaders, A::Error> {
+        let mut out = Vec::new();
+        while let Some((name, value)) = map.next_entry::<String, Text>()? {
+            out.push((name, value));
+        }
+        Ok(RawHeaders(out))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawHeaders, A::Error> {
+        let mut out = Vec::new();
+        while let Some(RawHeader { name, value }) = seq.next_element()? {
+            out.push((name, value));
+        }
+        Ok(RawHeaders(out))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<RawHeaders, E> {
+        Ok(RawHeaders::default())
+    }
+}
+
+/// Checks and lowercases `headers:` into HTTP/2-valid (name, value) pairs, sorted by name
+/// (a map's order; a list's duplicates are errors either way).
+pub(crate) fn headers(raw: RawHeaders, path: &str, errs: &mut Errors) -> Vec<(String, String)> {
+    let mut raw = raw.0;
+    raw.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out: Vec<(String, String)> = Vec::with_capacity(raw.len());
     for (name, Text(value)) in raw {
         let at = join(path, &name);
@@ -387,7 +433,7 @@ pub(crate) struct SharedClient {
 /// Checks the keys both `otlp` and `otlphttp` take, as otelcol's exporter helper does.
 pub(crate) fn shared(
     compression: Option<Text>,
-    raw_headers: Option<BTreeMap<String, Text>>,
+    raw_headers: Option<RawHeaders>,
     raw_retry: Option<RawRetry>,
     raw_queue: Option<RawQueue>,
     path: &str,
@@ -487,21 +533,48 @@ mod tests {
             .contains("unknown compression"));
     }
 
+    /// otelcol's `configopaque.MapList`: both spellings give the same headers.
+    #[test]
+    fn headers_come_as_a_map_or_as_a_list_of_name_and_value() {
+        let want = vec![
+            ("x-a".to_owned(), "b".to_owned()),
+            ("x-c".to_owned(), "1".to_owned()),
+        ];
+        for text in [
+            "{X-A: b, x-c: 1}",
+            "[{name: x-c, value: 1}, {name: X-A, value: b}]",
+        ] {
+            let value: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
+            let raw: RawHeaders = super::super::de::decode(value, "h").unwrap();
+            let mut errs = Errors::default();
+            assert_eq!(headers(raw, "h", &mut errs), want, "{text}");
+            assert!(errs.is_empty(), "{text}: {errs:?}");
+        }
+        let value: serde_yaml::Value = serde_yaml::from_str("[{name: a, val: b}]").unwrap();
+        let err = super::super::de::decode::<RawHeaders>(value, "h").unwrap_err();
+        assert!(err.to_string().contains("unknown field `val`"), "{err}");
+        let value: serde_yaml::Value = serde_yaml::from_str("just-text").unwrap();
+        let err = super::super::de::decode::<RawHeaders>(value, "h").unwrap_err();
+        assert!(err.to_string().contains("a map of header names"), "{err}");
+    }
+
     #[test]
     fn headers_are_lowercased_and_checked() {
         let mut errs = Errors::default();
-        let raw: BTreeMap<String, Text> = [
-            ("X-Scope-OrgID", "tenant1"),
-            ("api-key", "12345"),
-            ("bad header", "x"),
-            ("Content-Type", "x"),
-            ("grpc-timeout", "1S"),
-            ("x-nl", "a\nb"),
-            ("x-scope-orgid", "dup"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), Text(v.to_owned())))
-        .collect();
+        let raw = RawHeaders(
+            [
+                ("X-Scope-OrgID", "tenant1"),
+                ("api-key", "12345"),
+                ("bad header", "x"),
+                ("Content-Type", "x"),
+                ("grpc-timeout", "1S"),
+                ("x-nl", "a\nb"),
+                ("x-scope-orgid", "dup"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), Text(v.to_owned())))
+            .collect(),
+        );
         let out = headers(raw, "h", &mut errs);
         assert_eq!(
             out,

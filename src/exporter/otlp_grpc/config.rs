@@ -1,6 +1,5 @@
 //! Config of the `otlp` (alias `otlp_grpc`) exporter: otelcol's keys, defaults and checks.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -48,7 +47,7 @@ struct RawOtlp {
     compression: Option<Text>,
     compression_params: Option<Value>,
     timeout: Option<GoDuration>,
-    headers: Option<BTreeMap<String, Text>>,
+    headers: Option<crate::config::client::RawHeaders>,
     tls: Option<RawTls>,
     retry_on_failure: Option<RawRetry>,
     sending_queue: Option<RawQueue>,

@@ -6,7 +6,6 @@
 //! dropped first); `traces_endpoint`, `metrics_endpoint`, `logs_endpoint` are full URLs used
 //! as written. `https://` URLs use TLS (`tls:` keys; the system's roots without `ca_file`).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -105,7 +104,7 @@ struct RawOtlpHttp {
     compression: Option<Text>,
     compression_params: Option<Value>,
     timeout: Option<GoDuration>,
-    headers: Option<BTreeMap<String, Text>>,
+    headers: Option<crate::config::client::RawHeaders>,
     tls: Option<RawTls>,
     retry_on_failure: Option<RawRetry>,
     sending_queue: Option<RawQueue>,
