@@ -22,4 +22,5 @@ pub mod receiver;
 pub mod registry;
 pub mod shard;
 pub mod signal;
+pub mod storage;
 pub mod telemetry;

@@ -1,0 +1,8 @@
+//! Durable storage for sending queues (the `file_storage` extension, in progress): each shard
+//! appends the data it acknowledges to its own segment files and replays what was not
+//! delivered after a restart.
+//!
+//! Landed so far: the record format ([`record`]), which finds where a crash cut a segment.
+//! Not yet wired to any exporter; `file_storage` is still refused by the config loader.
+
+pub mod record;
