@@ -22,6 +22,7 @@ pub mod h2_server;
 pub mod http1_client;
 pub mod http1_server;
 pub mod listener;
+pub mod segment_file;
 pub mod stream;
 pub mod system;
 pub mod timer;
