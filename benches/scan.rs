@@ -45,7 +45,7 @@ fn span(i: u64) -> Span {
         kv("http.response.status_code", Value::IntValue(200)),
         kv("server.port", Value::IntValue(443)),
         kv("user_agent.original", s("shardgate-bench/1.0 (linux)")),
-        kv("app.cache_hit", Value::BoolValue(i % 3 == 0)),
+        kv("app.cache_hit", Value::BoolValue(i.is_multiple_of(3))),
         kv("app.latency_ms", Value::DoubleValue(12.5 + i as f64)),
         kv("enduser.id", s(&format!("user-{:08}", i * 7919))),
         kv("app.request_digest", Value::BytesValue(vec![0xAB; 16])),

@@ -51,7 +51,7 @@ fn attrs(n: u64) -> Vec<KeyValue> {
         kv("s", V::StringValue(format!("text-{n} ü ✓ \"q\""))),
         kv("i", V::IntValue(-(n as i64) * 1_000_000_007)),
         kv("d", V::DoubleValue(n as f64 + 0.25)),
-        kv("b", V::BoolValue(n % 2 == 0)),
+        kv("b", V::BoolValue(n.is_multiple_of(2))),
         kv("bytes", V::BytesValue(vec![0, 255, n as u8, 10])),
         kv(
             "arr",
@@ -131,7 +131,7 @@ fn metric_request(batch: u64) -> ExportMetricsServiceRequest {
         attributes: attrs(n),
         start_time_unix_nano: 1,
         time_unix_nano: 1_700_000_000_000_000_000 + n,
-        value: Some(if n % 2 == 0 {
+        value: Some(if n.is_multiple_of(2) {
             number_data_point::Value::AsInt(n as i64 - 5)
         } else {
             number_data_point::Value::AsDouble(n as f64 * 1.5)

@@ -93,7 +93,7 @@ impl LatencySlot {
             };
             fence(Ordering::Acquire);
             let after = self.sequence.load(Ordering::Relaxed);
-            if before == after && before % 2 == 0 {
+            if before == after && before.is_multiple_of(2) {
                 break;
             }
             std::thread::yield_now();

@@ -163,7 +163,7 @@ pub(super) fn full_span(batch: u64, n: u64) -> Span {
         trace_id: id16(batch, n / 3),
         span_id: id8(batch, n),
         trace_state: format!("vendor=v{n},other=o"),
-        parent_span_id: if n % 3 == 0 {
+        parent_span_id: if n.is_multiple_of(3) {
             Vec::new()
         } else {
             id8(batch, n - 1)

@@ -31,7 +31,7 @@ fn log_body(i: usize) -> LogValue {
         0 => LogValue::String(format!("log line {i} – ✓").into()),
         1 => LogValue::Int(-(i as i64) * 1_000_000_000_000),
         2 => LogValue::Double(i as f64 / 3.0),
-        3 => LogValue::Boolean(i % 2 == 0),
+        3 => LogValue::Boolean(i.is_multiple_of(2)),
         4 => LogValue::Bytes(Box::new((0..=255u8).chain([i as u8]).collect())),
         5 => LogValue::ListAny(Box::new(vec![
             LogValue::Int(1),
@@ -143,7 +143,7 @@ fn sdk_logs_arrive_exactly_once_and_intact() {
             "{context}"
         );
         assert!(r.observed_time_unix_nano > 0, "{context}");
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             assert_eq!(r.trace_id, vec![i as u8 + 1; 16], "{context}");
             assert_eq!(r.span_id, vec![i as u8 + 2; 8], "{context}");
         }

@@ -244,7 +244,7 @@ fn scope(name: &'static str) -> InstrumentationScope {
 /// Attributes of every type the API has.
 fn typed_attributes(i: usize) -> Vec<KeyValue> {
     vec![
-        KeyValue::new("attr.bool", i % 2 == 0),
+        KeyValue::new("attr.bool", i.is_multiple_of(2)),
         KeyValue::new("attr.int", i as i64 * 1_000_000_007),
         KeyValue::new("attr.double", i as f64 + 0.25),
         KeyValue::new("attr.string", format!("value-{i}-ünïcødé")),
@@ -298,7 +298,7 @@ fn assert_typed_attributes(attributes: &[PKeyValue], i: usize, context: &str) {
         })
     };
     let expected = [
-        ("attr.bool", V::BoolValue(i % 2 == 0)),
+        ("attr.bool", V::BoolValue(i.is_multiple_of(2))),
         ("attr.int", V::IntValue(i as i64 * 1_000_000_007)),
         ("attr.double", V::DoubleValue(i as f64 + 0.25)),
         ("attr.string", V::StringValue(format!("value-{i}-ünïcødé"))),

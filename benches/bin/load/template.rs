@@ -89,7 +89,7 @@ pub(crate) fn attributes(n: usize, variant: usize, item: usize) -> Vec<KeyValue>
                 1 => IntValue(200 + (item % 7) as i64),
                 2 => StringValue("Mozilla/5.0 (X11; Linux x86_64) shardgate-load".into()),
                 3 => DoubleValue(0.25 * item as f64),
-                _ => BoolValue(item % 2 == 0),
+                _ => BoolValue(item.is_multiple_of(2)),
             };
             kv(&key, value)
         })

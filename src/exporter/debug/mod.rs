@@ -92,7 +92,8 @@ impl DebugExporter {
         }
         let n = self.window_count.get().saturating_add(1);
         self.window_count.set(n);
-        n <= self.sampling_initial || (n - self.sampling_initial) % self.sampling_thereafter == 0
+        n <= self.sampling_initial
+            || (n - self.sampling_initial).is_multiple_of(self.sampling_thereafter)
     }
 
     fn log_items(&self, payload: &Payload) {
