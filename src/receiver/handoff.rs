@@ -115,10 +115,11 @@ impl<I: Intake> Handoff<I> {
     ) -> Option<Rc<Handoff<I>>> {
         let settings: &RebalanceConfig = &config.shards.rebalance;
         let mesh = mesh.filter(|m| settings.enabled && m.len() > 1)?;
-        let peers = u16::try_from(mesh.len()).unwrap_or(u16::MAX);
-        // Evenly spread, a peer does (n-1)/n of the work; the margin above lets the receiving
-        // shard, which also reads every request off the wire, shed a little more.
-        let even = 1000 - 1000 / peers.max(1);
+        let shards = u16::try_from(mesh.len()).unwrap_or(u16::MAX);
+        // Evenly spread over n shards, the peers do (n-1)/n of the work; the margin above
+        // lets the receiving shard, which also reads every request off the wire, shed a
+        // little more.
+        let even = 1000 - 1000 / shards.max(1);
         let names = config
             .used_receivers()
             .flat_map(|(id, r)| {
