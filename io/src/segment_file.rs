@@ -124,6 +124,13 @@ impl SegmentWriter {
     }
 }
 
+/// Deletes the segment `path` (everything in it was delivered).
+pub async fn remove_segment(path: &Path) -> Result<(), SegmentError> {
+    glommio::io::remove(path)
+        .await
+        .map_err(SegmentError::at(path))
+}
+
 /// Reads the whole segment `path` (after a restart, to replay it).
 pub async fn read_segment(path: &Path) -> Result<Vec<u8>, SegmentError> {
     let file = DmaFile::open(path).await.map_err(SegmentError::at(path))?;

@@ -1,0 +1,502 @@
+//! One shard's durable log for one exporter: records appended to numbered segment files,
+//! made durable by group commit, replayed after a restart, and a segment deleted once every
+//! record in it is released (delivered, or given up on and counted).
+//!
+//! Delivery state is not written per record: a segment goes when all of it is released.
+//! So after a crash, the records of a segment that was partly delivered are replayed
+//! again: the at-least-once window is what was delivered from segments still on disk, at
+//! most one `segment_bytes` per segment not yet fully delivered.
+//!
+//! The log is shard-local and has one owner (`&mut self`); nothing here is shared.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use shardgate_io::segment_file::{self, SegmentError, SegmentWriter};
+
+use super::record::{self, End, RecordError};
+
+/// Why the log could not take or keep a record.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// `max_size` is reached: the record is refused (retryably, by the caller).
+    #[error("the queue's files hold {held} bytes of {max}: full")]
+    Full {
+        /// Bytes on disk now.
+        held: u64,
+        /// The cap.
+        max: u64,
+    },
+    /// A segment file could not be written, read or removed (the disk may be full).
+    #[error("{0}")]
+    Segment(#[from] SegmentError),
+    /// The record is larger than a record may be.
+    #[error("{0}")]
+    Record(#[from] RecordError),
+    /// The directory could not be created or listed.
+    #[error("{path}: {source}")]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// The system's reason.
+        source: std::io::Error,
+    },
+}
+
+impl LogError {
+    /// Whether the disk (not the configured cap) is what is full.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, LogError::Segment(e) if e.is_disk_full())
+    }
+}
+
+/// Sizes the log keeps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogLimits {
+    /// A segment is closed and a new one started once it holds this many bytes.
+    pub segment_bytes: u64,
+    /// Most bytes all this log's segment files may hold.
+    pub max_bytes: u64,
+}
+
+/// Where a record lives, to release it once delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RecordId {
+    segment: usize,
+    /// The record's number.
+    pub seq: u64,
+}
+
+/// A record found on disk at start, to deliver again.
+#[derive(Debug)]
+pub struct Replayed {
+    /// Release it with this once delivered.
+    pub id: RecordId,
+    /// What was appended.
+    pub payload: Vec<u8>,
+}
+
+/// A segment whose tail was cut on replay: where, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cut {
+    /// The segment file.
+    pub path: PathBuf,
+    /// How its valid data ended.
+    pub end: End,
+    /// Bytes after the valid prefix, never replayed.
+    pub dropped_bytes: u64,
+}
+
+#[derive(Debug)]
+struct Segment {
+    path: PathBuf,
+    bytes: u64,
+    records: u64,
+    released: u64,
+    /// No record will be added (an old segment, or one rolled over).
+    sealed: bool,
+}
+
+/// One shard's durable log for one exporter.
+pub struct ShardLog {
+    dir: PathBuf,
+    limits: LogLimits,
+    segments: BTreeMap<usize, Segment>,
+    /// Key of the next segment in `segments` (replayed or new).
+    next_key: usize,
+    /// Number in the name of the next segment file in `dir`.
+    next_file: usize,
+    next_seq: u64,
+    writer: Option<(usize, SegmentWriter)>,
+    bytes_on_disk: u64,
+    scratch: Vec<u8>,
+}
+
+const SEGMENT_PREFIX: &str = "segment-";
+
+impl ShardLog {
+    /// Opens the log in `dir` (created), replaying the segments found there and in
+    /// `adopted` (directories of shards that no longer run), oldest first. Returns what
+    /// to deliver again and which segment tails were cut.
+    pub async fn open(
+        dir: &Path,
+        adopted: &[PathBuf],
+        limits: LogLimits,
+    ) -> Result<(ShardLog, Vec<Replayed>, Vec<Cut>), LogError> {
+        std::fs::create_dir_all(dir).map_err(|source| LogError::Dir {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let mut files = Vec::new();
+        let mut dirs: Vec<&Path> = vec![dir];
+        dirs.extend(adopted.iter().map(PathBuf::as_path).filter(|d| *d != dir));
+        for d in dirs {
+            files.extend(segment_files(d)?);
+        }
+        let mut log = ShardLog {
+            dir: dir.to_owned(),
+            limits,
+            segments: BTreeMap::new(),
+            next_key: 0,
+            next_file: 0,
+            next_seq: 0,
+            writer: None,
+            bytes_on_disk: 0,
+            scratch: Vec::new(),
+        };
+        // New segments are numbered after every one found here, so names never collide.
+        log.next_file = files
+            .iter()
+            .filter(|(d, _, _)| d == dir)
+            .map(|(_, n, _)| n + 1)
+            .max()
+            .unwrap_or(0);
+        let mut replayed = Vec::new();
+        let mut cuts = Vec::new();
+        for (_, _, path) in files {
+            let bytes = segment_file::read_segment(&path).await?;
+            let scan = record::scan(&bytes, None);
+            let valid = scan.valid_bytes() as u64;
+            if scan.end != End::Clean {
+                cuts.push(Cut {
+                    path: path.clone(),
+                    end: scan.end,
+                    dropped_bytes: bytes.len() as u64 - valid,
+                });
+            }
+            let key = log.next_key;
+            log.next_key += 1;
+            let records = scan.records.len() as u64;
+            for r in &scan.records {
+                log.next_seq = log.next_seq.max(r.seq.saturating_add(1));
+                replayed.push(Replayed {
+                    id: RecordId {
+                        segment: key,
+                        seq: r.seq,
+                    },
+                    payload: r.payload.to_vec(),
+                });
+            }
+            let on_disk = bytes.len() as u64;
+            log.bytes_on_disk += on_disk;
+            log.segments.insert(
+                key,
+                Segment {
+                    path,
+                    bytes: on_disk,
+                    records,
+                    released: 0,
+                    sealed: true,
+                },
+            );
+            if records == 0 {
+                log.remove(key).await?;
+            }
+        }
+        Ok((log, replayed, cuts))
+    }
+
+    /// Bytes all segment files hold now (what `max_size` bounds).
+    pub fn bytes_on_disk(&self) -> u64 {
+        self.bytes_on_disk
+    }
+
+    /// Segment files on disk now.
+    pub fn segments(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Appends `payload`; it is durable once [`ShardLog::commit`] returns.
+    pub async fn append(&mut self, payload: &[u8]) -> Result<RecordId, LogError> {
+        self.scratch.clear();
+        record::encode(self.next_seq, payload, &mut self.scratch)?;
+        let size = self.scratch.len() as u64;
+        if self.bytes_on_disk.saturating_add(size) > self.limits.max_bytes {
+            return Err(LogError::Full {
+                held: self.bytes_on_disk,
+                max: self.limits.max_bytes,
+            });
+        }
+        let rolled = self
+            .writer
+            .as_ref()
+            .is_some_and(|(_, w)| w.appended_bytes() >= self.limits.segment_bytes);
+        if rolled {
+            self.seal_current().await?;
+        }
+        let (key, mut writer) = match self.writer.take() {
+            Some(current) => current,
+            None => self.start_segment().await?,
+        };
+        let appended = writer.append(&self.scratch).await;
+        self.writer = Some((key, writer));
+        appended?;
+        let id = RecordId {
+            segment: key,
+            seq: self.next_seq,
+        };
+        self.next_seq += 1;
+        self.bytes_on_disk += size;
+        if let Some(segment) = self.segments.get_mut(&key) {
+            segment.bytes += size;
+            segment.records += 1;
+        }
+        Ok(id)
+    }
+
+    /// Makes every record appended so far durable (one fdatasync for all of them).
+    pub async fn commit(&self) -> Result<(), LogError> {
+        if let Some((_, writer)) = &self.writer {
+            writer.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Marks record `id` delivered; its segment is deleted once all of it is.
+    pub async fn release(&mut self, id: RecordId) -> Result<(), LogError> {
+        let Some(segment) = self.segments.get_mut(&id.segment) else {
+            return Ok(());
+        };
+        segment.released += 1;
+        if segment.sealed && segment.released >= segment.records {
+            self.remove(id.segment).await?;
+        }
+        Ok(())
+    }
+
+    async fn start_segment(&mut self) -> Result<(usize, SegmentWriter), LogError> {
+        let key = self.next_key;
+        let path = self
+            .dir
+            .join(format!("{SEGMENT_PREFIX}{:020}", self.next_file));
+        self.next_file += 1;
+        let writer = SegmentWriter::create(&path).await?;
+        self.next_key += 1;
+        self.segments.insert(
+            key,
+            Segment {
+                path,
+                bytes: 0,
+                records: 0,
+                released: 0,
+                sealed: false,
+            },
+        );
+        Ok((key, writer))
+    }
+
+    async fn seal_current(&mut self) -> Result<(), LogError> {
+        let Some((key, writer)) = self.writer.take() else {
+            return Ok(());
+        };
+        writer.close().await?;
+        let done = self.segments.get_mut(&key).is_some_and(|s| {
+            s.sealed = true;
+            s.released >= s.records
+        });
+        if done {
+            self.remove(key).await?;
+        }
+        Ok(())
+    }
+
+    async fn remove(&mut self, key: usize) -> Result<(), LogError> {
+        let Some(segment) = self.segments.remove(&key) else {
+            return Ok(());
+        };
+        self.bytes_on_disk = self.bytes_on_disk.saturating_sub(segment.bytes);
+        segment_file::remove_segment(&segment.path).await?;
+        // An adopted shard's directory goes once its last segment has.
+        if let Some(parent) = segment.path.parent() {
+            if parent != self.dir {
+                let _ = std::fs::remove_dir(parent);
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits and closes the current segment (a clean stop).
+    pub async fn close(mut self) -> Result<(), LogError> {
+        self.seal_current().await
+    }
+}
+
+/// The segment files of `dir`, as (dir, number, path), in number order.
+fn segment_files(dir: &Path) -> Result<Vec<(PathBuf, usize, PathBuf)>, LogError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(LogError::Dir {
+                path: dir.to_owned(),
+                source,
+            })
+        }
+    };
+    let mut found: Vec<(PathBuf, usize, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name();
+            let n = name.to_str()?.strip_prefix(SEGMENT_PREFIX)?.parse().ok()?;
+            Some((dir.to_owned(), n, e.path()))
+        })
+        .collect();
+    found.sort_by_key(|(_, n, _)| *n);
+    Ok(found)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn run<T>(future: impl std::future::Future<Output = T>) -> T {
+        shardgate_shards::run_local(None, future).unwrap()
+    }
+
+    fn root(name: &str) -> PathBuf {
+        let root =
+            std::env::temp_dir().join(format!("shardgate-log-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        root
+    }
+
+    const SMALL: LogLimits = LogLimits {
+        segment_bytes: 1000,
+        max_bytes: 1 << 20,
+    };
+
+    fn payload(i: u64) -> Vec<u8> {
+        format!("request {i} ").repeat(10).into_bytes()
+    }
+
+    /// Scenario: 50 records over several segments, committed, then the process "dies"
+    /// (the log is dropped without close). Guarantee: a reopen replays all 50, in order,
+    /// intact; releasing them all deletes every segment they were in.
+    #[test]
+    fn committed_records_replay_after_a_crash_and_released_segments_go() {
+        let dir = root("crash").join("shard-0");
+        run(async {
+            let (mut log, replayed, _) = ShardLog::open(&dir, &[], SMALL).await.unwrap();
+            assert!(replayed.is_empty());
+            for i in 0..50 {
+                log.append(&payload(i)).await.unwrap();
+            }
+            log.commit().await.unwrap();
+            assert!(log.segments() > 3, "{} segments", log.segments());
+            drop(log);
+            let (mut log, replayed, cuts) = ShardLog::open(&dir, &[], SMALL).await.unwrap();
+            assert!(cuts.is_empty(), "{cuts:?}");
+            let got: Vec<Vec<u8>> = replayed.iter().map(|r| r.payload.clone()).collect();
+            let want: Vec<Vec<u8>> = (0..50).map(payload).collect();
+            assert_eq!(got, want);
+            let segments = log.segments();
+            for r in replayed {
+                log.release(r.id).await.unwrap();
+            }
+            assert_eq!(
+                log.segments(),
+                0,
+                "all {segments} replayed segments deleted"
+            );
+            assert_eq!(log.bytes_on_disk(), 0);
+            // New records go to a new segment, numbered after the old ones.
+            let id = log.append(b"after").await.unwrap();
+            assert_eq!(id.seq, 50);
+            log.close().await.unwrap();
+        });
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+    }
+
+    /// Scenario: a crash leaves garbage after the last committed record. Guarantee: the
+    /// committed records replay, the garbage is cut (reported with its size), never replayed.
+    #[test]
+    fn a_corrupted_tail_is_cut_and_reported() {
+        let dir = root("tail").join("shard-0");
+        run(async {
+            let (mut log, _, _) = ShardLog::open(&dir, &[], SMALL).await.unwrap();
+            for i in 0..3 {
+                log.append(&payload(i)).await.unwrap();
+            }
+            log.close().await.unwrap();
+        });
+        let segment = std::fs::read_dir(&dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let mut bytes = std::fs::read(&segment).unwrap();
+        let clean = bytes.len();
+        bytes.extend_from_slice(&[0x17, 0, 0, 0, 9, 9, 9, 9, 3, 0, 0, 0, 0, 0, 0, 0, 1, 2]);
+        std::fs::write(&segment, &bytes).unwrap();
+        run(async {
+            let (_, replayed, cuts) = ShardLog::open(&dir, &[], SMALL).await.unwrap();
+            assert_eq!(replayed.len(), 3);
+            assert_eq!(cuts.len(), 1, "{cuts:?}");
+            assert_eq!(cuts[0].dropped_bytes as usize, bytes.len() - clean);
+            assert!(matches!(
+                cuts[0].end,
+                End::Torn { .. } | End::Corrupt { .. }
+            ));
+        });
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+    }
+
+    /// Scenario: `max_bytes` of 2 KiB. Guarantee: appends past it are refused as `Full`,
+    /// what was appended before stays and replays.
+    #[test]
+    fn the_size_cap_refuses_new_records_and_keeps_the_old() {
+        let dir = root("cap").join("shard-0");
+        let limits = LogLimits {
+            segment_bytes: 1000,
+            max_bytes: 2048,
+        };
+        run(async {
+            let (mut log, _, _) = ShardLog::open(&dir, &[], limits).await.unwrap();
+            let mut taken = 0;
+            let refused = loop {
+                match log.append(&payload(taken)).await {
+                    Ok(_) => taken += 1,
+                    Err(e) => break e,
+                }
+            };
+            assert!(matches!(refused, LogError::Full { .. }), "{refused}");
+            assert!(!refused.is_disk_full());
+            assert!(log.bytes_on_disk() <= 2048);
+            log.commit().await.unwrap();
+            drop(log);
+            let (_, replayed, _) = ShardLog::open(&dir, &[], limits).await.unwrap();
+            assert_eq!(replayed.len() as u64, taken);
+        });
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+    }
+
+    /// Scenario: two shards wrote logs; a restart runs one shard, which adopts the other's
+    /// directory. Guarantee: it replays both, and the orphan directory goes once delivered.
+    #[test]
+    fn an_adopted_directory_is_replayed_and_removed_once_delivered() {
+        let root = root("adopt");
+        let (own, orphan) = (root.join("shard-0"), root.join("shard-1"));
+        run(async {
+            for (dir, first) in [(&own, 0), (&orphan, 100)] {
+                let (mut log, _, _) = ShardLog::open(dir, &[], SMALL).await.unwrap();
+                for i in first..first + 5 {
+                    log.append(&payload(i)).await.unwrap();
+                }
+                log.close().await.unwrap();
+            }
+            let (mut log, replayed, _) = ShardLog::open(&own, std::slice::from_ref(&orphan), SMALL)
+                .await
+                .unwrap();
+            assert_eq!(replayed.len(), 10);
+            for r in replayed {
+                log.release(r.id).await.unwrap();
+            }
+            assert_eq!(log.segments(), 0);
+        });
+        assert!(!orphan.exists(), "the adopted directory is gone");
+        assert!(own.exists());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
