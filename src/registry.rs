@@ -18,7 +18,7 @@ use crate::config::id::ComponentId;
 use crate::config::processor::ProcessorConfig;
 use crate::config::receiver::ReceiverConfig;
 use crate::exporter::{debug, otlp_grpc, otlp_http};
-use crate::extension::{basicauth, bearertokenauth, health_check};
+use crate::extension::{basicauth, bearertokenauth, health_check, zpages};
 use crate::pipeline::parts::{BuildError, MakeDelivery, MakeStage, StartReceiver};
 use crate::processor::attributes::{self, AttributesProcessor};
 use crate::processor::resource::{self, ResourceProcessor};
@@ -282,6 +282,15 @@ pub static COMPONENTS: &[ComponentType] = &[
             config: |b, p, e| {
                 health_check::config::parse(b, p, e).map(ExtensionConfig::HealthCheck)
             },
+        },
+    },
+    ComponentType {
+        name: "zpages",
+        aliases: &[],
+        signals: &[],
+        summary: "debugging pages: /debug/servicez, /debug/pipelinez, /debug/extensionz",
+        factory: Factory::Extension {
+            config: |b, p, e| zpages::config::parse(b, p, e).map(ExtensionConfig::Zpages),
         },
     },
 ];

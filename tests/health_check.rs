@@ -108,3 +108,42 @@ fn health_follows_start_run_drain_exit() {
         "endpoint still answers after exit"
     );
 }
+
+/// Scenario: a collector with `zpages` (and `health_check`) listed in `service.extensions`.
+/// Guarantee: `/debug/pipelinez` lists every pipeline with its components as configured,
+/// `/debug/servicez` and `/debug/extensionz` answer, other paths are 404.
+#[test]
+fn zpages_show_the_service_and_its_pipelines() {
+    let backend = Backend::start();
+    let (zpages_port, health_port) = (free_port(), free_port());
+    let config = Config::to_backend(&backend);
+    let yaml = config.yaml().replacen(
+        "service:\n",
+        &format!(
+            "extensions:\n  zpages:\n    endpoint: 127.0.0.1:{zpages_port}\n  health_check:\n    endpoint: 127.0.0.1:{health_port}\nservice:\n  extensions: [zpages, health_check]\n"
+        ),
+        1,
+    );
+    let _collector = Collector::start_yaml(&yaml);
+    let addr = format!("127.0.0.1:{zpages_port}");
+    let (status, body) = get(&addr, "/debug/pipelinez").expect("zpages answer");
+    assert_eq!(status, 200, "{body}");
+    for signal in ["traces", "metrics", "logs"] {
+        assert!(
+            body.contains(&format!(
+                "<td>{signal}</td><td>otlp</td><td>batch</td><td>otlp</td>"
+            )),
+            "{signal}: {body}"
+        );
+    }
+    let (status, body) = get(&addr, "/debug/servicez").expect("servicez");
+    assert_eq!(status, 200);
+    assert!(body.contains("<td>Shards</td>"), "{body}");
+    let (status, body) = get(&addr, "/debug/extensionz").expect("extensionz");
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("health_check") && body.contains("zpages"),
+        "{body}"
+    );
+    assert_eq!(get(&addr, "/debug/rpcz").map(|(s, _)| s), Some(404));
+}

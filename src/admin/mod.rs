@@ -1,5 +1,5 @@
 //! The admin listeners, off the data path: the Prometheus endpoint with the status page
-//! (`service.telemetry.metrics`) and the `health_check` extension.
+//! (`service.telemetry.metrics`), the `health_check` extension and the `zpages` extension.
 //!
 //! Each runs on its own plain `std::thread` with a small blocking HTTP server (`tiny_http`:
 //! admin traffic is a scrape every few seconds, so a thread-per-endpoint server is simpler
@@ -76,6 +76,15 @@ fn bind(path: &str, endpoint: &str) -> Result<(tiny_http::Server, SocketAddr), A
     Ok((server, addr))
 }
 
+/// Runs `serve` on a thread of its own named `admin-<what>`.
+fn spawn(what: &'static str, serve: impl FnOnce() + Send + 'static) -> Result<(), AdminError> {
+    std::thread::Builder::new()
+        .name(format!("admin-{what}"))
+        .spawn(serve)
+        .map(|_| ())
+        .map_err(|source| AdminError::Thread { what, source })
+}
+
 /// Starts every configured admin listener. A taken default metrics port (`localhost:8888`,
 /// not written in the config) only warns, so several collectors can run on one host; any
 /// other failure is returned.
@@ -85,13 +94,7 @@ pub fn start(config: &Config, registry: &Arc<Registry>) -> Result<(), AdminError
         match bind("service::telemetry::metrics", endpoint) {
             Ok((server, addr)) => {
                 let registry = registry.clone();
-                std::thread::Builder::new()
-                    .name("admin-metrics".into())
-                    .spawn(move || metrics::serve(server, &registry))
-                    .map_err(|source| AdminError::Thread {
-                        what: "metrics",
-                        source,
-                    })?;
+                spawn("metrics", move || metrics::serve(server, &registry))?;
                 tracing::info!(%addr, "Serving metrics at /metrics and a status page at /status");
             }
             Err(error) if !metrics.explicit => {
@@ -101,21 +104,29 @@ pub fn start(config: &Config, registry: &Arc<Registry>) -> Result<(), AdminError
         }
     }
     for id in &config.service.extensions {
-        let Some(ExtensionConfig::HealthCheck(hc)) = config.extensions.get(id) else {
-            continue; // validation reports extensions that are not configured
-        };
         let path = format!("extensions::{id}::endpoint");
-        let (server, addr) = bind(&path, &hc.endpoint)?;
         let registry = registry.clone();
-        let url_path = hc.path.clone();
-        std::thread::Builder::new()
-            .name("admin-health".into())
-            .spawn(move || crate::extension::health_check::serve(server, &registry, &url_path))
-            .map_err(|source| AdminError::Thread {
-                what: "health_check",
-                source,
-            })?;
-        tracing::info!(%addr, extension = %id, "Starting health_check extension");
+        match config.extensions.get(id) {
+            Some(ExtensionConfig::HealthCheck(hc)) => {
+                let (server, addr) = bind(&path, &hc.endpoint)?;
+                let url_path = hc.path.clone();
+                spawn("health", move || {
+                    crate::extension::health_check::serve(server, &registry, &url_path)
+                })?;
+                tracing::info!(%addr, extension = %id, "Starting health_check extension");
+            }
+            Some(ExtensionConfig::Zpages(z)) => {
+                let (server, addr) = bind(&path, &z.endpoint)?;
+                let pages = crate::extension::zpages::Pages::new(config);
+                spawn("zpages", move || {
+                    crate::extension::zpages::serve(server, &registry, &pages)
+                })?;
+                tracing::info!(%addr, extension = %id, "Starting zPages extension");
+            }
+            // Authenticators run inside receivers and exporters; validation reports
+            // extensions that are not configured.
+            _ => {}
+        }
     }
     Ok(())
 }

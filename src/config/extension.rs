@@ -3,6 +3,7 @@
 use crate::extension::basicauth::config::BasicAuthConfig;
 use crate::extension::bearertokenauth::config::BearerTokenConfig;
 use crate::extension::health_check::config::HealthCheckConfig;
+use crate::extension::zpages::config::ZpagesConfig;
 
 /// One configured extension.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,4 +14,6 @@ pub enum ExtensionConfig {
     BearerTokenAuth(BearerTokenConfig),
     /// `basicauth`: HTTP Basic credentials (htpasswd for receivers, client_auth for exporters).
     BasicAuth(BasicAuthConfig),
+    /// `zpages`: debugging pages (service, pipelines, extensions) on their own endpoint.
+    Zpages(ZpagesConfig),
 }

@@ -5,3 +5,4 @@ pub mod basicauth;
 pub mod bearertokenauth;
 pub mod health_check;
 pub mod secret;
+pub mod zpages;
