@@ -386,11 +386,11 @@ fn unknown_top_level_and_connectors() {
 #[test]
 fn unknown_component_types() {
     let err = err_of(&format!(
-        "{MINIMAL}  extensions: [zpages]\nextensions:\n  zpages:\n"
+        "{MINIMAL}  extensions: [pprof]\nextensions:\n  pprof:\n"
     ));
     assert_eq!(
         err,
-        "extensions: unknown type \"zpages\" for id \"zpages\"; this build supports: bearertokenauth, basicauth, health_check"
+        "extensions: unknown type \"pprof\" for id \"pprof\"; this build supports: bearertokenauth, basicauth, health_check, zpages"
     );
     let yaml = MINIMAL.replace("exporters:\n  debug:", "exporters:\n  debug:\n  kafka:");
     let err = err_of(&yaml);
