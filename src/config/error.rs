@@ -64,6 +64,23 @@ pub enum ConfigError {
         /// The types this build has in that section.
         supported: Vec<&'static str>,
     },
+    /// A component id names a well-known otelcol type that this build refuses, with why.
+    #[error(
+        "{section}: type \"{kind}\" (id \"{id}\") is not in this build: {reason}; this build supports: {}",
+        supported_list(supported)
+    )]
+    NotBuilt {
+        /// The section the id is in.
+        section: String,
+        /// The type part of the id.
+        kind: String,
+        /// The whole id as written.
+        id: String,
+        /// Why it is refused, and what to use instead where there is something.
+        reason: &'static str,
+        /// The types this build has in that section.
+        supported: Vec<&'static str>,
+    },
     /// A pipeline or `service::extensions` references a component that is not configured.
     #[error("{path}: references {role} \"{id}\" which is not configured")]
     Undefined {

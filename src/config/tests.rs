@@ -390,13 +390,13 @@ fn unknown_component_types() {
     ));
     assert_eq!(
         err,
-        "extensions: unknown type \"pprof\" for id \"pprof\"; this build supports: bearertokenauth, basicauth, health_check, zpages"
+        "extensions: type \"pprof\" (id \"pprof\") is not in this build: shardgate is not a Go program and serves no pprof profiles; profile it with perf (scripts/profile.sh); this build supports: bearertokenauth, basicauth, health_check, zpages"
     );
     let yaml = MINIMAL.replace("exporters:\n  debug:", "exporters:\n  debug:\n  kafka:");
     let err = err_of(&yaml);
     assert_eq!(
         err,
-        "exporters: unknown type \"kafka\" for id \"kafka\"; this build supports: otlp, otlp_grpc, otlphttp, otlp_http, debug"
+        "exporters: type \"kafka\" (id \"kafka\") is not in this build: not built yet; this build supports: otlp, otlp_grpc, otlphttp, otlp_http, debug"
     );
 }
 
