@@ -23,7 +23,7 @@ use crate::pipeline::parts::{BuildError, MakeDelivery, MakeStage, StartReceiver}
 use crate::processor::attributes::{self, AttributesProcessor};
 use crate::processor::resource::{self, ResourceProcessor};
 use crate::processor::transform::Rewrite;
-use crate::processor::{batch, memory_limiter};
+use crate::processor::{batch, memory_limiter, resourcedetection};
 use crate::receiver::otlp;
 use crate::signal::Signal;
 
@@ -211,6 +211,23 @@ pub static COMPONENTS: &[ComponentType] = &[
         },
     },
     ComponentType {
+        name: "resourcedetection",
+        aliases: &[],
+        signals: ALL_SIGNALS,
+        summary: "resource attributes of this host (env, system detectors)",
+        factory: Factory::Processor {
+            config: |b, p, e| {
+                resourcedetection::config::parse(b, p, e).map(ProcessorConfig::ResourceDetection)
+            },
+            stage: |config, parts| match config {
+                ProcessorConfig::ResourceDetection(c) => {
+                    Ok(parts.transform(Rewrite::Resource(ResourceProcessor::new(&c.resource))))
+                }
+                _ => Err(parts.unbuildable()),
+            },
+        },
+    },
+    ComponentType {
         name: "otlp",
         aliases: &["otlp_grpc"],
         signals: ALL_SIGNALS,
@@ -337,7 +354,6 @@ const NOT_BUILT: &[(Kind, &str, &str)] = &[
     (Kind::Processor, "transform", "OTTL is not built yet"),
     (Kind::Processor, "tail_sampling", "not built yet"),
     (Kind::Processor, "probabilistic_sampler", "not built yet"),
-    (Kind::Processor, "resourcedetection", "not built yet"),
     (Kind::Exporter, "loadbalancing", "not built yet"),
     (Kind::Exporter, "kafka", "not built yet"),
 ];

@@ -60,3 +60,45 @@ pub fn release_free_memory() {
         libc::malloc_trim(0);
     }
 }
+
+/// The host name the kernel holds (`/proc/sys/kernel/hostname`, as `os.Hostname` reads it).
+pub fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+}
+
+/// The fully qualified name of `host`: the canonical name its address lookup gives
+/// (getaddrinfo with `AI_CANONNAME`, as resolvers and otelcol's `dns` hostname source do).
+/// A blocking lookup: call it off the shards.
+pub fn canonical_name(host: &str) -> Option<String> {
+    let node = std::ffi::CString::new(host).ok()?;
+    // SAFETY: zeroed `addrinfo` is a valid hints value (all pointers null); only flags set.
+    let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
+    hints.ai_flags = libc::AI_CANONNAME;
+    hints.ai_family = libc::AF_UNSPEC;
+    let mut result: *mut libc::addrinfo = std::ptr::null_mut();
+    // SAFETY: `node` is a valid C string, `hints` a valid addrinfo, `result` an out pointer;
+    // on success the list is freed below with freeaddrinfo, exactly once.
+    let rc = unsafe { libc::getaddrinfo(node.as_ptr(), std::ptr::null(), &hints, &mut result) };
+    if rc != 0 || result.is_null() {
+        return None;
+    }
+    // SAFETY: `result` is the non-null head getaddrinfo returned; `ai_canonname` is either
+    // null or a NUL-terminated string owned by the list, copied before the list is freed.
+    let name = unsafe {
+        let canon = (*result).ai_canonname;
+        let name = if canon.is_null() {
+            None
+        } else {
+            std::ffi::CStr::from_ptr(canon)
+                .to_str()
+                .ok()
+                .map(str::to_owned)
+        };
+        libc::freeaddrinfo(result);
+        name
+    };
+    name.filter(|n| !n.is_empty())
+}

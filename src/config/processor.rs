@@ -4,6 +4,7 @@ use crate::processor::attributes::config::AttributesConfig;
 use crate::processor::batch::config::BatchConfig;
 use crate::processor::memory_limiter::config::MemoryLimiterConfig;
 use crate::processor::resource::config::ResourceConfig;
+use crate::processor::resourcedetection::config::ResourceDetectionConfig;
 use crate::signal::Signal;
 
 /// One configured processor.
@@ -17,6 +18,8 @@ pub enum ProcessorConfig {
     Resource(ResourceConfig),
     /// `memory_limiter`: refuses new data at receivers while memory is short.
     MemoryLimiter(MemoryLimiterConfig),
+    /// `resourcedetection`: attributes of this host added to every resource.
+    ResourceDetection(ResourceDetectionConfig),
 }
 
 impl ProcessorConfig {
@@ -27,6 +30,7 @@ impl ProcessorConfig {
             ProcessorConfig::Attributes(a) => a.check_signal(signal).err(),
             ProcessorConfig::Batch(_)
             | ProcessorConfig::Resource(_)
+            | ProcessorConfig::ResourceDetection(_)
             | ProcessorConfig::MemoryLimiter(_) => None,
         }
     }

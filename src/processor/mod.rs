@@ -12,4 +12,5 @@ pub mod chunk;
 pub mod matching;
 pub mod memory_limiter;
 pub mod resource;
+pub mod resourcedetection;
 pub mod transform;

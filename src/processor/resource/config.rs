@@ -37,6 +37,15 @@ pub(crate) fn parse(body: Value, path: &str, errs: &mut Errors) -> Option<Resour
     })
 }
 
+/// A resource action list given as YAML (`[{key, value, action}]`), checked as the
+/// `resource` processor checks its `attributes` (for processors that compute their actions).
+pub(crate) fn from_actions(list: Value, path: &str, errs: &mut Errors) -> Option<ResourceConfig> {
+    let raw: Vec<RawAction> = errs.take(de::decode(list, path))?;
+    Some(ResourceConfig {
+        attributes: actions(raw, path, errs),
+    })
+}
+
 /// Parses a `resource` body as `processors::resource` (for tests of the processors).
 #[cfg(test)]
 pub(crate) fn parse_resource(yaml: &str) -> Result<ResourceConfig, crate::config::ConfigError> {
