@@ -566,7 +566,7 @@ mod tests {
         );
         assert_eq!(
             testing::processor("nonesuch/x", "").map_err(err).unwrap_err(),
-            "processors: unknown type \"nonesuch\" for id \"nonesuch/x\"; this build supports: attributes, batch, memory_limiter, resource"
+            "processors: unknown type \"nonesuch\" for id \"nonesuch/x\"; this build supports: attributes, batch, memory_limiter, resource, resourcedetection"
         );
     }
 
