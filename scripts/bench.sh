@@ -54,6 +54,10 @@
 #   --tls                  run every repeat twice, plaintext then TLS in and out (load → TLS
 #                          receiver, TLS exporter → TLS sink; a test CA made with openssl),
 #                          and print the TLS/plaintext ratio of each figure's median
+#   --storage              run every repeat four times: the in-memory sending queue, then a
+#                          durable one (sending_queue.storage on file_storage, in a temp
+#                          directory) with fsync_policy always, interval and never; print each
+#                          policy's ratio to the in-memory queue for each figure's median
 #   --no-build             use the binaries already in target/release
 # Environment: COLLECTOR_CMD overrides how the collector is started (used by compare.sh);
 # it is run as `$COLLECTOR_CMD PORT SINK_PORT WORKDIR`, starts the collector in the
@@ -84,6 +88,8 @@ in_flight=4
 rebalance_compare=0
 run_rebalance=""
 attributes=0
+storage_compare=0
+run_storage=memory
 while [ $# -gt 0 ]; do
     case "$1" in
         --rate) rates+=("$2"); shift 2 ;;
@@ -106,14 +112,15 @@ while [ $# -gt 0 ]; do
         --in-flight) in_flight=$2; shift 2 ;;
         --rebalance) rebalance_compare=1; shift ;;
         --attributes) attributes=$2; shift 2 ;;
-        -h|--help) sed -n '2,58p' "$0"; exit 0 ;;
+        --storage) storage_compare=1; shift ;;
+        -h|--help) sed -n '2,62p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 [ ${#rates[@]} -gt 0 ] || rates=(100000 400000 0)
 [ -n "$collector_cpus" ] || collector_cpus=$collector_cpu
-if [ "$tls_compare" = 1 ] && [ "$rebalance_compare" = 1 ]; then
-    echo "bench.sh: --tls and --rebalance compare one thing each; give one" >&2; exit 2
+if [ $((tls_compare + rebalance_compare + storage_compare)) -gt 1 ]; then
+    echo "bench.sh: --tls, --rebalance and --storage compare one thing each; give one" >&2; exit 2
 fi
 
 if [ "$build" = 1 ]; then
@@ -171,11 +178,19 @@ start_shardgate() { # port sink_port workdir → writes config, starts, writes w
         actions=", attributes: {actions: [${actions%, }]}"
         chain="attributes, batch"
     fi
+    local queue="" extensions="" service_extensions=""
+    if [ "$run_storage" != memory ]; then
+        queue=", sending_queue: {storage: file_storage}"
+        extensions="extensions: {file_storage: {directory: $dir/queue, create_directory: true, fsync_policy: $run_storage}}"
+        service_extensions="  extensions: [file_storage]"
+    fi
     cat >"$dir/collector.yaml" <<YAML
 receivers: {otlp: {protocols: {$receiver}}}
 processors: {batch: {send_batch_size: 8192, timeout: 200ms}$actions}
-exporters: {otlp: {endpoint: "$sink_host:$sink_port", $exporter_tls, compression: $export_compression}}
+exporters: {otlp: {endpoint: "$sink_host:$sink_port", $exporter_tls, compression: $export_compression$queue}}
+$extensions
 service:
+$service_extensions
   telemetry: {metrics: {readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: $metrics_port}}}}]}}
   pipelines: {$signal: {receivers: [otlp], processors: [$chain], exporters: [otlp]}}
 shards: {cores: [$collector_cpus]$(rebalance_yaml)}
@@ -419,6 +434,20 @@ for key in rows[0]:
 '
 }
 
+# Prints TAG rate=R key=new/base=ratio for each figure's median over two sets of RESULT lines.
+ratio_line() { # base_results new_results rate tag
+    python3 -c '
+import sys, statistics
+def rows(text):
+    return [dict(p.split("=", 1) for p in l.split()[1:]) for l in text.splitlines() if l.startswith("RESULT")]
+base, new = rows(sys.argv[1]), rows(sys.argv[2])
+med = lambda rs, k: statistics.median(float(r[k]) for r in rs)
+keys = ["cpu_ms_per_million", "items_per_s_per_core", "p50_us", "p99_us", "rss_steady_kib"]
+print("   " + sys.argv[4] + " rate=" + sys.argv[3] + " " + " ".join(
+    f"{k}={med(new, k):.0f}/{med(base, k):.0f}={med(new, k) / max(1e-9, med(base, k)):.2f}" for k in keys))
+' "$1" "$2" "$3" "$4"
+}
+
 echo "== shardgate bench $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1))"
 echo "   protocol=$protocol signal=$signal compression in=$compression out=$export_compression items/request=$items duration=${duration}s warmup=${warmup}s repeats=$repeats profile=${profile:-default} collector cpu $collector_cpu, load+sink cpu $load_cpu, sink nice $sink_nice"
 status=0
@@ -428,42 +457,48 @@ for rate in "${rates[@]}"; do
     echo "-- $label"
     results=""
     tls_results=""
+    declare -A by_policy=()
     for i in $(seq "$repeats"); do
         modes=(0)
         [ "$tls_compare" = 1 ] || [ "$rebalance_compare" = 1 ] && modes=(0 1)
+        [ "$storage_compare" = 1 ] && modes=(memory always interval never)
         for mode in "${modes[@]}"; do
             run_tls=0
             [ "$tls_compare" = 1 ] && run_tls=$mode
             [ "$rebalance_compare" = 1 ] && run_rebalance=$mode
+            [ "$storage_compare" = 1 ] && run_storage=$mode
             one_run "$rate" >"$work/result"
             line=$(cat "$work/result")
             tag=""
             [ "$tls_compare" = 1 ] && { [ "$mode" = 1 ] && tag=" tls" || tag=" plaintext"; }
             [ "$rebalance_compare" = 1 ] && { [ "$mode" = 1 ] && tag=" rebalance on" || tag=" rebalance off"; }
+            [ "$storage_compare" = 1 ] && tag=" queue $mode"
             echo "   run $i$tag: ${line#RESULT }"
-            if [ "$mode" = 1 ]; then tls_results+="$line"$'\n'; else results+="$line"$'\n'; fi
+            if [ "$storage_compare" = 1 ]; then
+                by_policy[$mode]+="$line"$'\n'
+            elif [ "$mode" = 1 ]; then tls_results+="$line"$'\n'; else results+="$line"$'\n'; fi
             loss=$(field "$line" loss)
             if [ "$loss" != 0 ]; then echo "   LOSS: $loss items acked but not received" >&2; status=1; fi
         done
     done
     run_tls=0
-    if [ "$tls_compare" = 1 ] || [ "$rebalance_compare" = 1 ]; then
+    run_storage=memory
+    if [ "$storage_compare" = 1 ]; then
+        for policy in memory always interval never; do
+            echo "   queue $policy:"
+            summarise <<<"${by_policy[$policy]}"
+        done
+        for policy in always interval never; do
+            ratio_line "${by_policy[memory]}" "${by_policy[$policy]}" "$rate" "STORAGE_RATIO policy=$policy"
+        done
+    elif [ "$tls_compare" = 1 ] || [ "$rebalance_compare" = 1 ]; then
         off="plaintext" on="TLS in and out" tag=TLS_RATIO
         [ "$rebalance_compare" = 1 ] && off="rebalance off" on="rebalance on" tag=REBALANCE_RATIO
         echo "   $off:"
         summarise <<<"$results"
         echo "   $on:"
         summarise <<<"$tls_results"
-        python3 -c '
-import sys, statistics
-def rows(text):
-    return [dict(p.split("=", 1) for p in l.split()[1:]) for l in text.splitlines() if l.startswith("RESULT")]
-plain, tls = rows(sys.argv[1]), rows(sys.argv[2])
-med = lambda rs, k: statistics.median(float(r[k]) for r in rs)
-keys = ["cpu_ms_per_million", "items_per_s_per_core", "p50_us", "p99_us", "rss_steady_kib"]
-print("   " + sys.argv[4] + " rate=" + sys.argv[3] + " " + " ".join(
-    f"{k}={med(tls, k):.0f}/{med(plain, k):.0f}={med(tls, k) / max(1e-9, med(plain, k)):.2f}" for k in keys))
-' "$results" "$tls_results" "$rate" "$tag"
+        ratio_line "$results" "$tls_results" "$rate" "$tag"
     else
         summarise <<<"$results"
     fi

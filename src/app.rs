@@ -56,11 +56,18 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
     let rebalance = &config.shards.rebalance;
     let mailboxes = (rebalance.enabled && cpus.len() > 1)
         .then(|| Mailboxes::new(cpus.len(), rebalance.queue_bytes_max));
+    // Held (locked) until the process ends.
+    let queues = Arc::new(crate::storage::dirs::lock_all(&config)?);
     let config = Arc::new(config);
     let counters = registry.shards.clone();
+    let shards = cpus.len();
     let runtime = shardgate_shards::start(settings, move |ctx| {
         let own = counters.get(ctx.shard).cloned();
-        shard::run(ctx, config.clone(), own, mailboxes.clone())
+        let durable = shard::Durable {
+            queues: queues.clone(),
+            shards,
+        };
+        shard::run(ctx, config.clone(), own, mailboxes.clone(), durable)
     })?;
     if let Err(error) = runtime.wait_ready(START_TIMEOUT) {
         if let Err(unsent) = runtime.drain() {

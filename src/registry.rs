@@ -18,7 +18,7 @@ use crate::config::id::ComponentId;
 use crate::config::processor::ProcessorConfig;
 use crate::config::receiver::ReceiverConfig;
 use crate::exporter::{debug, otlp_grpc, otlp_http};
-use crate::extension::{basicauth, bearertokenauth, health_check, zpages};
+use crate::extension::{basicauth, bearertokenauth, file_storage, health_check, zpages};
 use crate::pipeline::parts::{BuildError, MakeDelivery, MakeStage, StartReceiver};
 use crate::processor::attributes::{self, AttributesProcessor};
 use crate::processor::resource::{self, ResourceProcessor};
@@ -310,6 +310,17 @@ pub static COMPONENTS: &[ComponentType] = &[
             config: |b, p, e| zpages::config::parse(b, p, e).map(ExtensionConfig::Zpages),
         },
     },
+    ComponentType {
+        name: "file_storage",
+        aliases: &[],
+        signals: &[],
+        summary: "a directory for durable sending queues (sending_queue.storage)",
+        factory: Factory::Extension {
+            config: |b, p, e| {
+                file_storage::config::parse(b, p, e).map(ExtensionConfig::FileStorage)
+            },
+        },
+    },
 ];
 
 /// The types of `kind`.
@@ -341,11 +352,6 @@ const NOT_BUILT: &[(Kind, &str, &str)] = &[
         Kind::Extension,
         "memory_ballast",
         "otelcol removed it, and shardgate has no garbage collector to steady; use memory_limiter",
-    ),
-    (
-        Kind::Extension,
-        "file_storage",
-        "the durable sending queue is not finished yet (its segment log exists, exporters do not use it)",
     ),
     (Kind::Receiver, "prometheus", "not built yet"),
     (Kind::Receiver, "zipkin", "not built yet"),

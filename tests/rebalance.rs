@@ -15,6 +15,16 @@ use tonic::transport::Channel;
 
 const SPANS_PER_REQUEST: usize = 100;
 
+/// The tests of this file run one at a time: each needs both cores, and a second collector
+/// busy on the "idle" core leaves the hot shard no idle peer to hand work to (a CI run saw
+/// shard 1 at 15% of the spans that way).
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The collector's YAML for `backend`, two shards, rebalancing with `rebalance` (a flow
 /// mapping) and the metrics endpoint on `metrics_port`.
 fn yaml(backend: &Backend, metrics_port: u16, rebalance: &str) -> (Config, String) {
@@ -28,6 +38,19 @@ fn yaml(backend: &Backend, metrics_port: u16, rebalance: &str) -> (Config, Strin
         ),
     );
     y.push_str(&format!("  rebalance: {rebalance}\n"));
+    // Four upserts before batch make each request cost the collector more than the client
+    // (every span is decoded and re-encoded), so the shard holding the connection, not the
+    // client on the same two cores, is what saturates: the case rebalancing is for.
+    let actions = (0..4)
+        .map(|i| format!("{{key: test.attr{i}, value: v{i}, action: upsert}}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let y = y
+        .replace(
+            "processors:\n  batch:\n",
+            &format!("processors:\n  attributes:\n    actions: [{actions}]\n  batch:\n"),
+        )
+        .replace("processors: [batch]", "processors: [attributes, batch]");
     (config, y)
 }
 
@@ -87,7 +110,16 @@ fn send_over_one_connection(
                     match client.export(request(first)).await {
                         Ok(_) => outcomes.lock().unwrap().acked.push(first),
                         Err(status) => {
-                            assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+                            // A stream opened as the drain's GOAWAY was on its way is refused
+                            // unprocessed (RFC 9113 §6.8: above its last stream id); tonic
+                            // reports that as an h2 error, not UNAVAILABLE. Not acknowledged,
+                            // so not counted as sent.
+                            let race = format!("{status:?}");
+                            let unprocessed = race.contains("GoAway") && race.contains("NO_ERROR");
+                            assert!(
+                                status.code() == tonic::Code::Unavailable || unprocessed,
+                                "{status:?}"
+                            );
                             outcomes.lock().unwrap().refused += 1;
                         }
                     }
@@ -149,6 +181,7 @@ fn sent_by_shard(metrics_port: u16, shard: usize) -> f64 {
 /// connection took requests over, and every acknowledged span arrives exactly once.
 #[test]
 fn one_connection_is_shared_by_both_shards_and_delivered_once() {
+    let _one_at_a_time = serial();
     if common::cpus() < 2 {
         eprintln!("skipped: needs 2 CPUs");
         return;
@@ -219,6 +252,7 @@ fn one_connection_is_shared_by_both_shards_and_delivered_once() {
 /// once; the process exits cleanly.
 #[test]
 fn sigterm_with_requests_in_a_handoff_mailbox_loses_nothing() {
+    let _one_at_a_time = serial();
     if common::cpus() < 2 {
         eprintln!("skipped: needs 2 CPUs");
         return;

@@ -107,6 +107,16 @@ impl SegmentWriter {
         Ok(())
     }
 
+    /// Writes everything appended so far to the device without a sync: it then survives the
+    /// process (a crash, kill -9), not necessarily a power loss. Returns the written length.
+    pub async fn flush(&mut self) -> Result<u64, SegmentError> {
+        self.writer
+            .flush()
+            .await
+            .map_err(SegmentError::io(&self.path))?;
+        Ok(self.writer.current_flushed_pos())
+    }
+
     /// Makes everything appended so far durable; returns how many bytes that is.
     pub async fn commit(&self) -> Result<u64, SegmentError> {
         self.writer

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::de::{join, Text};
 use super::duration::GoDuration;
 use super::error::Errors;
+use super::id::ComponentId;
 
 /// Where an OTLP/gRPC exporter connects: a host name or IP literal and a port.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -338,6 +339,9 @@ pub struct QueueConfig {
     pub block_on_overflow: bool,
     /// Unit of `queue_size` (default requests).
     pub sizer: QueueSizer,
+    /// `storage`: the `file_storage` extension whose directory holds this queue on disk
+    /// (none: the queue is in memory only).
+    pub storage: Option<ComponentId>,
 }
 
 impl Default for QueueConfig {
@@ -348,6 +352,7 @@ impl Default for QueueConfig {
             queue_size: 1000,
             block_on_overflow: false,
             sizer: QueueSizer::Requests,
+            storage: None,
         }
     }
 }
@@ -362,7 +367,7 @@ pub(crate) struct RawQueue {
     blocking: Option<bool>,
     sizer: Option<Text>,
     wait_for_result: Option<bool>,
-    storage: Option<serde_yaml::Value>,
+    storage: Option<Text>,
     batch: Option<serde_yaml::Value>,
 }
 
@@ -391,13 +396,14 @@ pub(crate) fn queue(raw: RawQueue, path: &str, errs: &mut Errors) -> QueueConfig
             .or(raw.blocking)
             .unwrap_or(d.block_on_overflow),
         sizer,
+        storage: raw.storage.and_then(|t| match t.0.parse::<ComponentId>() {
+            Ok(id) => Some(id),
+            Err(e) => {
+                errs.invalid(at("storage"), e);
+                None
+            }
+        }),
     };
-    if raw.storage.is_some() {
-        errs.invalid(
-            at("storage"),
-            "persistent queues are not supported yet; remove storage",
-        );
-    }
     if raw.batch.is_some() {
         errs.invalid(
             at("batch"),

@@ -14,3 +14,21 @@ pub enum ExporterConfig {
     /// `debug`: writes what passes through to the collector's log.
     Debug(DebugExporterConfig),
 }
+
+impl ExporterConfig {
+    /// Its `sending_queue`, for the types that have one.
+    pub fn sending_queue(&self) -> Option<&crate::config::QueueConfig> {
+        match self {
+            ExporterConfig::Otlp(o) => Some(&o.sending_queue),
+            ExporterConfig::OtlpHttp(h) => Some(&h.sending_queue),
+            ExporterConfig::Debug(_) => None,
+        }
+    }
+
+    /// The `file_storage` extension its queue is kept in, if any.
+    pub fn storage(&self) -> Option<&crate::config::ComponentId> {
+        self.sending_queue()
+            .filter(|q| q.enabled)
+            .and_then(|q| q.storage.as_ref())
+    }
+}

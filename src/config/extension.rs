@@ -2,6 +2,7 @@
 
 use crate::extension::basicauth::config::BasicAuthConfig;
 use crate::extension::bearertokenauth::config::BearerTokenConfig;
+use crate::extension::file_storage::config::FileStorageConfig;
 use crate::extension::health_check::config::HealthCheckConfig;
 use crate::extension::zpages::config::ZpagesConfig;
 
@@ -16,4 +17,6 @@ pub enum ExtensionConfig {
     BasicAuth(BasicAuthConfig),
     /// `zpages`: debugging pages (service, pipelines, extensions) on their own endpoint.
     Zpages(ZpagesConfig),
+    /// `file_storage`: where exporters' durable sending queues keep their segment files.
+    FileStorage(FileStorageConfig),
 }

@@ -47,6 +47,76 @@ pub(crate) fn validate(config: &Config, known: &Known, errs: &mut Errors) {
     }
     check_listeners(config, errs);
     check_authenticators(config, errs);
+    check_storage(config, errs);
+}
+
+/// Every `sending_queue.storage` names an enabled `file_storage` extension whose directory
+/// exists (or may be created), and a pipeline feeding such an exporter has no processor
+/// after its batch: data is made durable where it is acknowledged (entering the batch), and
+/// is replayed straight to the exporter, so nothing may change it in between.
+fn check_storage(config: &Config, errs: &mut Errors) {
+    use crate::config::{ExtensionConfig, ProcessorConfig};
+    let mut durable = BTreeSet::new();
+    for (id, exporter) in config.used_exporters() {
+        let path = format!("exporters::{id}::sending_queue::storage");
+        if let Some(queue) = exporter.sending_queue() {
+            if queue.storage.is_some() && !queue.enabled {
+                errs.invalid(&path, "a disabled sending_queue cannot use storage");
+            }
+        }
+        let Some(storage) = exporter.storage() else {
+            continue;
+        };
+        durable.insert(id);
+        if !config.service.extensions.contains(storage) {
+            errs.invalid(
+                &path,
+                format!("storage \"{storage}\" must be configured under extensions and listed in service.extensions"),
+            );
+            continue;
+        }
+        match config.extensions.get(storage) {
+            Some(ExtensionConfig::FileStorage(fs))
+                if !fs.create_directory && !fs.directory.is_dir() =>
+            {
+                errs.invalid(
+                    format!("extensions::{storage}::directory"),
+                    format!(
+                        "{} does not exist; create it or set create_directory: true",
+                        fs.directory.display()
+                    ),
+                );
+            }
+            Some(ExtensionConfig::FileStorage(_)) => {}
+            Some(_) => errs.invalid(
+                &path,
+                format!("\"{storage}\" is not a file_storage extension"),
+            ),
+            None => {}
+        }
+    }
+    for p in &config.service.pipelines {
+        if !p.exporters.iter().any(|e| durable.contains(e)) {
+            continue;
+        }
+        let processors = |id| config.processors.get(id);
+        let first_batch = p
+            .processors
+            .iter()
+            .position(|id| matches!(processors(id), Some(ProcessorConfig::Batch(_))));
+        let Some(first_batch) = first_batch else {
+            continue;
+        };
+        let after = p.processors[first_batch + 1..]
+            .iter()
+            .find(|id| !matches!(processors(id), Some(ProcessorConfig::MemoryLimiter(_))));
+        if let Some(after) = after {
+            errs.invalid(
+                format!("service::pipelines::{}::processors", p.id),
+                format!("{after} comes after batch in a pipeline whose exporter keeps its queue in storage: data is made durable as the batch takes it, so put batch last"),
+            );
+        }
+    }
 }
 
 /// Every `auth.authenticator` of a receiver or exporter in use names an enabled extension

@@ -31,6 +31,7 @@ pub struct Delivery {
     rng: Cell<u64>,
     probe: Option<ExporterProbe>,
     queue: Rc<Queue>,
+    durable: bool,
 }
 
 /// Raises a gauge for as long as it lives (so a cancelled delivery still lowers it).
@@ -71,7 +72,15 @@ impl Delivery {
             rng: Cell::new(seed | 1),
             probe: None,
             queue: Queue::new(QueueSizer::Requests, u64::MAX, true, usize::MAX),
+            durable: false,
         }
+    }
+
+    /// Marks this exporter's queue as kept on disk: data is acknowledged once durable, so
+    /// a client never waits for this exporter's answer.
+    pub fn durable(mut self) -> Self {
+        self.durable = true;
+        self
     }
 
     /// Bounds what this exporter holds with `queue` (see [`super::queue`]).
@@ -302,14 +311,14 @@ impl Fanout {
         let keep = self.all_failing();
         let mut copies = Vec::with_capacity(self.deliveries.len());
         for delivery in &self.deliveries {
-            let background = !keep && delivery.queue.is_failing();
+            let failing = !keep && delivery.queue.is_failing();
             match delivery.enqueue(&payload, keep) {
                 Ok(ticket) => copies.push(Copy {
                     delivery: delivery.clone(),
                     ticket,
-                    background,
+                    background: failing || delivery.durable,
                 }),
-                Err(_) if background => {}
+                Err(_) if failing => {}
                 Err(error) => return Err(error),
             }
         }
@@ -353,7 +362,8 @@ impl Fanout {
 struct Copy {
     delivery: Rc<Delivery>,
     ticket: Ticket,
-    /// The exporter is failing: the client's answer does not wait for it.
+    /// The exporter is failing, or its queue is on disk: the client's answer does not wait
+    /// for it.
     background: bool,
 }
 
@@ -361,6 +371,13 @@ struct Copy {
 pub struct Enqueued {
     payload: Rc<Payload>,
     copies: Vec<Copy>,
+}
+
+impl Enqueued {
+    /// The payload, before [`Fanout::run`] sends it (to make it durable first).
+    pub fn payload_mut(&mut self) -> Option<&mut Payload> {
+        Rc::get_mut(&mut self.payload)
+    }
 }
 
 #[cfg(test)]

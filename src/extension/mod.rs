@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod basicauth;
 pub mod bearertokenauth;
+pub mod file_storage;
 pub mod health_check;
 pub mod secret;
 pub mod zpages;

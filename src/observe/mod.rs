@@ -13,5 +13,6 @@ pub mod registry;
 
 pub use registry::{
     signal_index, BatchCounters, ExporterCounters, ExporterProbe, Phase, RebalanceCounters,
-    ReceiverCounters, ReceiverProbe, Registry, ShardCounters, ShardObserver, TransportCounters,
+    ReceiverCounters, ReceiverProbe, Registry, ShardCounters, ShardObserver, StorageCounters,
+    TransportCounters,
 };

@@ -157,6 +157,7 @@ fn shard_families(shard: &ShardCounters, f: &mut Families, histograms: &mut Hist
         );
     }
     rebalance_families(shard, &sh, f);
+    storage_families(shard, &sh, f);
     f.add(
         "shardgate_shard_pending_bytes".into(),
         "Bytes acknowledged to clients and not yet delivered (shards.pending_bytes_max bounds it)",
@@ -260,6 +261,53 @@ fn rebalance_families(shard: &ShardCounters, sh: &str, f: &mut Families) {
         shard_only,
         r.queue_bytes.get() as f64,
     );
+}
+
+/// The durable queues of one shard, per exporter.
+fn storage_families(shard: &ShardCounters, sh: &str, f: &mut Families) {
+    for s in &shard.storage {
+        let l = labels(&[("exporter", &s.id), ("shard", sh)]);
+        for (name, help, kind, value) in [
+            (
+                "shardgate_storage_bytes",
+                "Bytes the exporter's durable queue holds on disk",
+                "gauge",
+                s.bytes.get(),
+            ),
+            (
+                "shardgate_storage_segments",
+                "Segment files of the exporter's durable queue",
+                "gauge",
+                s.segments.get(),
+            ),
+            (
+                "shardgate_storage_refused_requests_total",
+                "Requests refused (retryably) because the durable queue could not take them",
+                "counter",
+                s.refused_requests.get(),
+            ),
+            (
+                "shardgate_storage_replayed_records_total",
+                "Records read back from disk at start to deliver again",
+                "counter",
+                s.replayed_records.get(),
+            ),
+            (
+                "shardgate_storage_cut_tails_total",
+                "Torn or corrupt segment tails cut at start (never replayed)",
+                "counter",
+                s.cut_tails.get(),
+            ),
+            (
+                "shardgate_storage_cut_bytes_total",
+                "Bytes of torn or corrupt segment tails cut at start",
+                "counter",
+                s.cut_bytes.get(),
+            ),
+        ] {
+            f.add(name.into(), help, kind, l.clone(), value as f64);
+        }
+    }
 }
 
 /// otelcol's receiver counters of one shard.

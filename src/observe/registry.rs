@@ -93,6 +93,25 @@ pub struct ExporterCounters {
     pub in_flight: Gauge,
 }
 
+/// One exporter's durable queue (`sending_queue.storage`) on one shard.
+#[derive(Debug, Default)]
+pub struct StorageCounters {
+    /// The exporter id, the `exporter` label.
+    pub id: String,
+    /// Bytes its segment files hold now.
+    pub bytes: Gauge,
+    /// Segment files on disk now.
+    pub segments: Gauge,
+    /// Requests refused because the queue could not take them (max_size, disk full, I/O).
+    pub refused_requests: Counter,
+    /// Records read back at start to deliver again.
+    pub replayed_records: Counter,
+    /// Segment tails cut at start (torn or corrupt), and the bytes cut.
+    pub cut_tails: Counter,
+    /// Bytes after a valid prefix that replay dropped.
+    pub cut_bytes: Counter,
+}
+
 /// One batch processor's counters (per pipeline) on one shard.
 #[derive(Debug)]
 pub struct BatchCounters {
@@ -154,6 +173,8 @@ pub struct ShardCounters {
     pub processor_failed_items: PerSignal,
     /// Hand-offs to and from peers.
     pub rebalance: RebalanceCounters,
+    /// Per exporter with a durable queue.
+    pub storage: Vec<Arc<StorageCounters>>,
 }
 
 impl ShardCounters {
@@ -213,7 +234,23 @@ impl ShardCounters {
             pending_bytes: Gauge::default(),
             processor_failed_items: Default::default(),
             rebalance: RebalanceCounters::default(),
+            storage: config
+                .used_exporters()
+                .filter(|(_, e)| e.storage().is_some())
+                .map(|(id, _)| {
+                    Arc::new(StorageCounters {
+                        id: id.to_string(),
+                        ..StorageCounters::default()
+                    })
+                })
+                .collect(),
         }
+    }
+
+    /// The durable-queue counters of exporter `id`.
+    pub fn storage(&self, id: &ComponentId) -> Option<Arc<StorageCounters>> {
+        let id = id.to_string();
+        self.storage.iter().find(|s| s.id == id).cloned()
     }
 
     /// The counters of receiver `id`.

@@ -11,12 +11,14 @@ use crate::config::{ComponentId, Config};
 use crate::exporter::delivery::{Delivery, Fanout};
 use crate::observe::ShardObserver;
 use crate::pipeline::budget::Budget;
+use crate::pipeline::durable::WriteAhead;
 use crate::pipeline::parts::{BuildError, DeliveryParts, StageParts};
 use crate::pipeline::routes::Routes;
 use crate::pipeline::{Next, Stage};
 use crate::processor::batch::BatchProcessor;
 use crate::registry;
 use crate::signal::Signal;
+use crate::storage::queue::DurableQueue;
 
 /// One shard's pipelines.
 pub struct ShardGraph {
@@ -24,13 +26,17 @@ pub struct ShardGraph {
     pub routes: HashMap<ComponentId, Rc<Routes>>,
     /// Every batch processor, for the timer tasks and the final flush.
     pub batches: Vec<Rc<BatchProcessor>>,
+    /// Every exporter instance, per id and signal (replay sends to them directly).
+    pub deliveries: HashMap<(ComponentId, Signal), Rc<Delivery>>,
 }
 
-/// Builds the pipelines of `config` for one shard, admitting data against `budget`.
+/// Builds the pipelines of `config` for one shard, admitting data against `budget`;
+/// `durable` holds this shard's durable queue of every exporter that keeps one.
 pub fn build(
     config: &Config,
     budget: &Budget,
     observer: &Rc<ShardObserver>,
+    durable: &HashMap<ComponentId, Rc<DurableQueue>>,
 ) -> Result<ShardGraph, BuildError> {
     let mut deliveries: HashMap<(ComponentId, Signal), Rc<Delivery>> = HashMap::new();
     let mut routes: HashMap<ComponentId, Routes> = HashMap::new();
@@ -62,12 +68,33 @@ pub fn build(
                 observer,
                 extensions: &config.extensions,
             };
-            let delivery = Rc::new(registry::exporter_delivery(id)?(exporter_config, parts)?);
+            let mut delivery = registry::exporter_delivery(id)?(exporter_config, parts)?;
+            if durable.contains_key(id) {
+                delivery = delivery.durable();
+            }
+            let delivery = Rc::new(delivery);
             deliveries.insert(key, delivery.clone());
             fanout.push(delivery);
         }
+        let queues: Vec<Rc<DurableQueue>> = pipeline
+            .exporters
+            .iter()
+            .filter_map(|id| durable.get(id).cloned())
+            .collect();
+        let write_ahead = (!queues.is_empty()).then(|| Rc::new(WriteAhead::new(queues)));
+        // Data is made durable where it is acknowledged: entering the first batch, or the
+        // exporters when there is none (validate refuses processors after that batch).
+        let first_batch = pipeline.processors.iter().position(|id| {
+            matches!(
+                config.processors.get(id),
+                Some(crate::config::ProcessorConfig::Batch(_))
+            )
+        });
         let mut next: Next = Rc::new(Stage::Export(Rc::new(Fanout::new(fanout))));
-        for id in pipeline.processors.iter().rev() {
+        if let (Some(w), None) = (&write_ahead, first_batch) {
+            next = Rc::new(Stage::Durable(w.clone(), next));
+        }
+        for (index, id) in pipeline.processors.iter().enumerate().rev() {
             let processor = config
                 .processors
                 .get(id)
@@ -87,6 +114,11 @@ pub fn build(
             if let Stage::Batch(batch) = &*next {
                 batches.push(batch.clone());
             }
+            if let (Some(w), Some(first)) = (&write_ahead, first_batch) {
+                if index == first {
+                    next = Rc::new(Stage::Durable(w.clone(), next));
+                }
+            }
         }
         for id in &pipeline.receivers {
             routes
@@ -104,6 +136,7 @@ pub fn build(
             })
             .collect(),
         batches,
+        deliveries,
     })
 }
 

@@ -7,6 +7,7 @@
 pub mod budget;
 pub mod build;
 pub mod downstream;
+pub mod durable;
 pub mod parts;
 pub mod payload;
 pub mod routes;
@@ -19,6 +20,7 @@ use crate::processor::batch::BatchProcessor;
 use crate::processor::chunk::TransformError;
 use crate::processor::transform::Transform;
 use downstream::Downstream;
+use durable::WriteAhead;
 use payload::Payload;
 
 /// Why a pipeline did not take data from a receiver.
@@ -41,6 +43,8 @@ pub enum Stage {
     Export(Rc<Fanout>),
     /// A synchronous field rewrite (attributes, resource), then what follows it.
     Transform(Rc<Transform>, Next),
+    /// The write to exporters' durable queues, in front of the stage that acknowledges.
+    Durable(Rc<WriteAhead>, Next),
 }
 
 /// What follows a stage.
@@ -54,6 +58,8 @@ pub enum Prepared {
     Batch(Rc<BatchProcessor>, Payload),
     /// Data with a place in every exporter's queue that must take it.
     Export(Rc<Fanout>, Enqueued),
+    /// Data to make durable before it is handed on.
+    Durable(Rc<WriteAhead>, Box<Prepared>),
 }
 
 impl Prepared {
@@ -65,6 +71,21 @@ impl Prepared {
                 Ok(())
             }
             Prepared::Export(fanout, enqueued) => fanout.run(enqueued).await,
+            Prepared::Durable(write_ahead, mut inner) => {
+                if let Some(payload) = inner.payload_mut() {
+                    write_ahead.write(payload).await?;
+                }
+                Box::pin(inner.commit()).await
+            }
+        }
+    }
+
+    /// The data, while nothing downstream has seen it.
+    fn payload_mut(&mut self) -> Option<&mut Payload> {
+        match self {
+            Prepared::Batch(_, payload) => Some(payload),
+            Prepared::Export(_, enqueued) => enqueued.payload_mut(),
+            Prepared::Durable(_, inner) => inner.payload_mut(),
         }
     }
 }
@@ -83,6 +104,10 @@ impl Stage {
                 }
                 next.prepare(payload)
             }
+            Stage::Durable(write_ahead, next) => Ok(Prepared::Durable(
+                write_ahead.clone(),
+                Box::new(next.prepare(payload)?),
+            )),
         }
     }
 }
@@ -101,6 +126,9 @@ impl Downstream for Stage {
                     next.dispatch(payload);
                 }
             }
+            // Nothing acknowledges in front of the write point, so data never arrives here
+            // already acknowledged; if it did, it is handed on as it is.
+            Stage::Durable(_, next) => next.dispatch(payload),
         }
     }
 
@@ -110,7 +138,7 @@ impl Downstream for Stage {
         match self {
             Stage::Batch(batch) => batch.next().has_room(),
             Stage::Export(fanout) => fanout.has_room(),
-            Stage::Transform(_, next) => next.has_room(),
+            Stage::Transform(_, next) | Stage::Durable(_, next) => next.has_room(),
         }
     }
 }

@@ -252,6 +252,15 @@ impl ShardLog {
         Ok(())
     }
 
+    /// Writes every record appended so far to the device without a sync (they survive the
+    /// process, not a power loss).
+    pub async fn flush(&mut self) -> Result<(), LogError> {
+        if let Some((_, writer)) = &mut self.writer {
+            writer.flush().await?;
+        }
+        Ok(())
+    }
+
     /// Marks record `id` delivered; its segment is deleted once all of it is.
     pub async fn release(&mut self, id: RecordId) -> Result<(), LogError> {
         let Some(segment) = self.segments.get_mut(&id.segment) else {

@@ -1,0 +1,157 @@
+//! Where a pipeline makes data durable: at the stage that acknowledges it (its first batch
+//! processor, or its exporters when it has none), before the client is answered.
+//!
+//! A record is `[signal][Export*ServiceRequest body]`: readable OTLP behind one tag byte.
+//! Once appended, the payload's chunks are re-sliced out of the record, whose owner holds
+//! the record's [`Hold`](crate::storage::queue::Hold)s: the record is released when the last
+//! piece of the data is dropped, however the batch split or merged it.
+
+use std::rc::Rc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::exporter::ExportError;
+use crate::otlp::{self, ResourceChunk};
+use crate::pipeline::budget::Budget;
+use crate::pipeline::payload::Payload;
+use crate::signal::Signal;
+use crate::storage::queue::{DurableQueue, Held};
+
+/// Why a record read back from disk cannot be delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The record does not start with a known signal tag.
+    #[error("record has no signal tag")]
+    NoSignal,
+    /// Its body does not scan as an export request of its signal.
+    #[error("record is not an export request: {0}")]
+    Scan(#[from] otlp::ScanError),
+}
+
+/// The durable queues of one pipeline's exporters, on one shard.
+pub struct WriteAhead {
+    queues: Vec<Rc<DurableQueue>>,
+}
+
+impl WriteAhead {
+    /// Writes through `queues` (one per exporter of the pipeline that keeps its queue on disk).
+    pub fn new(queues: Vec<Rc<DurableQueue>>) -> WriteAhead {
+        WriteAhead { queues }
+    }
+
+    /// Appends `payload` to every queue, waiting for each fsync policy's promise, and moves
+    /// its chunks onto the record. A refusal is retryable: the client keeps its data.
+    pub async fn write(&self, payload: &mut Payload) -> Result<(), ExportError> {
+        let record = encode(payload);
+        let mut holds = Vec::with_capacity(self.queues.len());
+        for queue in &self.queues {
+            // A refusal drops the holds taken so far, which releases those records.
+            let hold = queue
+                .append(record.clone())
+                .await
+                .map_err(|e| ExportError::retryable(e.to_string()))?;
+            holds.push(hold);
+        }
+        let owner = Bytes::from_owner(Held {
+            bytes: record,
+            _holds: holds,
+        });
+        rechunk(&mut payload.chunks, &owner);
+        Ok(())
+    }
+}
+
+fn signal_tag(signal: Signal) -> u8 {
+    crate::observe::signal_index(signal) as u8
+}
+
+/// The record of `payload`.
+fn encode(payload: &Payload) -> Bytes {
+    let mut out = BytesMut::with_capacity(1 + otlp::encoded_request_len(&payload.chunks));
+    out.put_u8(signal_tag(payload.signal));
+    otlp::encode_request(&payload.chunks, &mut out);
+    out.freeze()
+}
+
+/// Points each chunk at its bytes inside `record` (written by [`encode`] from these chunks).
+fn rechunk(chunks: &mut [ResourceChunk], record: &Bytes) {
+    let mut at = 1;
+    for chunk in chunks {
+        let len = chunk.bytes.len();
+        at += 1 + otlp::wire::varint_len(len as u64);
+        if let Some(bytes) = record.get(at..at + len) {
+            debug_assert_eq!(bytes, &chunk.bytes[..]);
+            chunk.bytes = record.slice(at..at + len);
+        }
+        at += len;
+    }
+}
+
+/// A record read back at start, as a payload of its signal holding `budget` room (none
+/// when the budget is full: the caller waits and tries again).
+pub fn replayed(record: &Bytes, budget: &Budget) -> Result<Option<(Signal, Payload)>, ReplayError> {
+    let signal = match record.first() {
+        Some(0) => Signal::Traces,
+        Some(1) => Signal::Metrics,
+        Some(2) => Signal::Logs,
+        _ => return Err(ReplayError::NoSignal),
+    };
+    let body = record.slice(1..);
+    let scanned = otlp::scan_request(signal, &body)?;
+    let Some(reservation) = budget.try_reserve(body.len()) else {
+        return Ok(None);
+    };
+    Ok(Some((
+        signal,
+        Payload::new(signal, scanned.chunks, reservation),
+    )))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_rechunks_and_reads_back_as_the_same_chunks() {
+        let budget = Budget::new(1 << 20);
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+        use prost::Message;
+        let resource = |n: u8| ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: vec![
+                    Span {
+                        trace_id: vec![n; 16],
+                        span_id: vec![n; 8],
+                        ..Default::default()
+                    };
+                    usize::from(n)
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![resource(1), resource(3)],
+        };
+        let body = Bytes::from(request.encode_to_vec());
+        let scanned = otlp::scan_request(Signal::Traces, &body).unwrap();
+        let mut payload = Payload::new(
+            Signal::Traces,
+            scanned.chunks.clone(),
+            budget.try_reserve(body.len()).unwrap(),
+        );
+        let record = encode(&payload);
+        rechunk(&mut payload.chunks, &record);
+        for (a, b) in payload.chunks.iter().zip(&scanned.chunks) {
+            assert_eq!(a.bytes, b.bytes);
+            assert_eq!(a.items, b.items);
+        }
+        let (signal, back) = replayed(&record, &budget).unwrap().unwrap();
+        assert_eq!(signal, Signal::Traces);
+        assert_eq!(back.items, payload.items);
+        assert_eq!(back.chunks.len(), payload.chunks.len());
+        assert!(replayed(&Bytes::from_static(b"\x07"), &budget).is_err());
+    }
+}
