@@ -28,7 +28,9 @@ use crate::receiver::listen::Connections;
 use crate::receiver::{Mailboxes, ShardIo};
 use crate::signal::Signal;
 use crate::storage::dirs::QueueEntry;
-use crate::storage::queue::{DurableQueue, Replay};
+use crate::storage::queue::DurableQueue;
+use bytes::Bytes;
+use shardgate_shards::DrainSignal;
 
 /// The durable queues of the process (locked by the main thread) and the shard count, from
 /// which each shard finds its own directories and the ones it adopts.
@@ -59,11 +61,20 @@ pub async fn run(
         None => ShardObserver::detached(ctx.shard, &config),
     };
     task::spawn_local(observer.clone().publish_forever()).detach();
-    let (queues, replays) = open_queues(ctx.shard, &durable, &observer.counters).await?;
+    let queues = open_queues(ctx.shard, &durable, &observer.counters).await?;
     let graph = build::build(&config, &budget, &observer, &queues).map_err(|e| e.to_string())?;
     // What the last run acknowledged and did not deliver goes out before new data comes in
     // (as much of it as the budget holds; the rest follows as room frees up).
-    replay(&graph, &budget, replays).await;
+    for (exporter, queue) in &queues {
+        let feeder = Feeder {
+            exporter: exporter.clone(),
+            queue: queue.clone(),
+            deliveries: graph.deliveries.clone(),
+            budget: budget.clone(),
+        };
+        let waiting = feeder.feed_what_fits().await;
+        task::spawn_local(feeder.run(waiting, drain.clone())).detach();
+    }
     let handoff = Handoff::new(
         ctx.shard,
         &config,
@@ -112,18 +123,11 @@ async fn open_queues(
     shard: usize,
     durable: &Durable,
     counters: &ShardCounters,
-) -> Result<
-    (
-        HashMap<ComponentId, Rc<DurableQueue>>,
-        Vec<(ComponentId, Replay)>,
-    ),
-    String,
-> {
+) -> Result<HashMap<ComponentId, Rc<DurableQueue>>, String> {
     let mut queues = HashMap::new();
-    let mut replays = Vec::new();
     for entry in durable.queues.iter() {
         let (dir, adopted) = entry.for_shard(shard, durable.shards);
-        let (queue, replayed) = DurableQueue::open(
+        let queue = DurableQueue::open(
             &entry.exporter,
             &dir,
             &adopted,
@@ -132,67 +136,84 @@ async fn open_queues(
         )
         .await
         .map_err(|e| e.to_string())?;
-        replays.extend(replayed.into_iter().map(|r| (entry.exporter.clone(), r)));
         queues.insert(entry.exporter.clone(), queue);
     }
-    Ok((queues, replays))
+    Ok(queues)
 }
 
-/// How long a replay waits for budget room before trying again.
-const REPLAY_RETRY: Duration = Duration::from_millis(10);
+/// How long a backlog record waits for memory room before it is tried again.
+const BACKLOG_RETRY: Duration = Duration::from_millis(10);
 
-/// Sends replayed records straight to their exporter (they were processed before they were
-/// written). Records that fit the budget now are handed on before this returns; the rest
-/// follow in a task as room frees up.
-async fn replay(graph: &ShardGraph, budget: &Budget, replays: Vec<(ComponentId, Replay)>) {
-    let mut left = replays.into_iter();
-    let mut waiting = None;
-    for item in left.by_ref() {
-        if !send_replayed(&graph.deliveries, budget, &item) {
-            waiting = Some(item);
-            break;
-        }
-    }
-    let Some(first) = waiting else {
-        return;
-    };
-    let deliveries = graph.deliveries.clone();
-    let budget = budget.clone();
-    task::spawn_local(async move {
-        for item in std::iter::once(first).chain(left) {
-            while !send_replayed(&deliveries, &budget, &item) {
-                task::sleep(REPLAY_RETRY).await;
+/// Reads one exporter's backlog back (what the last run left on disk, and what was spilled
+/// since) and hands it to the exporter as memory room frees up. The records were processed
+/// before they were written, so they go straight to the exporter.
+struct Feeder {
+    exporter: ComponentId,
+    queue: Rc<DurableQueue>,
+    deliveries: HashMap<(ComponentId, Signal), Rc<Delivery>>,
+    budget: Budget,
+}
+
+impl Feeder {
+    /// Hands on backlog records while they fit; returns the first that did not.
+    async fn feed_what_fits(&self) -> Option<Bytes> {
+        while let Some(record) = self.queue.next(false).await {
+            if let Some(back) = self.try_send(record) {
+                return Some(back);
             }
         }
-    })
-    .detach();
-}
+        None
+    }
 
-/// Hands one replayed record to its exporter; `false` when the budget has no room for it yet.
-fn send_replayed(
-    deliveries: &HashMap<(ComponentId, Signal), Rc<Delivery>>,
-    budget: &Budget,
-    (exporter, replay): &(ComponentId, Replay),
-) -> bool {
-    match durable::replayed(&replay.record, budget) {
-        Ok(Some((signal, payload))) => match deliveries.get(&(exporter.clone(), signal)) {
-            Some(delivery) => Fanout::new(vec![delivery.clone()]).dispatch(payload),
-            None => tracing::error!(
-                exporter = %exporter,
+    /// Feeds the backlog until the shard drains (what is left stays on disk).
+    async fn run(self, mut waiting: Option<Bytes>, drain: DrainSignal) {
+        while !drain.is_draining() {
+            let mut record = match waiting.take() {
+                Some(record) => record,
+                None => match self.queue.next(true).await {
+                    Some(record) => record,
+                    None => return,
+                },
+            };
+            while let Some(back) = self.try_send(record) {
+                task::sleep(BACKLOG_RETRY).await;
+                record = back;
+            }
+        }
+    }
+
+    /// Hands `record` to its exporter, or gives it back when there is no room for it yet.
+    fn try_send(&self, record: Bytes) -> Option<Bytes> {
+        let (signal, payload) = match durable::replayed(&record, &self.budget) {
+            Ok(Some(found)) => found,
+            Ok(None) => return Some(record),
+            Err(error) => {
+                tracing::error!(
+                    exporter = %self.exporter,
+                    %error,
+                    "Durable queue: a record read back is unreadable; dropping it"
+                );
+                return None;
+            }
+        };
+        let Some(delivery) = self.deliveries.get(&(self.exporter.clone(), signal)) else {
+            tracing::error!(
+                exporter = %self.exporter,
                 %signal,
                 items = payload.items,
-                "Durable queue: no pipeline of this signal sends to this exporter now; dropping replayed data"
-            ),
-        },
-        Ok(None) => return false,
-        Err(error) => tracing::error!(
-            exporter = %exporter,
-            %error,
-            "Durable queue: a replayed record is unreadable; dropping it"
-        ),
+                "Durable queue: no pipeline of this signal sends to this exporter now; dropping its data"
+            );
+            return None;
+        };
+        let fanout = Fanout::new(vec![delivery.clone()]);
+        if !fanout.has_room() {
+            return Some(record);
+        }
+        fanout.dispatch(payload);
+        None
     }
-    true
 }
+
 async fn finish(shard: usize, graph: &ShardGraph, io: &ShardIo, timeout: Duration) {
     let deadline = task::deadline_after(timeout);
     while io.connections.open() > 0 && Instant::now() < deadline {

@@ -134,6 +134,43 @@ impl SegmentWriter {
     }
 }
 
+/// A segment opened to read records back at their offsets (a queue's backlog).
+pub struct SegmentReader {
+    path: PathBuf,
+    file: DmaFile,
+}
+
+impl SegmentReader {
+    /// Opens `path` for reading.
+    pub async fn open(path: &Path) -> Result<SegmentReader, SegmentError> {
+        let file = DmaFile::open(path).await.map_err(SegmentError::at(path))?;
+        Ok(SegmentReader {
+            path: path.to_owned(),
+            file,
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads `len` bytes at `offset` (written and flushed before).
+    pub async fn read(&self, offset: u64, len: usize) -> Result<Vec<u8>, SegmentError> {
+        let read = self
+            .file
+            .read_at(offset, len)
+            .await
+            .map_err(SegmentError::at(&self.path))?;
+        Ok(read.to_vec())
+    }
+
+    /// Closes the file.
+    pub async fn close(self) {
+        let _ = self.file.close().await;
+    }
+}
+
 /// Deletes the segment `path` (everything in it was delivered).
 pub async fn remove_segment(path: &Path) -> Result<(), SegmentError> {
     glommio::io::remove(path)

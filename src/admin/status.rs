@@ -110,7 +110,7 @@ impl Sampler {
                  \"queue_size\":{queue},\"queue_capacity\":{capacity},\"in_flight\":{in_flight},\
                  \"receive_p50_ms\":{:.3},\"receive_p99_ms\":{:.3},\
                  \"export_p50_ms\":{:.3},\"export_p99_ms\":{:.3},\"busy_ratio\":{:.4},\
-                 \"handed_off\":{},\"taken_over\":{},\"handoff_share\":{:.3}}}",
+                 \"handed_off\":{},\"taken_over\":{},\"handoff_share\":{:.3},\"storage\":[",
                 shard.shard,
                 t.accepted,
                 t.sent,
@@ -126,6 +126,17 @@ impl Sampler {
                 shard.rebalance.taken_over_requests.get(),
                 shard.rebalance.share_permille.get() as f64 / 1000.0,
             );
+            for (j, storage) in shard.storage.iter().enumerate() {
+                let name = serde_json::to_string(&storage.id).unwrap_or_else(|_| "\"?\"".into());
+                let _ = write!(
+                    out,
+                    "{}{{\"exporter\":{name},\"bytes\":{},\"segments\":{}}}",
+                    if j > 0 { "," } else { "" },
+                    storage.bytes.get(),
+                    storage.segments.get()
+                );
+            }
+            out.push_str("]}");
         }
         out.push_str("]}");
         out

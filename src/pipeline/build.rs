@@ -81,7 +81,9 @@ pub fn build(
             .iter()
             .filter_map(|id| durable.get(id).cloned())
             .collect();
-        let write_ahead = (!queues.is_empty()).then(|| Rc::new(WriteAhead::new(queues)));
+        let covers_all = queues.len() == pipeline.exporters.len();
+        let write_ahead =
+            (!queues.is_empty()).then(|| Rc::new(WriteAhead::new(queues, covers_all)));
         // Data is made durable where it is acknowledged: entering the first batch, or the
         // exporters when there is none (validate refuses processors after that batch).
         let first_batch = pipeline.processors.iter().position(|id| {

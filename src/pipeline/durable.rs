@@ -31,12 +31,38 @@ pub enum ReplayError {
 /// The durable queues of one pipeline's exporters, on one shard.
 pub struct WriteAhead {
     queues: Vec<Rc<DurableQueue>>,
+    covers_all: bool,
 }
 
 impl WriteAhead {
-    /// Writes through `queues` (one per exporter of the pipeline that keeps its queue on disk).
-    pub fn new(queues: Vec<Rc<DurableQueue>>) -> WriteAhead {
-        WriteAhead { queues }
+    /// Writes through `queues` (one per exporter of the pipeline that keeps its queue on
+    /// disk); `covers_all` when every exporter of the pipeline does.
+    pub fn new(queues: Vec<Rc<DurableQueue>>, covers_all: bool) -> WriteAhead {
+        WriteAhead { queues, covers_all }
+    }
+
+    /// Whether data may be taken on disk alone when memory is full: only when every
+    /// exporter of the pipeline would read it back from its own queue.
+    pub fn can_spill(&self) -> bool {
+        self.covers_all
+    }
+
+    /// Whether some queue has records on disk only: new data then spills behind them.
+    pub fn has_backlog(&self) -> bool {
+        self.queues.iter().any(|q| q.has_backlog())
+    }
+
+    /// Writes `payload` to every queue's backlog, on disk only, and drops it from memory.
+    pub async fn spill(&self, payload: Payload) -> Result<(), ExportError> {
+        let record = encode(&payload);
+        drop(payload);
+        for queue in &self.queues {
+            queue
+                .spill(record.clone())
+                .await
+                .map_err(|e| ExportError::retryable(e.to_string()))?;
+        }
+        Ok(())
     }
 
     /// Appends `payload` to every queue, waiting for each fsync policy's promise, and moves

@@ -91,6 +91,38 @@ impl Prepared {
 }
 
 impl Stage {
+    /// The write-ahead that can take data on disk alone when memory is full: the pipeline's
+    /// every exporter keeps its queue on disk, and only processors that rewrite in place
+    /// come before it.
+    pub fn spill_point(&self) -> Option<&Rc<WriteAhead>> {
+        match self {
+            Stage::Transform(_, next) => next.spill_point(),
+            Stage::Durable(write_ahead, _) if write_ahead.can_spill() => Some(write_ahead),
+            _ => None,
+        }
+    }
+
+    /// Runs the processors in front of the write point, then writes the data to disk only
+    /// (see [`Stage::spill_point`]); `Ok` means it is safe to acknowledge.
+    pub async fn spill(&self, payload: Payload) -> Result<(), PipelineError> {
+        let mut payload = payload;
+        let mut stage = self;
+        loop {
+            match stage {
+                Stage::Transform(transform, next) => {
+                    if let Some(failure) = transform.apply(&mut payload) {
+                        return Err(failure.error.into());
+                    }
+                    stage = next;
+                }
+                Stage::Durable(write_ahead, _) => return Ok(write_ahead.spill(payload).await?),
+                Stage::Batch(_) | Stage::Export(_) => {
+                    return Err(ExportError::retryable("no durable queue to take the data").into())
+                }
+            }
+        }
+    }
+
     /// Everything that can refuse data from a receiver, done without waiting: processors
     /// rewrite it, exporters' queues take their places. Dropping the result undoes it.
     pub fn prepare(&self, payload: Payload) -> Result<Prepared, PipelineError> {

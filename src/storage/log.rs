@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use shardgate_io::segment_file::{self, SegmentError, SegmentWriter};
+use shardgate_io::segment_file::{self, SegmentError, SegmentReader, SegmentWriter};
 
 use super::record::{self, End, RecordError};
 
@@ -33,6 +33,22 @@ pub enum LogError {
     /// The record is larger than a record may be.
     #[error("{0}")]
     Record(#[from] RecordError),
+    /// The record's segment was deleted (everything in it was released).
+    #[error("record {seq} is no longer on disk")]
+    Gone {
+        /// The record's number.
+        seq: u64,
+    },
+    /// A record read back does not check out (the disk changed under us).
+    #[error("{}: the record at offset {offset} is unreadable ({end:?})", path.display())]
+    Unreadable {
+        /// The segment.
+        path: PathBuf,
+        /// Where the record starts.
+        offset: u64,
+        /// What the scan found.
+        end: End,
+    },
     /// The directory could not be created or listed.
     #[error("{path}: {source}")]
     Dir {
@@ -59,21 +75,16 @@ pub struct LogLimits {
     pub max_bytes: u64,
 }
 
-/// Where a record lives, to release it once delivered.
+/// Where a record lives, to read it back and to release it once delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RecordId {
     segment: usize,
     /// The record's number.
     pub seq: u64,
-}
-
-/// A record found on disk at start, to deliver again.
-#[derive(Debug)]
-pub struct Replayed {
-    /// Release it with this once delivered.
-    pub id: RecordId,
-    /// What was appended.
-    pub payload: Vec<u8>,
+    /// Where its header starts in the segment file.
+    offset: u64,
+    /// Header and payload bytes.
+    len: u32,
 }
 
 /// A segment whose tail was cut on replay: where, and why.
@@ -110,19 +121,22 @@ pub struct ShardLog {
     writer: Option<(usize, SegmentWriter)>,
     bytes_on_disk: u64,
     scratch: Vec<u8>,
+    /// The segment read from last, kept open for the next read.
+    reader: Option<(usize, SegmentReader)>,
 }
 
 const SEGMENT_PREFIX: &str = "segment-";
 
 impl ShardLog {
-    /// Opens the log in `dir` (created), replaying the segments found there and in
-    /// `adopted` (directories of shards that no longer run), oldest first. Returns what
-    /// to deliver again and which segment tails were cut.
+    /// Opens the log in `dir` (created), scanning the segments found there and in
+    /// `adopted` (directories of shards that no longer run), oldest first. Returns the
+    /// records to deliver again (read each with [`ShardLog::read`]) and which segment tails
+    /// were cut.
     pub async fn open(
         dir: &Path,
         adopted: &[PathBuf],
         limits: LogLimits,
-    ) -> Result<(ShardLog, Vec<Replayed>, Vec<Cut>), LogError> {
+    ) -> Result<(ShardLog, Vec<RecordId>, Vec<Cut>), LogError> {
         std::fs::create_dir_all(dir).map_err(|source| LogError::Dir {
             path: dir.to_owned(),
             source,
@@ -143,6 +157,7 @@ impl ShardLog {
             writer: None,
             bytes_on_disk: 0,
             scratch: Vec::new(),
+            reader: None,
         };
         // New segments are numbered after every one found here, so names never collide.
         log.next_file = files
@@ -169,12 +184,11 @@ impl ShardLog {
             let records = scan.records.len() as u64;
             for r in &scan.records {
                 log.next_seq = log.next_seq.max(r.seq.saturating_add(1));
-                replayed.push(Replayed {
-                    id: RecordId {
-                        segment: key,
-                        seq: r.seq,
-                    },
-                    payload: r.payload.to_vec(),
+                replayed.push(RecordId {
+                    segment: key,
+                    seq: r.seq,
+                    offset: r.offset as u64,
+                    len: (record::HEADER_BYTES + r.payload.len()) as u32,
                 });
             }
             let on_disk = bytes.len() as u64;
@@ -228,12 +242,15 @@ impl ShardLog {
             Some(current) => current,
             None => self.start_segment().await?,
         };
+        let offset = writer.appended_bytes();
         let appended = writer.append(&self.scratch).await;
         self.writer = Some((key, writer));
         appended?;
         let id = RecordId {
             segment: key,
             seq: self.next_seq,
+            offset,
+            len: size as u32,
         };
         self.next_seq += 1;
         self.bytes_on_disk += size;
@@ -250,6 +267,37 @@ impl ShardLog {
             writer.commit().await?;
         }
         Ok(())
+    }
+
+    /// Reads record `id`'s payload back (written and flushed or committed before), checking
+    /// its checksum again.
+    pub async fn read(&mut self, id: RecordId) -> Result<Vec<u8>, LogError> {
+        let Some(path) = self.segments.get(&id.segment).map(|s| s.path.clone()) else {
+            return Err(LogError::Gone { seq: id.seq });
+        };
+        if self
+            .reader
+            .as_ref()
+            .is_none_or(|(key, _)| *key != id.segment)
+        {
+            if let Some((_, old)) = self.reader.take() {
+                old.close().await;
+            }
+            self.reader = Some((id.segment, SegmentReader::open(&path).await?));
+        }
+        let Some((_, reader)) = &self.reader else {
+            return Err(LogError::Gone { seq: id.seq });
+        };
+        let bytes = reader.read(id.offset, id.len as usize).await?;
+        let scan = record::scan(&bytes, Some(id.seq));
+        match scan.records.first() {
+            Some(r) if scan.records.len() == 1 => Ok(r.payload.to_vec()),
+            _ => Err(LogError::Unreadable {
+                path,
+                offset: id.offset,
+                end: scan.end,
+            }),
+        }
     }
 
     /// Writes every record appended so far to the device without a sync (they survive the
@@ -314,6 +362,11 @@ impl ShardLog {
             return Ok(());
         };
         self.bytes_on_disk = self.bytes_on_disk.saturating_sub(segment.bytes);
+        if self.reader.as_ref().is_some_and(|(k, _)| *k == key) {
+            if let Some((_, reader)) = self.reader.take() {
+                reader.close().await;
+            }
+        }
         segment_file::remove_segment(&segment.path).await?;
         // An adopted shard's directory goes once its last segment has.
         if let Some(parent) = segment.path.parent() {
@@ -396,12 +449,15 @@ mod tests {
             drop(log);
             let (mut log, replayed, cuts) = ShardLog::open(&dir, &[], SMALL).await.unwrap();
             assert!(cuts.is_empty(), "{cuts:?}");
-            let got: Vec<Vec<u8>> = replayed.iter().map(|r| r.payload.clone()).collect();
+            let mut got: Vec<Vec<u8>> = Vec::new();
+            for r in &replayed {
+                got.push(log.read(*r).await.unwrap());
+            }
             let want: Vec<Vec<u8>> = (0..50).map(payload).collect();
             assert_eq!(got, want);
             let segments = log.segments();
             for r in replayed {
-                log.release(r.id).await.unwrap();
+                log.release(r).await.unwrap();
             }
             assert_eq!(
                 log.segments(),
@@ -500,7 +556,7 @@ mod tests {
                 .unwrap();
             assert_eq!(replayed.len(), 10);
             for r in replayed {
-                log.release(r.id).await.unwrap();
+                log.release(r).await.unwrap();
             }
             assert_eq!(log.segments(), 0);
         });

@@ -3,12 +3,16 @@
 //! sync runs rides the next one), and [`Hold`]s that release a record when the data read
 //! from it is gone.
 //!
-//! The in-memory path is unchanged: the data stays in memory and is delivered from there.
-//! The log is what a restart replays. A record is released when the last slice of the data
-//! built on it is dropped (delivered, given up on and counted, or dropped by an exporter's
-//! full queue and counted), except while the shard stops: what is still held then stays on
-//! disk for the next start.
+//! Data taken while the shard has memory room stays in memory as well and is delivered from
+//! there; the log is what a restart replays. Data taken when memory is full is *spilled*: on
+//! disk only, in the queue's backlog, read back in order when room frees up (as is what a
+//! restart finds on disk). A record is released when the last slice of the data built on it
+//! is dropped (delivered, given up on and counted, or dropped by an exporter's full queue
+//! and counted), except while the shard stops: what is still held then stays on disk for
+//! the next start.
 
+use std::cell::Cell;
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -51,16 +55,33 @@ pub enum StorageError {
     },
 }
 
+/// A backlog record read back: its id and payload, or why it could not be read.
+type ReadBack = Result<(RecordId, Vec<u8>), String>;
+
+/// One append of a group: where it went (or why not), whether it spills, whom to answer.
+type Pending = (
+    Result<RecordId, LogError>,
+    bool,
+    oneshot::Sender<Result<RecordId, String>>,
+);
+
 /// What the writer is asked. The channel is futures' mpsc, not a shard-local one, only
 /// because a [`Hold`] lives inside `Bytes::from_owner`, which requires `Send`: every command
 /// is still sent and received on the shard that owns the queue.
 enum Command {
     Append {
         record: Bytes,
+        /// On disk only: the record joins the backlog instead of being held in memory.
+        spill: bool,
         reply: oneshot::Sender<Result<RecordId, String>>,
     },
     Release(RecordId),
     Sync,
+    /// The oldest record of the backlog, read back; `wait`: until there is one.
+    Next {
+        wait: bool,
+        reply: oneshot::Sender<Option<ReadBack>>,
+    },
     Close(oneshot::Sender<()>),
 }
 
@@ -70,25 +91,21 @@ pub struct DurableQueue {
     commands: mpsc::UnboundedSender<Command>,
     stopping: Arc<AtomicBool>,
     counters: Option<Arc<StorageCounters>>,
-}
-
-/// A record found on disk at start, with the hold that releases it once delivered.
-pub struct Replay {
-    /// The record as appended.
-    pub record: Bytes,
+    /// Records on disk only, not yet read back (spilled, or found at start).
+    backlog: Rc<Cell<usize>>,
 }
 
 impl DurableQueue {
-    /// Opens `dir` (and the `adopted` directories of shards that no longer run), starts the
-    /// writer task and returns the records to deliver again, oldest first. Cut tails are
-    /// logged and counted.
+    /// Opens `dir` (and the `adopted` directories of shards that no longer run) and starts
+    /// the writer task. What the segments hold becomes the backlog, oldest first, read back
+    /// with [`DurableQueue::next`]. Cut tails are logged and counted.
     pub async fn open(
         exporter: &ComponentId,
         dir: &Path,
         adopted: &[PathBuf],
         config: &FileStorageConfig,
         counters: Option<Arc<StorageCounters>>,
-    ) -> Result<(Rc<DurableQueue>, Vec<Replay>), StorageError> {
+    ) -> Result<Rc<DurableQueue>, StorageError> {
         let limits = LogLimits {
             segment_bytes: config.segment_size,
             max_bytes: match config.max_size {
@@ -126,22 +143,24 @@ impl DurableQueue {
             );
         }
         let (commands, inbox) = mpsc::unbounded();
+        let backlog = Rc::new(Cell::new(replayed.len()));
         let queue = Rc::new(DurableQueue {
             exporter: exporter.clone(),
             commands,
             stopping: Arc::new(AtomicBool::new(false)),
             counters: counters.clone(),
+            backlog: backlog.clone(),
         });
-        let replays = replayed
-            .into_iter()
-            .map(|r| (r.id, Bytes::from(r.payload)))
-            .collect::<Vec<_>>();
-        let held = replays
-            .iter()
-            .map(|(id, record)| (queue.hold(*id), record.clone()))
-            .collect::<Vec<_>>();
         publish(&log, counters.as_deref());
-        task::spawn_local(write_forever(log, inbox, config.fsync_policy, counters)).detach();
+        let writer = Writer {
+            log,
+            policy: config.fsync_policy,
+            counters,
+            backlog: replayed.into_iter().collect(),
+            backlog_len: backlog,
+            parked: None,
+        };
+        task::spawn_local(writer.run(inbox)).detach();
         if config.fsync_policy == FsyncPolicy::Interval {
             let commands = queue.commands.clone();
             let interval = config.fsync_interval;
@@ -155,16 +174,7 @@ impl DurableQueue {
             })
             .detach();
         }
-        let replays = held
-            .into_iter()
-            .map(|(hold, record)| Replay {
-                record: Bytes::from_owner(Held {
-                    bytes: record,
-                    _holds: vec![hold],
-                }),
-            })
-            .collect();
-        Ok((queue, replays))
+        Ok(queue)
     }
 
     /// The exporter this queue belongs to.
@@ -175,10 +185,60 @@ impl DurableQueue {
     /// Appends `record` and waits until the fsync policy's promise holds for it (durable
     /// with `always`, written to the device otherwise). A refusal is counted.
     pub async fn append(&self, record: Bytes) -> Result<Hold, StorageError> {
+        let id = self.write(record, false).await?;
+        Ok(self.hold(id))
+    }
+
+    /// Appends `record` to the backlog, on disk only (memory is full), with the same
+    /// promise as [`DurableQueue::append`].
+    pub async fn spill(&self, record: Bytes) -> Result<(), StorageError> {
+        // Counted at once, so that requests behind this one spill too and the backlog
+        // keeps its order.
+        self.backlog.set(self.backlog.get() + 1);
+        let written = self.write(record, true).await;
+        if written.is_err() {
+            self.backlog.set(self.backlog.get().saturating_sub(1));
+        }
+        written.map(|_| ())
+    }
+
+    /// Whether records wait on disk only (new data then spills too, behind them).
+    pub fn has_backlog(&self) -> bool {
+        self.backlog.get() > 0
+    }
+
+    /// The oldest backlog record, read back, with the hold that releases it once its data
+    /// is gone; `None` when the backlog is empty and `wait` is false, or the queue closed.
+    /// A record that cannot be read back is logged and skipped.
+    pub async fn next(&self, wait: bool) -> Option<Bytes> {
+        loop {
+            let (reply, answer) = oneshot::channel();
+            self.commands
+                .unbounded_send(Command::Next { wait, reply })
+                .ok()?;
+            match answer.await.ok()?? {
+                Ok((id, payload)) => {
+                    return Some(Bytes::from_owner(Held {
+                        bytes: Bytes::from(payload),
+                        _holds: vec![self.hold(id)],
+                    }))
+                }
+                Err(error) => tracing::error!(
+                    exporter = %self.exporter,
+                    %error,
+                    "Durable queue: a record could not be read back; it is lost"
+                ),
+            }
+        }
+    }
+
+    async fn write(&self, record: Bytes, spill: bool) -> Result<RecordId, StorageError> {
         let (reply, answer) = oneshot::channel();
-        let sent = self
-            .commands
-            .unbounded_send(Command::Append { record, reply });
+        let sent = self.commands.unbounded_send(Command::Append {
+            record,
+            spill,
+            reply,
+        });
         let outcome = match sent {
             Ok(()) => answer.await.ok(),
             Err(_) => None,
@@ -190,7 +250,7 @@ impl DurableQueue {
             e
         };
         match outcome {
-            Some(Ok(id)) => Ok(self.hold(id)),
+            Some(Ok(id)) => Ok(id),
             Some(Err(reason)) => Err(refused(StorageError::Refused {
                 exporter: self.exporter.clone(),
                 reason,
@@ -253,68 +313,118 @@ impl AsRef<[u8]> for Held {
 /// Most appends made durable by one sync: bounds how long the first of them waits.
 const GROUP_MAX: usize = 256;
 
-/// The writer: takes every command waiting, appends, syncs once per group (per policy),
-/// answers, and repeats until closed.
-async fn write_forever(
-    mut log: ShardLog,
-    mut inbox: mpsc::UnboundedReceiver<Command>,
+/// The task that owns the log: appends, syncs, releases, reads the backlog back.
+struct Writer {
+    log: ShardLog,
     policy: FsyncPolicy,
     counters: Option<Arc<StorageCounters>>,
-) {
-    let mut appended = Vec::new();
-    let mut closing = None;
-    while let Some(first) = inbox.next().await {
-        let mut next = Some(first);
-        let mut sync = false;
-        while let Some(command) = next.take() {
-            match command {
-                Command::Append { record, reply } => {
-                    let id = log.append(&record).await;
-                    appended.push((id, reply));
-                }
-                Command::Release(id) => {
-                    if let Err(error) = log.release(id).await {
-                        tracing::warn!(%error, "Durable queue: a delivered segment could not be deleted");
+    /// Records on disk only, oldest first.
+    backlog: VecDeque<RecordId>,
+    /// Shared with the queue: spilled records announced plus `backlog`, minus those read.
+    backlog_len: Rc<Cell<usize>>,
+    /// A reader waiting for the backlog to have a record.
+    parked: Option<oneshot::Sender<Option<ReadBack>>>,
+}
+
+impl Writer {
+    /// Takes every command waiting, appends, syncs once per group (per policy), answers,
+    /// and repeats until closed.
+    async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Command>) {
+        let mut appended = Vec::new();
+        let mut closing = None;
+        while let Some(first) = inbox.next().await {
+            let mut next = Some(first);
+            let mut sync = false;
+            while let Some(command) = next.take() {
+                match command {
+                    Command::Append {
+                        record,
+                        spill,
+                        reply,
+                    } => {
+                        let id = self.log.append(&record).await;
+                        appended.push((id, spill, reply));
+                    }
+                    Command::Release(id) => {
+                        if let Err(error) = self.log.release(id).await {
+                            tracing::warn!(%error, "Durable queue: a delivered segment could not be deleted");
+                        }
+                    }
+                    Command::Sync => sync = true,
+                    Command::Next { wait, reply } => {
+                        if self.backlog.is_empty() && wait {
+                            self.parked = Some(reply);
+                        } else {
+                            let record = self.read_next().await;
+                            let _ = reply.send(record);
+                        }
+                    }
+                    Command::Close(done) => {
+                        closing = Some(done);
+                        break;
                     }
                 }
-                Command::Sync => sync = true,
-                Command::Close(done) => {
-                    closing = Some(done);
+                if appended.len() >= GROUP_MAX {
                     break;
                 }
+                next = inbox.try_recv().ok();
             }
-            if appended.len() >= GROUP_MAX {
-                break;
+            if !appended.is_empty() {
+                self.finish_group(&mut appended).await;
+            } else if sync {
+                if let Err(error) = self.log.commit().await {
+                    tracing::warn!(%error, "Durable queue: periodic sync failed");
+                }
             }
-            next = inbox.try_recv().ok();
+            if !self.backlog.is_empty() {
+                if let Some(reply) = self.parked.take() {
+                    let record = self.read_next().await;
+                    let _ = reply.send(record);
+                }
+            }
+            publish(&self.log, self.counters.as_deref());
+            if let Some(done) = closing.take() {
+                if let Err(error) = self.log.close().await {
+                    tracing::warn!(%error, "Durable queue: closing the current segment failed");
+                }
+                let _ = done.send(());
+                return;
+            }
         }
-        if !appended.is_empty() {
-            let written = match policy {
-                FsyncPolicy::Always => log.commit().await,
-                FsyncPolicy::Interval | FsyncPolicy::Never => log.flush().await,
+    }
+
+    /// Makes a group of appends keep the policy's promise and answers each.
+    async fn finish_group(&mut self, appended: &mut Vec<Pending>) {
+        let written = match self.policy {
+            FsyncPolicy::Always => self.log.commit().await,
+            FsyncPolicy::Interval | FsyncPolicy::Never => self.log.flush().await,
+        };
+        let written = written.map_err(|e| describe(&e));
+        for (id, spill, reply) in appended.drain(..) {
+            let answer = match (&written, id) {
+                (Ok(()), Ok(id)) => Ok(id),
+                (Err(e), _) => Err(e.clone()),
+                (_, Err(e)) => Err(describe(&e)),
             };
-            let written = written.map_err(|e| describe(&e));
-            for (id, reply) in appended.drain(..) {
-                let answer = match (&written, id) {
-                    (Ok(()), Ok(id)) => Ok(id),
-                    (Err(e), _) => Err(e.clone()),
-                    (_, Err(e)) => Err(describe(&e)),
-                };
-                let _ = reply.send(answer);
+            if let (true, Ok(id)) = (spill, &answer) {
+                self.backlog.push_back(*id);
             }
-        } else if sync {
-            if let Err(error) = log.commit().await {
-                tracing::warn!(%error, "Durable queue: periodic sync failed");
-            }
+            let _ = reply.send(answer);
         }
-        publish(&log, counters.as_deref());
-        if let Some(done) = closing.take() {
-            if let Err(error) = log.close().await {
-                tracing::warn!(%error, "Durable queue: closing the current segment failed");
-            }
-            let _ = done.send(());
-            return;
-        }
+    }
+
+    /// Pops and reads the oldest backlog record (`None` when there is none).
+    async fn read_next(&mut self) -> Option<ReadBack> {
+        let id = self.backlog.pop_front()?;
+        self.backlog_len
+            .set(self.backlog_len.get().saturating_sub(1));
+        Some(
+            self.log
+                .read(id)
+                .await
+                .map(|p| (id, p))
+                .map_err(|e| describe(&e)),
+        )
     }
 }
 

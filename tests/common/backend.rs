@@ -190,6 +190,11 @@ impl Backend {
         }
     }
 
+    /// Forgets the failures queued by [`Backend::fail_next`]: the backend is back.
+    pub fn stop_failing(&self) {
+        self.state.fail_next.lock().unwrap().clear();
+    }
+
     /// Answers the next `n` requests (of any signal) with `status`, details and all.
     pub fn fail_next_with(&self, n: usize, status: tonic::Status) {
         let mut queue = self.state.fail_next.lock().unwrap();

@@ -278,6 +278,25 @@ impl Ingest {
             panic!("injected fault: shard_panic");
         }
         let bytes = body.len();
+        if let [only] = stages {
+            if let Some(write_ahead) = only.spill_point() {
+                // Every exporter keeps its queue on disk: with no memory room (or records
+                // already waiting on disk only, so that order is kept) the data goes to
+                // disk alone and is read back when room frees up.
+                let in_memory = only.has_room() && !write_ahead.has_backlog();
+                let reservation = in_memory.then(|| self.budget.try_reserve(bytes)).flatten();
+                return match reservation {
+                    Some(reservation) => {
+                        let payload = Payload::new(signal, scanned.chunks, reservation);
+                        Ok(only.prepare(payload)?.commit().await?)
+                    }
+                    None => {
+                        let payload = Payload::new(signal, scanned.chunks, self.budget.empty());
+                        Ok(only.spill(payload).await?)
+                    }
+                };
+            }
+        }
         // Every pipeline holds the data until its exporters are done: reserve for each, and
         // every pipeline's healthy exporters must have sending-queue room. All of it before
         // any pipeline takes the data (dropping `prepared` undoes it), and without waiting,
