@@ -4,6 +4,7 @@
 # children for the syscall and executor paths). Needs `perf` and release binaries
 # (`cargo build --release -p shardgate -p shardgate-bench --bins`).
 # Usage: scripts/profile.sh [RATE items/s, default 100000] [SECONDS, default 4]
+# STORAGE=always|interval|never puts the exporter's queue on disk (sending_queue.storage).
 # KEEP=1 keeps the recording as /tmp/perf.data for further `perf report`/`perf script`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,11 +17,20 @@ cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; [ -
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port=$(free_port); sink_port=$(free_port); metrics_port=$(free_port)
+# STORAGE=always|interval|never profiles with the exporter's queue on disk (file_storage).
+queue="" extensions="" service_extensions=""
+if [ -n "${STORAGE:-}" ]; then
+    queue=", sending_queue: {storage: file_storage}"
+    extensions="extensions: {file_storage: {directory: $work/queue, create_directory: true, fsync_policy: $STORAGE}}"
+    service_extensions="  extensions: [file_storage]"
+fi
 cat >"$work/c.yaml" <<YAML
 receivers: {otlp: {protocols: {grpc: {endpoint: "127.0.0.1:$port"}}}}
 processors: {batch: {send_batch_size: 8192, timeout: 200ms}}
-exporters: {otlp: {endpoint: "127.0.0.1:$sink_port", tls: {insecure: true}, compression: none}}
+exporters: {otlp: {endpoint: "127.0.0.1:$sink_port", tls: {insecure: true}, compression: none$queue}}
+$extensions
 service:
+$service_extensions
   telemetry: {metrics: {readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: $metrics_port}}}}]}}
   pipelines: {traces: {receivers: [otlp], processors: [batch], exporters: [otlp]}}
 shards: {cores: [0]}

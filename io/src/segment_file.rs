@@ -249,6 +249,41 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// Scenario: appends of odd sizes, each flushed, then a close. Guarantee: the file holds
+    /// exactly the appended bytes, in order.
+    #[test]
+    fn flushes_of_odd_sizes_read_back_exactly() {
+        let dir = dir();
+        let path = dir.join("segment-2");
+        let written = run(async {
+            let mut writer = SegmentWriter::create(&path)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut written = Vec::new();
+            for round in 0..40u32 {
+                let chunk: Vec<u8> = (0..(round * 397 % 5000 + 1))
+                    .map(|i| (i ^ round) as u8 | 1)
+                    .collect();
+                writer.append(&chunk).await.map_err(|e| e.to_string())?;
+                written.extend_from_slice(&chunk);
+                let flushed = writer.flush().await.map_err(|e| e.to_string())?;
+                assert_eq!(flushed, written.len() as u64);
+            }
+            writer.close().await.map_err(|e| e.to_string())?;
+            Ok::<_, String>(written)
+        });
+        let written = match written {
+            Ok(w) => w,
+            Err(e) => panic!("{e}"),
+        };
+        let read = match run(read_segment(&path)) {
+            Ok(r) => r,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(read, written);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// Scenario: a segment path that exists already. Guarantee: creating it is refused,
     /// naming the file (a segment is never overwritten).
     #[test]
