@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use shardgate_shards::{task, ShardContext};
 
 use crate::config::{ComponentId, Config};
-use crate::exporter::delivery::{Delivery, Fanout};
+use crate::exporter::delivery::Fanout;
 use crate::observe::{ShardCounters, ShardObserver};
 use crate::pipeline::budget::Budget;
 use crate::pipeline::build::{self, ShardGraph};
@@ -66,12 +66,7 @@ pub async fn run(
     // What the last run acknowledged and did not deliver goes out before new data comes in
     // (as much of it as the budget holds; the rest follows as room frees up).
     for (exporter, queue) in &queues {
-        let feeder = Feeder {
-            exporter: exporter.clone(),
-            queue: queue.clone(),
-            deliveries: graph.deliveries.clone(),
-            budget: budget.clone(),
-        };
+        let feeder = Feeder::new(exporter, queue, &graph, &budget);
         let waiting = feeder.feed_what_fits().await;
         task::spawn_local(feeder.run(waiting, drain.clone())).detach();
     }
@@ -150,11 +145,32 @@ const BACKLOG_RETRY: Duration = Duration::from_millis(10);
 struct Feeder {
     exporter: ComponentId,
     queue: Rc<DurableQueue>,
-    deliveries: HashMap<(ComponentId, Signal), Rc<Delivery>>,
+    /// This exporter alone, per signal it carries.
+    fanouts: HashMap<Signal, Fanout>,
     budget: Budget,
 }
 
 impl Feeder {
+    fn new(
+        exporter: &ComponentId,
+        queue: &Rc<DurableQueue>,
+        graph: &ShardGraph,
+        budget: &Budget,
+    ) -> Feeder {
+        let fanouts = graph
+            .deliveries
+            .iter()
+            .filter(|((id, _), _)| id == exporter)
+            .map(|((_, signal), delivery)| (*signal, Fanout::new(vec![delivery.clone()])))
+            .collect();
+        Feeder {
+            exporter: exporter.clone(),
+            queue: queue.clone(),
+            fanouts,
+            budget: budget.clone(),
+        }
+    }
+
     /// Hands on backlog records while they fit; returns the first that did not.
     async fn feed_what_fits(&self) -> Option<Bytes> {
         while let Some(record) = self.queue.next(false).await {
@@ -182,34 +198,36 @@ impl Feeder {
         }
     }
 
-    /// Hands `record` to its exporter, or gives it back when there is no room for it yet.
+    /// Hands `record` to its exporter, or gives it back when there is no room for it yet
+    /// (checked before anything is reserved or scanned, so waiting costs nothing).
     fn try_send(&self, record: Bytes) -> Option<Bytes> {
-        let (signal, payload) = match durable::replayed(&record, &self.budget) {
-            Ok(Some(found)) => found,
-            Ok(None) => return Some(record),
-            Err(error) => {
-                tracing::error!(
-                    exporter = %self.exporter,
-                    %error,
-                    "Durable queue: a record read back is unreadable; dropping it"
-                );
-                return None;
-            }
-        };
-        let Some(delivery) = self.deliveries.get(&(self.exporter.clone(), signal)) else {
+        let dropped = |error: &dyn std::fmt::Display| {
             tracing::error!(
                 exporter = %self.exporter,
-                %signal,
-                items = payload.items,
-                "Durable queue: no pipeline of this signal sends to this exporter now; dropping its data"
+                %error,
+                "Durable queue: a record read back cannot be delivered; dropping it"
             );
-            return None;
+            None
         };
-        let fanout = Fanout::new(vec![delivery.clone()]);
+        let signal = match durable::record_signal(&record) {
+            Ok(signal) => signal,
+            Err(error) => return dropped(&error),
+        };
+        let Some(fanout) = self.fanouts.get(&signal) else {
+            return dropped(&format_args!(
+                "no {signal} pipeline sends to this exporter now"
+            ));
+        };
         if !fanout.has_room() {
             return Some(record);
         }
-        fanout.dispatch(payload);
+        let Some(reservation) = self.budget.try_reserve(durable::payload_bytes(&record)) else {
+            return Some(record);
+        };
+        match durable::replayed(&record, signal, reservation) {
+            Ok(payload) => fanout.dispatch(payload),
+            Err(error) => return dropped(&error),
+        }
         None
     }
 }

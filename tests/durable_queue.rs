@@ -7,7 +7,7 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,20 +23,43 @@ const SPANS_PER_REQUEST: u64 = 50;
 const MEMORY: u64 = 32 << 20;
 
 /// One run's settings.
-struct Run<'a> {
-    dir: &'a Path,
+#[derive(Clone)]
+struct Run {
+    dir: PathBuf,
     /// The exporter's endpoint (a port nothing listens on = the backend is down).
     endpoint: String,
     grpc_port: u16,
     metrics_port: u16,
     cores: usize,
     /// Extra keys of the `file_storage` extension, as flow-mapping entries.
-    storage: &'a str,
+    storage: String,
     /// `shards.pending_bytes_max`: what a shard may hold in memory.
     pending_bytes_max: u64,
 }
 
-impl Run<'_> {
+impl Run {
+    /// A run on `dir` exporting to `endpoint`, on free ports, with the default memory.
+    fn new(dir: &Path, endpoint: String, cores: usize, storage: &str) -> Run {
+        Run {
+            dir: dir.to_owned(),
+            endpoint,
+            grpc_port: free_port(),
+            metrics_port: free_port(),
+            cores,
+            storage: storage.to_owned(),
+            pending_bytes_max: MEMORY,
+        }
+    }
+
+    /// The same settings on fresh ports (a restart, or a second instance).
+    fn again(&self) -> Run {
+        Run {
+            grpc_port: free_port(),
+            metrics_port: free_port(),
+            ..self.clone()
+        }
+    }
+
     fn yaml(&self) -> String {
         format!(
             "receivers:
@@ -169,6 +192,45 @@ fn send_until(port: u16, tasks: u64, stop: Arc<AtomicBool>) -> Outcomes {
         .unwrap()
 }
 
+/// Callers sending in the background (see [`send_until`]) until stopped.
+struct Sending {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Outcomes>,
+}
+
+impl Sending {
+    /// Starts `tasks` callers against the receiver on `port`.
+    fn start(port: u16, tasks: u64) -> Sending {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || send_until(port, tasks, flag));
+        Sending { stop, thread }
+    }
+
+    /// Stops the callers and returns what they saw.
+    fn stop(self) -> Outcomes {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
+}
+
+/// Waits until every `acked` span is at `backend`; panics with the collector's logs if
+/// some never arrive.
+fn assert_all_arrive(backend: &Backend, acked: &HashSet<u64>, collector: &Collector) {
+    let all = wait_until(WAIT * 2, || {
+        let got: HashSet<u64> = span_ids(backend).into_iter().collect();
+        acked.is_subset(&got)
+    });
+    let got: HashSet<u64> = span_ids(backend).into_iter().collect();
+    assert!(
+        all,
+        "{} of {} acknowledged spans never arrived; logs:\n{}",
+        acked.difference(&got).count(),
+        acked.len(),
+        collector.logs()
+    );
+}
+
 /// Every span id the client had acknowledged.
 fn acked_ids(outcomes: &Outcomes) -> HashSet<u64> {
     outcomes
@@ -194,31 +256,16 @@ fn dead_endpoint() -> String {
 /// Runs with the backend down, sending from 8 callers, and SIGKILLs the collector once
 /// `acked_spans` spans were acknowledged; returns what the client saw.
 fn kill_while_receiving(dir: &Path, cores: usize, storage: &str, acked_spans: usize) -> Outcomes {
-    let run = Run {
-        dir,
-        endpoint: dead_endpoint(),
-        grpc_port: free_port(),
-        metrics_port: free_port(),
-        cores,
-        storage,
-        pending_bytes_max: MEMORY,
-    };
+    let run = Run::new(dir, dead_endpoint(), cores, storage);
     let collector = Collector::start_yaml(&run.yaml());
-    let stop = Arc::new(AtomicBool::new(false));
-    let port = run.grpc_port;
-    let sender = {
-        let stop = stop.clone();
-        std::thread::spawn(move || send_until(port, 8, stop))
-    };
-    let metrics = run.metrics_port;
+    let sending = Sending::start(run.grpc_port, 8);
     let enough = wait_until(WAIT, || {
-        metric_sum(metrics, "otelcol_receiver_accepted_spans", "") >= acked_spans as f64
+        metric_sum(run.metrics_port, "otelcol_receiver_accepted_spans", "") >= acked_spans as f64
     });
     assert!(enough, "not enough accepted; logs:\n{}", collector.logs());
     // SIGKILL while the callers are still sending.
     drop(collector);
-    stop.store(true, Ordering::Relaxed);
-    sender.join().unwrap()
+    sending.stop()
 }
 
 /// Restarts on `dir` with a live backend and waits until every acknowledged span is there;
@@ -228,32 +275,11 @@ fn restart_and_collect(
     cores: usize,
     storage: &str,
     acked: &HashSet<u64>,
-) -> (Backend, Collector, Run<'static>) {
+) -> (Backend, Collector, Run) {
     let backend = Backend::start();
-    let dir: &'static Path = Box::leak(dir.to_path_buf().into_boxed_path());
-    let storage: &'static str = Box::leak(storage.to_owned().into_boxed_str());
-    let run = Run {
-        dir,
-        endpoint: backend.endpoint(),
-        grpc_port: free_port(),
-        metrics_port: free_port(),
-        cores,
-        storage,
-        pending_bytes_max: MEMORY,
-    };
+    let run = Run::new(dir, backend.endpoint(), cores, storage);
     let collector = Collector::start_yaml(&run.yaml());
-    let all = wait_until(WAIT * 2, || {
-        let got: HashSet<u64> = span_ids(&backend).into_iter().collect();
-        acked.is_subset(&got)
-    });
-    let got: HashSet<u64> = span_ids(&backend).into_iter().collect();
-    assert!(
-        all,
-        "{} of {} acknowledged spans never arrived; logs:\n{}",
-        acked.difference(&got).count(),
-        acked.len(),
-        collector.logs()
-    );
+    assert_all_arrive(&backend, acked, &collector);
     (backend, collector, run)
 }
 
@@ -368,28 +394,14 @@ fn a_corrupt_tail_is_cut_and_a_shard_count_change_still_delivers() {
 fn a_full_queue_refuses_retryably_and_keeps_what_it_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let storage = "max_size: 262144";
-    let run = Run {
-        dir: dir.path(),
-        endpoint: dead_endpoint(),
-        grpc_port: free_port(),
-        metrics_port: free_port(),
-        cores: 1,
-        storage,
-        pending_bytes_max: MEMORY,
-    };
+    let run = Run::new(dir.path(), dead_endpoint(), 1, storage);
     let mut collector = Collector::start_yaml(&run.yaml());
-    let stop = Arc::new(AtomicBool::new(false));
-    let port = run.grpc_port;
-    let sender = {
-        let stop = stop.clone();
-        std::thread::spawn(move || send_until(port, 4, stop))
-    };
+    let sending = Sending::start(run.grpc_port, 4);
     let metrics = run.metrics_port;
     let refused = wait_until(WAIT, || {
         metric_sum(metrics, "shardgate_storage_refused_requests_total", "") >= 10.0
     });
-    stop.store(true, Ordering::Relaxed);
-    let outcomes = sender.join().unwrap();
+    let outcomes = sending.stop();
     assert!(refused, "never refused; logs:\n{}", collector.logs());
     let (count, message) = outcomes
         .refused
@@ -420,21 +432,9 @@ fn a_full_queue_refuses_retryably_and_keeps_what_it_acknowledged() {
 #[test]
 fn a_second_instance_on_the_same_directory_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let first = Run {
-        dir: dir.path(),
-        endpoint: dead_endpoint(),
-        grpc_port: free_port(),
-        metrics_port: free_port(),
-        cores: 1,
-        storage: "",
-        pending_bytes_max: MEMORY,
-    };
+    let first = Run::new(dir.path(), dead_endpoint(), 1, "");
     let collector = Collector::start_yaml(&first.yaml());
-    let second = Run {
-        grpc_port: free_port(),
-        metrics_port: free_port(),
-        ..first
-    };
+    let second = first.again();
     let config = dir.path().join("second.yaml");
     std::fs::write(&config, second.yaml()).unwrap();
     let mut other = Collector::spawn(&["--config".into(), config.display().to_string()]);
@@ -463,27 +463,16 @@ fn an_outage_longer_than_memory_spills_to_disk_and_is_all_delivered() {
     backend.fail_next(10_000_000, tonic::Code::Unavailable, "down for maintenance");
     let memory = 256 << 10;
     let run = Run {
-        dir: dir.path(),
-        endpoint: backend.endpoint(),
-        grpc_port: free_port(),
-        metrics_port: free_port(),
-        cores: 1,
-        storage: "",
         pending_bytes_max: memory,
+        ..Run::new(dir.path(), backend.endpoint(), 1, "")
     };
     let collector = Collector::start_yaml(&run.yaml());
-    let stop = Arc::new(AtomicBool::new(false));
-    let port = run.grpc_port;
-    let sender = {
-        let stop = stop.clone();
-        std::thread::spawn(move || send_until(port, 4, stop))
-    };
+    let sending = Sending::start(run.grpc_port, 4);
     let metrics = run.metrics_port;
     let spilled = wait_until(WAIT, || {
         metric_sum(metrics, "shardgate_storage_bytes", "") >= 10.0 * memory as f64
     });
-    stop.store(true, Ordering::Relaxed);
-    let outcomes = sender.join().unwrap();
+    let outcomes = sending.stop();
     assert!(
         spilled,
         "the queue never grew past memory; logs:\n{}",
@@ -493,19 +482,9 @@ fn an_outage_longer_than_memory_spills_to_disk_and_is_all_delivered() {
     assert_eq!(refused, 0, "refused: {:?}", outcomes.refused);
     let acked = acked_ids(&outcomes);
     backend.stop_failing();
-    let all = wait_until(WAIT * 2, || {
-        let got: HashSet<u64> = span_ids(&backend).into_iter().collect();
-        acked.is_subset(&got)
-    });
+    assert_all_arrive(&backend, &acked, &collector);
     let ids = span_ids(&backend);
     let unique: HashSet<u64> = ids.iter().copied().collect();
-    assert!(
-        all,
-        "{} of {} acknowledged spans never arrived; logs:\n{}",
-        acked.difference(&unique).count(),
-        acked.len(),
-        collector.logs()
-    );
     eprintln!(
         "acked {} spans with {memory} bytes of memory; backend got {} ({} duplicates)",
         acked.len(),
@@ -526,22 +505,9 @@ fn sigkill_during_delivery_duplicates_only_what_it_replays() {
     let dir = tempfile::tempdir().unwrap();
     let backend = Backend::start();
     backend.set_delay(Duration::from_millis(20));
-    let run = Run {
-        dir: dir.path(),
-        endpoint: backend.endpoint(),
-        grpc_port: free_port(),
-        metrics_port: free_port(),
-        cores: 1,
-        storage: "fsync_policy: always",
-        pending_bytes_max: MEMORY,
-    };
+    let run = Run::new(dir.path(), backend.endpoint(), 1, "fsync_policy: always");
     let collector = Collector::start_yaml(&run.yaml());
-    let stop = Arc::new(AtomicBool::new(false));
-    let port = run.grpc_port;
-    let sender = {
-        let stop = stop.clone();
-        std::thread::spawn(move || send_until(port, 8, stop))
-    };
+    let sending = Sending::start(run.grpc_port, 8);
     let metrics = run.metrics_port;
     let going = wait_until(WAIT, || {
         metric_sum(metrics, "otelcol_receiver_accepted_spans", "") >= 20_000.0
@@ -549,22 +515,13 @@ fn sigkill_during_delivery_duplicates_only_what_it_replays() {
     });
     assert!(going, "logs:\n{}", collector.logs());
     drop(collector);
-    stop.store(true, Ordering::Relaxed);
-    let outcomes = sender.join().unwrap();
+    let outcomes = sending.stop();
     let acked = acked_ids(&outcomes);
     let before = span_ids(&backend).len();
     backend.set_delay(Duration::ZERO);
-    let again = Run {
-        grpc_port: free_port(),
-        metrics_port: free_port(),
-        ..run
-    };
+    let again = run.again();
     let collector = Collector::start_yaml(&again.yaml());
-    let all = wait_until(WAIT * 2, || {
-        let got: HashSet<u64> = span_ids(&backend).into_iter().collect();
-        acked.is_subset(&got)
-    });
-    assert!(all, "logs:\n{}", collector.logs());
+    assert_all_arrive(&backend, &acked, &collector);
     let ids = span_ids(&backend);
     let unique: HashSet<u64> = ids.iter().copied().collect();
     let duplicates = ids.len() - unique.len();

@@ -150,11 +150,6 @@ impl SegmentReader {
         })
     }
 
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Reads `len` bytes at `offset` (written and flushed before).
     pub async fn read(&self, offset: u64, len: usize) -> Result<Vec<u8>, SegmentError> {
         let read = self

@@ -12,7 +12,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::exporter::ExportError;
 use crate::otlp::{self, ResourceChunk};
-use crate::pipeline::budget::Budget;
+use crate::pipeline::budget::Reservation;
 use crate::pipeline::payload::Payload;
 use crate::signal::Signal;
 use crate::storage::queue::{DurableQueue, Held};
@@ -87,6 +87,7 @@ impl WriteAhead {
     }
 }
 
+/// A record's first byte: the signal's place in [`Signal::ALL`].
 fn signal_tag(signal: Signal) -> u8 {
     crate::observe::signal_index(signal) as u8
 }
@@ -113,24 +114,28 @@ fn rechunk(chunks: &mut [ResourceChunk], record: &Bytes) {
     }
 }
 
-/// A record read back at start, as a payload of its signal holding `budget` room (none
-/// when the budget is full: the caller waits and tries again).
-pub fn replayed(record: &Bytes, budget: &Budget) -> Result<Option<(Signal, Payload)>, ReplayError> {
-    let signal = match record.first() {
-        Some(0) => Signal::Traces,
-        Some(1) => Signal::Metrics,
-        Some(2) => Signal::Logs,
-        _ => return Err(ReplayError::NoSignal),
-    };
-    let body = record.slice(1..);
-    let scanned = otlp::scan_request(signal, &body)?;
-    let Some(reservation) = budget.try_reserve(body.len()) else {
-        return Ok(None);
-    };
-    Ok(Some((
-        signal,
-        Payload::new(signal, scanned.chunks, reservation),
-    )))
+/// The signal of a record read back.
+pub fn record_signal(record: &[u8]) -> Result<Signal, ReplayError> {
+    record
+        .first()
+        .and_then(|tag| Signal::ALL.get(usize::from(*tag)))
+        .copied()
+        .ok_or(ReplayError::NoSignal)
+}
+
+/// Budget bytes a record read back holds as a payload.
+pub fn payload_bytes(record: &[u8]) -> usize {
+    record.len().saturating_sub(1)
+}
+
+/// A record read back, as a payload of `signal` holding `reservation`.
+pub fn replayed(
+    record: &Bytes,
+    signal: Signal,
+    reservation: Reservation,
+) -> Result<Payload, ReplayError> {
+    let scanned = otlp::scan_request(signal, &record.slice(1..))?;
+    Ok(Payload::new(signal, scanned.chunks, reservation))
 }
 
 #[cfg(test)]
@@ -140,6 +145,7 @@ mod tests {
 
     #[test]
     fn a_record_rechunks_and_reads_back_as_the_same_chunks() {
+        use crate::pipeline::budget::Budget;
         let budget = Budget::new(1 << 20);
         use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
         use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
@@ -174,10 +180,12 @@ mod tests {
             assert_eq!(a.bytes, b.bytes);
             assert_eq!(a.items, b.items);
         }
-        let (signal, back) = replayed(&record, &budget).unwrap().unwrap();
+        let signal = record_signal(&record).unwrap();
         assert_eq!(signal, Signal::Traces);
+        let reservation = budget.try_reserve(payload_bytes(&record)).unwrap();
+        let back = replayed(&record, signal, reservation).unwrap();
         assert_eq!(back.items, payload.items);
         assert_eq!(back.chunks.len(), payload.chunks.len());
-        assert!(replayed(&Bytes::from_static(b"\x07"), &budget).is_err());
+        assert!(record_signal(b"\x07").is_err());
     }
 }

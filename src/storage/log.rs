@@ -120,7 +120,6 @@ pub struct ShardLog {
     next_seq: u64,
     writer: Option<(usize, SegmentWriter)>,
     bytes_on_disk: u64,
-    scratch: Vec<u8>,
     /// The segment read from last, kept open for the next read.
     reader: Option<(usize, SegmentReader)>,
 }
@@ -156,7 +155,6 @@ impl ShardLog {
             next_seq: 0,
             writer: None,
             bytes_on_disk: 0,
-            scratch: Vec::new(),
             reader: None,
         };
         // New segments are numbered after every one found here, so names never collide.
@@ -222,9 +220,9 @@ impl ShardLog {
 
     /// Appends `payload`; it is durable once [`ShardLog::commit`] returns.
     pub async fn append(&mut self, payload: &[u8]) -> Result<RecordId, LogError> {
-        self.scratch.clear();
-        record::encode(self.next_seq, payload, &mut self.scratch)?;
-        let size = self.scratch.len() as u64;
+        // Header and payload go straight into the segment's buffer: no record-sized copy.
+        let header = record::header(self.next_seq, payload)?;
+        let size = (header.len() + payload.len()) as u64;
         if self.bytes_on_disk.saturating_add(size) > self.limits.max_bytes {
             return Err(LogError::Full {
                 held: self.bytes_on_disk,
@@ -243,7 +241,10 @@ impl ShardLog {
             None => self.start_segment().await?,
         };
         let offset = writer.appended_bytes();
-        let appended = writer.append(&self.scratch).await;
+        let mut appended = writer.append(&header).await;
+        if appended.is_ok() {
+            appended = writer.append(payload).await;
+        }
         self.writer = Some((key, writer));
         appended?;
         let id = RecordId {

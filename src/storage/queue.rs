@@ -177,11 +177,6 @@ impl DurableQueue {
         Ok(queue)
     }
 
-    /// The exporter this queue belongs to.
-    pub fn exporter(&self) -> &ComponentId {
-        &self.exporter
-    }
-
     /// Appends `record` and waits until the fsync policy's promise holds for it (durable
     /// with `always`, written to the device otherwise). A refusal is counted.
     pub async fn append(&self, record: Bytes) -> Result<Hold, StorageError> {

@@ -28,19 +28,18 @@ pub enum RecordError {
     TooLarge(usize),
 }
 
-/// Appends record `seq` with `payload` to `out`.
-pub fn encode(seq: u64, payload: &[u8], out: &mut Vec<u8>) -> Result<(), RecordError> {
+/// The header of record `seq` with `payload`: what precedes the payload on disk.
+pub fn header(seq: u64, payload: &[u8]) -> Result<[u8; HEADER_BYTES], RecordError> {
     if payload.len() > PAYLOAD_BYTES_MAX {
         return Err(RecordError::TooLarge(payload.len()));
     }
     // Checked above: the length fits u32.
     let len = payload.len() as u32;
-    out.reserve(HEADER_BYTES + payload.len());
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&checksum(seq, payload).to_le_bytes());
-    out.extend_from_slice(&seq.to_le_bytes());
-    out.extend_from_slice(payload);
-    Ok(())
+    let mut header = [0u8; HEADER_BYTES];
+    header[0..4].copy_from_slice(&len.to_le_bytes());
+    header[4..8].copy_from_slice(&checksum(seq, payload).to_le_bytes());
+    header[8..16].copy_from_slice(&seq.to_le_bytes());
+    Ok(header)
 }
 
 fn checksum(seq: u64, payload: &[u8]) -> u32 {
@@ -158,6 +157,14 @@ fn tail_of(rest: &[u8], offset: usize) -> End {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// Appends record `seq` with `payload` to `out`, as the log writes it.
+    fn encode(seq: u64, payload: &[u8], out: &mut Vec<u8>) -> Result<(), RecordError> {
+        let header = header(seq, payload)?;
+        out.extend_from_slice(&header);
+        out.extend_from_slice(payload);
+        Ok(())
+    }
     use proptest::prelude::*;
 
     fn segment(payloads: &[&[u8]], first: u64) -> Vec<u8> {
