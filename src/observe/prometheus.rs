@@ -140,6 +140,7 @@ fn shard_families(shard: &ShardCounters, f: &mut Families, histograms: &mut Hist
     receiver_families(shard, &sh, f);
     exporter_families(shard, &sh, f);
     batch_families(shard, &sh, f, histograms);
+    processor_families(shard, &sh, f);
     f.add(
         "shardgate_shard_busy_ratio".into(),
         "Share of wall time the shard's executor spent running tasks over the last second",
@@ -436,6 +437,34 @@ fn exporter_families(shard: &ShardCounters, sh: &str, f: &mut Families) {
 }
 
 /// otelcol's batch processor counters and send-size histogram of one shard.
+/// Items into and out of each rewriting processor, as otelcol's processor helper counts them.
+fn processor_families(shard: &ShardCounters, sh: &str, f: &mut Families) {
+    for p in &shard.processors {
+        for signal in Signal::ALL {
+            let i = super::signal_index(signal);
+            let l = labels(&[
+                ("otel_signal", signal.as_str()),
+                ("processor", &p.id),
+                ("shard", sh),
+            ]);
+            f.add(
+                "otelcol_processor_incoming_items_total".into(),
+                "Number of items passed to the processor",
+                "counter",
+                l.clone(),
+                p.incoming[i].get() as f64,
+            );
+            f.add(
+                "otelcol_processor_outgoing_items_total".into(),
+                "Number of items emitted from the processor",
+                "counter",
+                l,
+                p.outgoing[i].get() as f64,
+            );
+        }
+    }
+}
+
 fn batch_families(shard: &ShardCounters, sh: &str, f: &mut Families, histograms: &mut Histograms) {
     let mut batch_sizes: BTreeMap<String, (Vec<u64>, f64, &'static [f64])> = BTreeMap::new();
     for b in &shard.batches {

@@ -125,6 +125,21 @@ pub struct BatchCounters {
     pub timeout_trigger: Counter,
 }
 
+/// Items into and out of one rewriting processor (`attributes`, samplers, filters) on one
+/// shard, per signal: what it removed is the difference, as otelcol's
+/// `otelcol_processor_incoming_items` / `outgoing_items` report it.
+#[derive(Debug)]
+pub struct ProcessorCounters {
+    /// The processor id, the `processor` label.
+    pub id: String,
+    /// Its type (`probabilistic_sampler`, `filter`, ...), for the type's own metric names.
+    pub kind: String,
+    /// Items handed to it.
+    pub incoming: PerSignal,
+    /// Items it passed on.
+    pub outgoing: PerSignal,
+}
+
 /// What one shard handed to its peers and took over from them (rebalancing).
 #[derive(Debug, Default)]
 pub struct RebalanceCounters {
@@ -159,6 +174,8 @@ pub struct ShardCounters {
     pub exporters: Vec<Arc<ExporterCounters>>,
     /// Per batch processor and pipeline, in pipeline order.
     pub batches: Vec<Arc<BatchCounters>>,
+    /// Per processor that runs as a rewrite stage (not batch, not memory_limiter).
+    pub processors: Vec<Arc<ProcessorCounters>>,
     /// Receive → acknowledge latency snapshot.
     pub receive_latency: LatencySlot,
     /// Export round-trip latency snapshot.
@@ -199,6 +216,7 @@ impl ShardCounters {
             .collect();
         let mut exporters: Vec<Arc<ExporterCounters>> = Vec::new();
         let mut batches = Vec::new();
+        let mut processors: Vec<Arc<ProcessorCounters>> = Vec::new();
         for pipeline in &config.service.pipelines {
             let signal = pipeline.id.signal;
             for id in &pipeline.exporters {
@@ -208,6 +226,15 @@ impl ShardCounters {
                 }
             }
             for id in &pipeline.processors {
+                let rewrites = !matches!(id.kind.as_str(), "batch" | "memory_limiter");
+                if rewrites && !processors.iter().any(|p| p.id == id.to_string()) {
+                    processors.push(Arc::new(ProcessorCounters {
+                        id: id.to_string(),
+                        kind: id.kind.clone(),
+                        incoming: Default::default(),
+                        outgoing: Default::default(),
+                    }));
+                }
                 // One id in several pipelines shares its counters: the same shard writes them.
                 if id.kind == "batch"
                     && !batches
@@ -228,6 +255,7 @@ impl ShardCounters {
             receivers,
             exporters,
             batches,
+            processors,
             receive_latency: LatencySlot::default(),
             export_latency: LatencySlot::default(),
             busy_ratio: Gauge::default(),
@@ -251,6 +279,12 @@ impl ShardCounters {
     pub fn storage(&self, id: &ComponentId) -> Option<Arc<StorageCounters>> {
         let id = id.to_string();
         self.storage.iter().find(|s| s.id == id).cloned()
+    }
+
+    /// The item counters of rewriting processor `id`.
+    pub fn processor(&self, id: &ComponentId) -> Option<Arc<ProcessorCounters>> {
+        let id = id.to_string();
+        self.processors.iter().find(|p| p.id == id).cloned()
     }
 
     /// The counters of receiver `id`.

@@ -60,6 +60,8 @@ pub enum Prepared {
     Export(Rc<Fanout>, Enqueued),
     /// Data to make durable before it is handed on.
     Durable(Rc<WriteAhead>, Box<Prepared>),
+    /// Nothing left to hand on: a processor removed every item (sampled or filtered out).
+    Nothing,
 }
 
 impl Prepared {
@@ -77,6 +79,7 @@ impl Prepared {
                 }
                 Box::pin(inner.commit()).await
             }
+            Prepared::Nothing => Ok(()),
         }
     }
 
@@ -86,6 +89,7 @@ impl Prepared {
             Prepared::Batch(_, payload) => Some(payload),
             Prepared::Export(_, enqueued) => enqueued.payload_mut(),
             Prepared::Durable(_, inner) => inner.payload_mut(),
+            Prepared::Nothing => None,
         }
     }
 }
@@ -113,6 +117,9 @@ impl Stage {
                     if let Some(failure) = transform.apply(&mut payload) {
                         return Err(failure.error.into());
                     }
+                    if payload.chunks.is_empty() {
+                        return Ok(());
+                    }
                     stage = next;
                 }
                 Stage::Durable(write_ahead, _) => return Ok(write_ahead.spill(payload).await?),
@@ -133,6 +140,9 @@ impl Stage {
                 let mut payload = payload;
                 if let Some(failure) = transform.apply(&mut payload) {
                     return Err(failure.error.into());
+                }
+                if payload.chunks.is_empty() {
+                    return Ok(Prepared::Nothing);
                 }
                 next.prepare(payload)
             }

@@ -1,16 +1,20 @@
-//! The stage of processors that change fields (`attributes`, `resource`): each rewrites the
-//! chunks of a payload in place through [`super::chunk`], and fails closed.
+//! The stage of processors that rewrite chunks synchronously: those that change fields
+//! (`attributes`, `resource`) and those that remove items (samplers, filters). Each rewrites
+//! the chunks of a payload in place through [`super::chunk`], and fails closed.
 //!
-//! Item counts never change (these processors edit attributes, they do not drop items). The
-//! payload keeps the budget reservation taken at admission even when re-encoding changes its
-//! size: the budget bounds what was admitted, and a size change is bounded by the configured
-//! actions.
+//! A rewrite that removes items reports what is left ([`Rewritten::Reduced`]); a chunk with no
+//! item left is dropped, and a payload with no chunk left goes no further. The payload keeps
+//! the budget reservation taken at admission even when re-encoding changes its size: the
+//! budget bounds what was admitted, and a size change is bounded by the configured actions.
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use crate::config::ComponentId;
-use crate::observe::ShardCounters;
+use crate::observe::{ProcessorCounters, ShardCounters};
 use crate::pipeline::payload::Payload;
+use crate::signal::Signal;
 
 use super::attributes::AttributesProcessor;
 use super::chunk::TransformError;
@@ -24,6 +28,30 @@ pub enum Rewrite {
     Resource(ResourceProcessor),
 }
 
+/// What a rewrite did to one chunk.
+#[derive(Debug)]
+pub enum Rewritten {
+    /// The chunk passes on as it came.
+    Unchanged,
+    /// Its fields changed; it holds the same items.
+    Edited(Bytes),
+    /// Items were removed: what is left (`items` may be 0: the chunk is then dropped).
+    Reduced {
+        /// The remaining chunk.
+        bytes: Bytes,
+        /// Items in it.
+        items: u32,
+    },
+    /// Every item was removed.
+    Emptied,
+}
+
+impl From<Option<Bytes>> for Rewritten {
+    fn from(edited: Option<Bytes>) -> Rewritten {
+        edited.map_or(Rewritten::Unchanged, Rewritten::Edited)
+    }
+}
+
 /// A synchronous processor stage that rewrites payloads in place and fails closed: a chunk
 /// it cannot rewrite is never passed on as it came (it may hold what the processor was told
 /// to delete or hash).
@@ -31,6 +59,7 @@ pub struct Transform {
     id: ComponentId,
     rewrite: Rewrite,
     counters: Option<Arc<ShardCounters>>,
+    items: Option<Arc<ProcessorCounters>>,
 }
 
 /// The chunks a rewrite failed on, left out of their payload.
@@ -49,35 +78,50 @@ impl Transform {
             id,
             rewrite,
             counters: None,
+            items: None,
         }
     }
 
-    /// Counts items left out after a failure into `counters`.
+    /// Counts items left out after a failure into `counters`, and the items in and out of
+    /// this processor into its own counters there.
     pub fn observed(mut self, counters: Arc<ShardCounters>) -> Transform {
+        self.items = counters.processor(&self.id);
         self.counters = Some(counters);
         self
     }
 
+    /// One chunk through this stage's processor.
+    fn rewrite(&self, signal: Signal, chunk: &[u8]) -> Result<Rewritten, TransformError> {
+        if crate::fault::Fault::RewriteFails.trips(chunk) {
+            return Err(TransformError::Injected);
+        }
+        Ok(match &self.rewrite {
+            Rewrite::Attributes(p) => p.rewrite(signal, chunk)?.into(),
+            Rewrite::Resource(p) => p.rewrite(chunk)?.into(),
+        })
+    }
+
     /// Rewrites every chunk of `payload`. A chunk that fails is removed from it; what was
-    /// removed is returned (the caller refuses or reports it).
+    /// removed is returned (the caller refuses or reports it). A chunk left with no item is
+    /// removed too (the processor chose to drop those items).
     pub fn apply(&self, payload: &mut Payload) -> Option<TransformFailure> {
         let signal = payload.signal;
+        let incoming = payload.items;
         let mut failure: Option<TransformFailure> = None;
-        payload.chunks.retain_mut(|chunk| {
-            let result = if crate::fault::Fault::RewriteFails.trips(&chunk.bytes) {
-                Err(TransformError::Injected)
-            } else {
-                match &self.rewrite {
-                    Rewrite::Attributes(p) => p.rewrite(signal, &chunk.bytes),
-                    Rewrite::Resource(p) => p.rewrite(&chunk.bytes),
-                }
-            };
-            match result {
-                Ok(Some(bytes)) => {
+        payload
+            .chunks
+            .retain_mut(|chunk| match self.rewrite(signal, &chunk.bytes) {
+                Ok(Rewritten::Unchanged) => true,
+                Ok(Rewritten::Edited(bytes)) => {
                     chunk.bytes = bytes;
                     true
                 }
-                Ok(None) => true,
+                Ok(Rewritten::Reduced { bytes, items }) => {
+                    chunk.bytes = bytes;
+                    chunk.items = items;
+                    items > 0
+                }
+                Ok(Rewritten::Emptied) => false,
                 Err(error) => {
                     let items = u64::from(chunk.items);
                     match &mut failure {
@@ -86,10 +130,15 @@ impl Transform {
                     }
                     false
                 }
-            }
-        });
+            });
         payload.items = payload.chunks.iter().map(|c| u64::from(c.items)).sum();
         payload.bytes = payload.chunks.iter().map(|c| c.bytes.len()).sum();
+        if let Some(items) = &self.items {
+            let i = crate::observe::signal_index(signal);
+            items.incoming[i].add(incoming);
+            // Failed items are counted as failed, not as passed on.
+            items.outgoing[i].add(payload.items);
+        }
         failure
     }
 
