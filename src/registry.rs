@@ -21,6 +21,7 @@ use crate::exporter::{debug, otlp_grpc, otlp_http};
 use crate::extension::{basicauth, bearertokenauth, file_storage, health_check, zpages};
 use crate::pipeline::parts::{BuildError, MakeDelivery, MakeStage, StartReceiver};
 use crate::processor::attributes::{self, AttributesProcessor};
+use crate::processor::probabilistic_sampler::{self, ProbabilisticSampler};
 use crate::processor::resource::{self, ResourceProcessor};
 use crate::processor::transform::Rewrite;
 use crate::processor::{batch, memory_limiter, resourcedetection};
@@ -196,6 +197,26 @@ pub static COMPONENTS: &[ComponentType] = &[
         },
     },
     ComponentType {
+        name: "probabilistic_sampler",
+        aliases: &[],
+        signals: &[Signal::Traces, Signal::Logs],
+        summary: "keeps a share of spans or log records, consistently by trace id",
+        factory: Factory::Processor {
+            config: |b, p, e| {
+                probabilistic_sampler::config::parse(b, p, e)
+                    .map(ProcessorConfig::ProbabilisticSampler)
+            },
+            stage: |config, parts| match config {
+                ProcessorConfig::ProbabilisticSampler(c) => {
+                    let sampler = ProbabilisticSampler::new(c, parts.signal)
+                        .observed(parts.observer.counters.processor(parts.id));
+                    Ok(parts.transform(Rewrite::ProbabilisticSampler(sampler)))
+                }
+                _ => Err(parts.unbuildable()),
+            },
+        },
+    },
+    ComponentType {
         name: "resource",
         aliases: &[],
         signals: ALL_SIGNALS,
@@ -359,7 +380,6 @@ const NOT_BUILT: &[(Kind, &str, &str)] = &[
     (Kind::Processor, "filter", "OTTL is not built yet"),
     (Kind::Processor, "transform", "OTTL is not built yet"),
     (Kind::Processor, "tail_sampling", "not built yet"),
-    (Kind::Processor, "probabilistic_sampler", "not built yet"),
     (Kind::Exporter, "loadbalancing", "not built yet"),
     (Kind::Exporter, "kafka", "not built yet"),
 ];

@@ -3,6 +3,7 @@
 use crate::processor::attributes::config::AttributesConfig;
 use crate::processor::batch::config::BatchConfig;
 use crate::processor::memory_limiter::config::MemoryLimiterConfig;
+use crate::processor::probabilistic_sampler::config::ProbabilisticSamplerConfig;
 use crate::processor::resource::config::ResourceConfig;
 use crate::processor::resourcedetection::config::ResourceDetectionConfig;
 use crate::signal::Signal;
@@ -20,6 +21,8 @@ pub enum ProcessorConfig {
     MemoryLimiter(MemoryLimiterConfig),
     /// `resourcedetection`: attributes of this host added to every resource.
     ResourceDetection(ResourceDetectionConfig),
+    /// `probabilistic_sampler`: keeps a share of spans or log records, by trace id.
+    ProbabilisticSampler(ProbabilisticSamplerConfig),
 }
 
 impl ProcessorConfig {
@@ -31,6 +34,7 @@ impl ProcessorConfig {
             ProcessorConfig::Batch(_)
             | ProcessorConfig::Resource(_)
             | ProcessorConfig::ResourceDetection(_)
+            | ProcessorConfig::ProbabilisticSampler(_)
             | ProcessorConfig::MemoryLimiter(_) => None,
         }
     }

@@ -12,7 +12,7 @@ pub mod prometheus;
 pub mod registry;
 
 pub use registry::{
-    signal_index, BatchCounters, ExporterCounters, ExporterProbe, Phase, ProcessorCounters,
-    RebalanceCounters, ReceiverCounters, ReceiverProbe, Registry, ShardCounters, ShardObserver,
-    StorageCounters, TransportCounters,
+    signal_index, BatchCounters, ExporterCounters, ExporterProbe, Phase, PolicyCounters,
+    ProcessorCounters, RebalanceCounters, ReceiverCounters, ReceiverProbe, Registry, ShardCounters,
+    ShardObserver, StorageCounters, TransportCounters,
 };

@@ -13,7 +13,7 @@ use shardgate_io::h2_server::Abuse;
 
 use super::latency::{LatencySnapshot, LATENCY_BOUNDS_SECONDS};
 use super::process;
-use super::registry::{Registry, ShardCounters};
+use super::registry::{ProcessorCounters, Registry, ShardCounters};
 use crate::signal::Signal;
 
 /// The media type of the exposition.
@@ -461,6 +461,49 @@ fn processor_families(shard: &ShardCounters, sh: &str, f: &mut Families) {
                 l,
                 p.outgoing[i].get() as f64,
             );
+        }
+        sampler_families(p, sh, f);
+    }
+}
+
+/// A `probabilistic_sampler`'s decisions by policy, under otelcol's names (the spans count
+/// under the current name and the deprecated one, as otelcol still reports both).
+fn sampler_families(p: &ProcessorCounters, sh: &str, f: &mut Families) {
+    let names: [(Signal, &[&str]); 2] = [
+        (
+            Signal::Traces,
+            &[
+                "otelcol_processor_probabilistic_sampler_count_spans_processed_total",
+                "otelcol_processor_probabilistic_sampler_count_traces_sampled_total",
+            ],
+        ),
+        (
+            Signal::Logs,
+            &["otelcol_processor_probabilistic_sampler_count_logs_sampled_total"],
+        ),
+    ];
+    for policy in &p.policies {
+        for (signal, families) in &names {
+            let i = super::signal_index(*signal);
+            for (sampled, value) in [("true", &policy.sampled[i]), ("false", &policy.dropped[i])] {
+                if value.get() == 0 {
+                    continue;
+                }
+                for name in *families {
+                    f.add(
+                        (*name).into(),
+                        "Count of items that were sampled or not",
+                        "counter",
+                        labels(&[
+                            ("policy", &policy.policy),
+                            ("processor", &p.id),
+                            ("sampled", sampled),
+                            ("shard", sh),
+                        ]),
+                        value.get() as f64,
+                    );
+                }
+            }
         }
     }
 }

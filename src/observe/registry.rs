@@ -138,6 +138,37 @@ pub struct ProcessorCounters {
     pub incoming: PerSignal,
     /// Items it passed on.
     pub outgoing: PerSignal,
+    /// A sampler's decisions by policy (`probabilistic_sampler`), in
+    /// `probabilistic_sampler::Policy::ALL` order; empty for other types.
+    pub policies: Vec<PolicyCounters>,
+}
+
+/// One sampling policy's decisions, per signal.
+#[derive(Debug, Default)]
+pub struct PolicyCounters {
+    /// The `policy` label.
+    pub policy: String,
+    /// Items kept.
+    pub sampled: PerSignal,
+    /// Items dropped.
+    pub dropped: PerSignal,
+}
+
+/// The policy counters of processor `id`: one per policy for a `probabilistic_sampler`.
+fn policy_counters(config: &Config, id: &ComponentId) -> Vec<PolicyCounters> {
+    use crate::processor::probabilistic_sampler::Policy;
+    let Some(crate::config::ProcessorConfig::ProbabilisticSampler(sampler)) =
+        config.processors.get(id)
+    else {
+        return Vec::new();
+    };
+    Policy::ALL
+        .iter()
+        .map(|p| PolicyCounters {
+            policy: p.label(&sampler.from_attribute).to_owned(),
+            ..PolicyCounters::default()
+        })
+        .collect()
 }
 
 /// What one shard handed to its peers and took over from them (rebalancing).
@@ -233,6 +264,7 @@ impl ShardCounters {
                         kind: id.kind.clone(),
                         incoming: Default::default(),
                         outgoing: Default::default(),
+                        policies: policy_counters(config, id),
                     }));
                 }
                 // One id in several pipelines shares its counters: the same shard writes them.

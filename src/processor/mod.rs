@@ -11,6 +11,7 @@ pub mod batch;
 pub mod chunk;
 pub mod matching;
 pub mod memory_limiter;
+pub mod probabilistic_sampler;
 pub mod resource;
 pub mod resourcedetection;
 pub mod transform;

@@ -18,6 +18,7 @@ use crate::signal::Signal;
 
 use super::attributes::AttributesProcessor;
 use super::chunk::TransformError;
+use super::probabilistic_sampler::ProbabilisticSampler;
 use super::resource::ResourceProcessor;
 
 /// What a rewriting processor is.
@@ -26,6 +27,8 @@ pub enum Rewrite {
     Attributes(AttributesProcessor),
     /// The `resource` processor.
     Resource(ResourceProcessor),
+    /// The `probabilistic_sampler` processor.
+    ProbabilisticSampler(ProbabilisticSampler),
 }
 
 /// What a rewrite did to one chunk.
@@ -98,6 +101,7 @@ impl Transform {
         Ok(match &self.rewrite {
             Rewrite::Attributes(p) => p.rewrite(signal, chunk)?.into(),
             Rewrite::Resource(p) => p.rewrite(chunk)?.into(),
+            Rewrite::ProbabilisticSampler(p) => p.rewrite(chunk)?,
         })
     }
 
