@@ -58,6 +58,11 @@
 #                          durable one (sending_queue.storage on file_storage, in a temp
 #                          directory) with fsync_policy always, interval and never; print each
 #                          policy's ratio to the in-memory queue for each figure's median
+#   --sampler PCT          run every repeat twice, batch alone then probabilistic_sampler
+#                          (PCT %, hash_seed mode) before batch, and print the on/off ratio
+#                          of each figure's median; CPU per million counts items sent, and
+#                          the sampled run's `loss` is what the sampler dropped (its share is
+#                          printed as kept_share, not checked as loss)
 #   --no-build             use the binaries already in target/release
 # Environment: COLLECTOR_CMD overrides how the collector is started (used by compare.sh);
 # it is run as `$COLLECTOR_CMD PORT SINK_PORT WORKDIR`, starts the collector in the
@@ -89,6 +94,8 @@ rebalance_compare=0
 run_rebalance=""
 attributes=0
 storage_compare=0
+sampler_pct=""
+run_sampler=0
 run_storage=memory
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -113,14 +120,17 @@ while [ $# -gt 0 ]; do
         --rebalance) rebalance_compare=1; shift ;;
         --attributes) attributes=$2; shift 2 ;;
         --storage) storage_compare=1; shift ;;
+        --sampler) sampler_pct=$2; shift 2 ;;
         -h|--help) sed -n '2,62p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 [ ${#rates[@]} -gt 0 ] || rates=(100000 400000 0)
 [ -n "$collector_cpus" ] || collector_cpus=$collector_cpu
-if [ $((tls_compare + rebalance_compare + storage_compare)) -gt 1 ]; then
-    echo "bench.sh: --tls, --rebalance and --storage compare one thing each; give one" >&2; exit 2
+sampler_compare=0
+[ -n "$sampler_pct" ] && sampler_compare=1
+if [ $((tls_compare + rebalance_compare + storage_compare + sampler_compare)) -gt 1 ]; then
+    echo "bench.sh: --tls, --rebalance, --storage and --sampler compare one thing each; give one" >&2; exit 2
 fi
 
 if [ "$build" = 1 ]; then
@@ -177,6 +187,10 @@ start_shardgate() { # port sink_port workdir → writes config, starts, writes w
         for a in $(seq "$attributes"); do actions+="{key: bench.attr$a, value: v$a, action: upsert}, "; done
         actions=", attributes: {actions: [${actions%, }]}"
         chain="attributes, batch"
+    fi
+    if [ "$run_sampler" = 1 ]; then
+        actions+=", probabilistic_sampler: {sampling_percentage: $sampler_pct, hash_seed: 1}"
+        chain="probabilistic_sampler, $chain"
     fi
     local queue="" extensions="" service_extensions=""
     if [ "$run_storage" != memory ]; then
@@ -352,7 +366,8 @@ print(f"RESULT rate={rate} items_per_s_per_core={m['items_per_s']} "
       f"rss_idle_kib={rss_idle} rss_steady_kib={steady} rss_peak_kib={hwm} "
       f"ready_ms={ready_ms} collector_core_util_pct={collector_util:.0f} "
       f"load_core_util_pct={load_util:.0f} load_cpu_s={m['cpu_s']} "
-      f"refused={m['refused']} failed={m['failed']} loss={loss} duplicates={dups}"
+      f"refused={m['refused']} failed={m['failed']} loss={loss} duplicates={dups} "
+      f"acked_total={int(w['acked']) + acked} received={s['items']}"
       + (f" server_p99_le_us={server_p99}" if server_p99 else "")
       + (f" {split}" if split else "")
       + (f" ref_p50_us={kv(ref)['p50_us']} ref_p99_us={kv(ref)['p99_us']}" if ref else "")
@@ -460,12 +475,13 @@ for rate in "${rates[@]}"; do
     declare -A by_policy=()
     for i in $(seq "$repeats"); do
         modes=(0)
-        [ "$tls_compare" = 1 ] || [ "$rebalance_compare" = 1 ] && modes=(0 1)
+        [ "$tls_compare" = 1 ] || [ "$rebalance_compare" = 1 ] || [ "$sampler_compare" = 1 ] && modes=(0 1)
         [ "$storage_compare" = 1 ] && modes=(memory always interval never)
         for mode in "${modes[@]}"; do
             run_tls=0
             [ "$tls_compare" = 1 ] && run_tls=$mode
             [ "$rebalance_compare" = 1 ] && run_rebalance=$mode
+            [ "$sampler_compare" = 1 ] && run_sampler=$mode
             [ "$storage_compare" = 1 ] && run_storage=$mode
             one_run "$rate" >"$work/result"
             line=$(cat "$work/result")
@@ -473,15 +489,20 @@ for rate in "${rates[@]}"; do
             [ "$tls_compare" = 1 ] && { [ "$mode" = 1 ] && tag=" tls" || tag=" plaintext"; }
             [ "$rebalance_compare" = 1 ] && { [ "$mode" = 1 ] && tag=" rebalance on" || tag=" rebalance off"; }
             [ "$storage_compare" = 1 ] && tag=" queue $mode"
+            [ "$sampler_compare" = 1 ] && { [ "$mode" = 1 ] && tag=" sampler $sampler_pct%" || tag=" batch alone"; }
             echo "   run $i$tag: ${line#RESULT }"
             if [ "$storage_compare" = 1 ]; then
                 by_policy[$mode]+="$line"$'\n'
             elif [ "$mode" = 1 ]; then tls_results+="$line"$'\n'; else results+="$line"$'\n'; fi
             loss=$(field "$line" loss)
-            if [ "$loss" != 0 ]; then echo "   LOSS: $loss items acked but not received" >&2; status=1; fi
+            if [ "$run_sampler" = 1 ]; then
+                # The sampler's drops are not loss: print the share it kept instead.
+                echo "   kept_share=$(awk -v r="$(field "$line" received)" -v a="$(field "$line" acked_total)" 'BEGIN { printf "%.3f", a > 0 ? r / a : 0 }')"
+            elif [ "$loss" != 0 ]; then echo "   LOSS: $loss items acked but not received" >&2; status=1; fi
         done
     done
     run_tls=0
+    run_sampler=0
     run_storage=memory
     if [ "$storage_compare" = 1 ]; then
         for policy in memory always interval never; do
@@ -491,9 +512,10 @@ for rate in "${rates[@]}"; do
         for policy in always interval never; do
             ratio_line "${by_policy[memory]}" "${by_policy[$policy]}" "$rate" "STORAGE_RATIO policy=$policy"
         done
-    elif [ "$tls_compare" = 1 ] || [ "$rebalance_compare" = 1 ]; then
+    elif [ "$tls_compare" = 1 ] || [ "$rebalance_compare" = 1 ] || [ "$sampler_compare" = 1 ]; then
         off="plaintext" on="TLS in and out" tag=TLS_RATIO
         [ "$rebalance_compare" = 1 ] && off="rebalance off" on="rebalance on" tag=REBALANCE_RATIO
+        [ "$sampler_compare" = 1 ] && off="batch alone" on="probabilistic_sampler $sampler_pct% + batch" tag=SAMPLER_RATIO
         echo "   $off:"
         summarise <<<"$results"
         echo "   $on:"
