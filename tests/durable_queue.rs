@@ -283,6 +283,24 @@ fn restart_and_collect(
     (backend, collector, run)
 }
 
+/// Where a segment's records numbered in sequence end (16-byte headers: length, CRC, number):
+/// past it a killed writer leaves zeros or stale bytes of its reused write buffers.
+fn records_end(bytes: &[u8]) -> usize {
+    let mut offset = 0;
+    let mut expected = None;
+    while let Some(header) = bytes.get(offset..offset + 16) {
+        let len = u32::from_le_bytes(header[0..4].try_into().unwrap()) as usize;
+        let seq = u64::from_le_bytes(header[8..16].try_into().unwrap());
+        let fits = offset + 16 + len <= bytes.len();
+        if len == 0 || !fits || expected.is_some_and(|e| e != seq) {
+            break;
+        }
+        expected = Some(seq + 1);
+        offset += 16 + len;
+    }
+    offset
+}
+
 /// Segment files left under `dir` (any exporter, any shard).
 fn segment_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
@@ -367,8 +385,7 @@ fn a_corrupt_tail_is_cut_and_a_shard_count_change_still_delivers() {
         .rfind(|p| p.to_string_lossy().contains("/shard-0/"))
         .expect("a segment of shard 0");
     let mut bytes = std::fs::read(newest).unwrap();
-    let valid = bytes.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
-    bytes.truncate(valid);
+    bytes.truncate(records_end(&bytes));
     bytes.extend((0..100u8).map(|i| i.wrapping_mul(37) | 1));
     std::fs::write(newest, &bytes).unwrap();
     let (_backend, collector, run) =

@@ -10,7 +10,8 @@
 //! payload: len bytes
 //! ```
 //! A record is valid only if it fits in the bytes read, its checksum matches and its number
-//! follows the previous one. Replay keeps the valid prefix and reports how the rest looked:
+//! follows the previous one; a whole record with an older number ends the segment cleanly (the
+//! stale content of a reused segment file, past what was written over it). Replay keeps the valid prefix and reports how the rest looked:
 //! clean padding, a torn record (a crash during the write) or corruption, with its offset, so
 //! the caller can cut the file there, count and log it. Garbage is never replayed.
 
@@ -123,7 +124,7 @@ pub fn scan(bytes: &[u8], first_seq: Option<u64>) -> Scan<'_> {
         if len == 0 && crc == 0 {
             break tail_of(rest, offset);
         }
-        if len > PAYLOAD_BYTES_MAX || expected.is_some_and(|e| e != seq) {
+        if len > PAYLOAD_BYTES_MAX {
             break End::Corrupt { offset };
         }
         let Some(payload) = rest.get(HEADER_BYTES..HEADER_BYTES + len) else {
@@ -131,6 +132,13 @@ pub fn scan(bytes: &[u8], first_seq: Option<u64>) -> Scan<'_> {
         };
         if checksum(seq, payload) != crc {
             break End::Corrupt { offset };
+        }
+        match expected {
+            // A whole record older than the one before it: what a reused segment held
+            // before (see `SegmentWriter::reuse`), past the end of what was written over it.
+            Some(e) if seq < e => break End::Clean,
+            Some(e) if seq != e => break End::Corrupt { offset },
+            _ => {}
         }
         records.push(Record {
             seq,
@@ -200,12 +208,32 @@ mod tests {
         assert_eq!(bad.records.len(), 1);
         assert_eq!(bad.end, End::Corrupt { offset: second });
         assert_eq!(bad.valid_bytes(), second);
-        // A number out of sequence is corruption too (a stale block from an older segment).
+        // A number that jumps ahead is corruption too.
         let other = segment(&[b"alpha"], 0);
         let mut mixed = other.clone();
         mixed.extend(segment(&[b"beta"], 5));
         assert_eq!(scan(&mixed, None).end, End::Corrupt { offset: second });
-        assert_eq!(scan(&other, Some(3)).end, End::Corrupt { offset: 0 });
+    }
+
+    /// Scenario: a reused segment file: new records written over an older segment's, whose
+    /// later records are still there. Guarantee: replay ends cleanly after the new records,
+    /// whether the stale bytes start at a record or inside one.
+    #[test]
+    fn stale_records_of_a_reused_segment_end_it_cleanly() {
+        let fresh = segment(&[b"new one", b"new two"], 40);
+        let stale = segment(&[b"old", b"older", b"oldest"], 3);
+        let mut at_record = fresh.clone();
+        at_record.extend(&stale[HEADER_BYTES + 3..]);
+        let replay = scan(&at_record, None);
+        assert_eq!(replay.records.len(), 2);
+        assert_eq!(
+            (replay.end, replay.valid_bytes()),
+            (End::Clean, fresh.len())
+        );
+        assert_eq!(scan(&stale, Some(9)).end, End::Clean);
+        let mut inside = fresh.clone();
+        inside.extend(&stale[5..]);
+        assert_eq!(scan(&inside, None).records.len(), 2);
     }
 
     #[test]
