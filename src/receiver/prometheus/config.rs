@@ -274,90 +274,20 @@ fn global(value: Option<Value>, path: &str, errs: &mut Errors) -> Option<Global>
 
 fn job(value: Value, path: &str, global: &Global, errs: &mut Errors) -> Option<ScrapeJob> {
     let value = Value::Mapping(supported_keys(value, path, JOB_KEYS, errs));
-    let raw: RawJob = errs.take(de::decode(value, path))?;
+    let mut raw: RawJob = errs.take(de::decode(value, path))?;
     let at = |key: &str| join(path, key);
-    let Some(Text(name)) = raw.job_name.filter(|Text(n)| !n.is_empty()) else {
+    let Some(Text(name)) = raw.job_name.take().filter(|Text(n)| !n.is_empty()) else {
         errs.invalid(at("job_name"), "is required");
         return None;
     };
-    let interval = duration(
-        raw.scrape_interval,
-        global.interval,
-        &at("scrape_interval"),
-        errs,
-    );
-    let timeout = match raw.scrape_timeout {
-        Some(t) => duration(Some(t), DEFAULT_TIMEOUT, &at("scrape_timeout"), errs),
-        // Prometheus: the global timeout, cut to this job's interval.
-        None => global.timeout.min(interval),
-    };
-    if timeout > interval {
-        errs.invalid(
-            at("scrape_timeout"),
-            format!("scrape timeout greater than scrape interval for scrape config with job name \"{name}\""),
-        );
-    }
-    let scheme = raw.scheme.map_or_else(|| "http".to_owned(), |Text(s)| s);
-    match scheme.as_str() {
-        "http" => {}
-        "https" => errs.invalid(
-            at("scheme"),
-            "https is not supported by this build's prometheus receiver yet; scrape over http",
-        ),
-        other => errs.invalid(at("scheme"), format!("\"{other}\": must be http or https")),
-    }
-    let metrics_path = raw
-        .metrics_path
-        .map_or_else(|| "/metrics".to_owned(), |Text(p)| p);
-    if !metrics_path.starts_with('/') {
-        errs.invalid(at("metrics_path"), "must start with '/'");
-    }
-    if raw.follow_redirects == Some(true) {
-        errs.invalid(
-            at("follow_redirects"),
-            "redirects are not followed by this build (a 3xx answer fails the scrape); remove it or set false",
-        );
-    }
+    let settings = job_settings(&mut raw, &name, global, path, errs);
     let relabel = relabel::parse_rules(
         raw.relabel_configs.unwrap_or(Value::Sequence(Vec::new())),
         &at("relabel_configs"),
         errs,
     );
-    let settings = target::JobSettings {
-        job: name.clone(),
-        scheme,
-        metrics_path,
-        interval,
-        timeout,
-        params: raw
-            .params
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, v.into_iter().map(|Text(t)| t).collect()))
-            .collect(),
-    };
-    let mut targets = Vec::new();
-    for (g, group) in raw
-        .static_configs
-        .unwrap_or_default()
-        .into_iter()
-        .enumerate()
-    {
-        let group_at = format!("{}[{g}]", at("static_configs"));
-        let mut labels = Labels::new();
-        for (label, Text(value)) in group.labels {
-            check_label_name(&label, &join(&group_at, &format!("labels::{label}")), errs);
-            labels.insert(label, value);
-        }
-        for (t, Text(address)) in group.targets.into_iter().enumerate() {
-            let target_at = format!("{}[{t}]", join(&group_at, "targets"));
-            match target::resolve(&settings, &labels, &address, &relabel) {
-                Ok(Some(target)) => targets.push(target),
-                Ok(None) => {}
-                Err(reason) => errs.invalid(target_at, reason),
-            }
-        }
-    }
+    let groups = raw.static_configs.unwrap_or_default();
+    let targets = static_targets(groups, &settings, &relabel, &at("static_configs"), errs);
     let body_limit = bytes(raw.body_size_limit, &at("body_size_limit"), errs)
         .unwrap_or(global.body_size_limit_bytes);
     let sample_limit = match raw.sample_limit {
@@ -383,6 +313,102 @@ fn job(value: Value, path: &str, global: &Global, errs: &mut Errors) -> Option<S
         external_labels: global.external_labels.clone(),
         targets,
     })
+}
+
+/// What job `name` gives its targets: timing (Prometheus's defaults and checks), scheme,
+/// path and params.
+fn job_settings(
+    raw: &mut RawJob,
+    name: &str,
+    global: &Global,
+    path: &str,
+    errs: &mut Errors,
+) -> target::JobSettings {
+    let at = |key: &str| join(path, key);
+    let interval = duration(
+        raw.scrape_interval.take(),
+        global.interval,
+        &at("scrape_interval"),
+        errs,
+    );
+    let timeout = match raw.scrape_timeout.take() {
+        Some(t) => duration(Some(t), DEFAULT_TIMEOUT, &at("scrape_timeout"), errs),
+        // Prometheus: the global timeout, cut to this job's interval.
+        None => global.timeout.min(interval),
+    };
+    if timeout > interval {
+        errs.invalid(
+            at("scrape_timeout"),
+            format!("scrape timeout greater than scrape interval for scrape config with job name \"{name}\""),
+        );
+    }
+    let scheme = raw
+        .scheme
+        .take()
+        .map_or_else(|| "http".to_owned(), |Text(s)| s);
+    match scheme.as_str() {
+        "http" => {}
+        "https" => errs.invalid(
+            at("scheme"),
+            "https is not supported by this build's prometheus receiver yet; scrape over http",
+        ),
+        other => errs.invalid(at("scheme"), format!("\"{other}\": must be http or https")),
+    }
+    let metrics_path = raw
+        .metrics_path
+        .take()
+        .map_or_else(|| "/metrics".to_owned(), |Text(p)| p);
+    if !metrics_path.starts_with('/') {
+        errs.invalid(at("metrics_path"), "must start with '/'");
+    }
+    if raw.follow_redirects == Some(true) {
+        errs.invalid(
+            at("follow_redirects"),
+            "redirects are not followed by this build (a 3xx answer fails the scrape); remove it or set false",
+        );
+    }
+    target::JobSettings {
+        job: name.to_owned(),
+        scheme,
+        metrics_path,
+        interval,
+        timeout,
+        params: raw
+            .params
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.into_iter().map(|Text(t)| t).collect()))
+            .collect(),
+    }
+}
+
+/// The targets of `static_configs` (at `path`) that `relabel` keeps.
+fn static_targets(
+    groups: Vec<RawStatic>,
+    settings: &target::JobSettings,
+    relabel: &[Rule],
+    path: &str,
+    errs: &mut Errors,
+) -> Vec<Target> {
+    let mut targets = Vec::new();
+    for (g, group) in groups.into_iter().enumerate() {
+        let group_at = format!("{path}[{g}]");
+        let mut labels = Labels::new();
+        for (label, Text(value)) in group.labels {
+            check_label_name(&label, &join(&group_at, &format!("labels::{label}")), errs);
+            labels.insert(label, value);
+        }
+        for (t, Text(address)) in group.targets.into_iter().enumerate() {
+            let target_at = format!("{}[{t}]", join(&group_at, "targets"));
+            match target::resolve(settings, &labels, &address, relabel) {
+                Ok(Some(target)) => targets.push(target),
+                Ok(None) => {}
+                Err(reason) => errs.invalid(target_at, reason),
+            }
+        }
+    }
+    targets
 }
 
 fn check_label_name(name: &str, path: &str, errs: &mut Errors) {

@@ -166,10 +166,35 @@ impl ScrapeLoop {
                 (Vec::new(), [0.0; 4])
             }
         };
+        let up = report[0];
+        self.add_report(&mut samples, report, duration.as_secs_f64(), timestamp_ms);
+        let resource_metrics = mapping::build(
+            &samples,
+            &metadata,
+            &self.target.scheme,
+            env!("CARGO_PKG_VERSION"),
+            &mut self.starts,
+        );
+        if up == 1.0 {
+            self.starts.sweep();
+        } else {
+            self.starts.abandon();
+        }
+        ExportMetricsServiceRequest { resource_metrics }
+    }
+
+    /// Adds the scrape's own metrics, with the target's (and external) labels.
+    fn add_report(
+        &self,
+        samples: &mut Vec<Scraped>,
+        report: [f64; 4],
+        seconds: f64,
+        timestamp_ms: i64,
+    ) {
         let [up, scraped, post, added] = report;
         for (name, value) in [
             ("up", up),
-            ("scrape_duration_seconds", duration.as_secs_f64()),
+            ("scrape_duration_seconds", seconds),
             ("scrape_samples_scraped", scraped),
             ("scrape_samples_post_metric_relabeling", post),
             ("scrape_series_added", added),
@@ -185,19 +210,6 @@ impl ScrapeLoop {
                 timestamp_ms,
             });
         }
-        let resource_metrics = mapping::build(
-            &samples,
-            &metadata,
-            &self.target.scheme,
-            env!("CARGO_PKG_VERSION"),
-            &mut self.starts,
-        );
-        if up == 1.0 {
-            self.starts.sweep();
-        } else {
-            self.starts.abandon();
-        }
-        ExportMetricsServiceRequest { resource_metrics }
     }
 
     /// The response body of one `GET`, decompressed.
@@ -266,6 +278,14 @@ impl ScrapeLoop {
                 continue;
             }
             labels.retain(|_, v| !v.is_empty());
+            // Relabeling may remove them; the data still belongs to this target's resource.
+            for name in ["job", "instance"] {
+                if let Some(value) = self.target.labels.get(name) {
+                    labels
+                        .entry(name.to_owned())
+                        .or_insert_with(|| value.clone());
+                }
+            }
             let timestamp_ms = match sample.timestamp_ms {
                 Some(ts) if self.job.honor_timestamps => ts,
                 _ => scrape_ms,

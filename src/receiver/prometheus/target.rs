@@ -49,24 +49,7 @@ pub(crate) fn resolve(
     if address.is_empty() || address.contains('/') || address.contains(char::is_whitespace) {
         return Err(format!("\"{address}\" is not a valid hostname"));
     }
-    let mut labels = group.clone();
-    let seconds = |d: Duration| format!("{}ms", d.as_millis());
-    let mut defaults = vec![
-        ("job".to_owned(), job.job.clone()),
-        ("__address__".to_owned(), address.to_owned()),
-        ("__scheme__".to_owned(), job.scheme.clone()),
-        ("__metrics_path__".to_owned(), job.metrics_path.clone()),
-        ("__scrape_interval__".to_owned(), seconds(job.interval)),
-        ("__scrape_timeout__".to_owned(), seconds(job.timeout)),
-    ];
-    for (name, values) in &job.params {
-        if let Some(first) = values.first() {
-            defaults.push((format!("__param_{name}"), first.clone()));
-        }
-    }
-    for (name, value) in defaults {
-        labels.entry(name).or_insert(value);
-    }
+    let mut labels = initial_labels(job, group, address);
     if !relabel::apply(relabel, &mut labels) {
         return Ok(None);
     }
@@ -83,10 +66,6 @@ pub(crate) fn resolve(
             "relabeling set a scrape timeout ({timeout:?}) greater than the interval ({interval:?})"
         ));
     }
-    let path = labels
-        .get("__metrics_path__")
-        .cloned()
-        .unwrap_or_else(|| job.metrics_path.clone());
     let scheme = labels
         .get("__scheme__")
         .cloned()
@@ -94,21 +73,7 @@ pub(crate) fn resolve(
     if scheme != "http" {
         return Err(format!("scheme \"{scheme}\" is not supported; only http"));
     }
-    let query: Vec<String> = labels
-        .iter()
-        .filter_map(|(k, v)| {
-            Some(format!(
-                "{}={}",
-                encode(k.strip_prefix("__param_")?),
-                encode(v)
-            ))
-        })
-        .collect();
-    let path_and_query = if query.is_empty() {
-        path
-    } else {
-        format!("{path}?{}", query.join("&"))
-    };
+    let path_and_query = request_target(&labels, &job.metrics_path);
     labels
         .entry("instance".to_owned())
         .or_insert_with(|| address.clone());
@@ -125,6 +90,51 @@ pub(crate) fn resolve(
         interval,
         timeout,
     }))
+}
+
+/// The group's labels with Prometheus's target labels added where the group has none.
+fn initial_labels(job: &JobSettings, group: &Labels, address: &str) -> Labels {
+    let mut labels = group.clone();
+    let millis = |d: Duration| format!("{}ms", d.as_millis());
+    let mut defaults = vec![
+        ("job".to_owned(), job.job.clone()),
+        ("__address__".to_owned(), address.to_owned()),
+        ("__scheme__".to_owned(), job.scheme.clone()),
+        ("__metrics_path__".to_owned(), job.metrics_path.clone()),
+        ("__scrape_interval__".to_owned(), millis(job.interval)),
+        ("__scrape_timeout__".to_owned(), millis(job.timeout)),
+    ];
+    for (name, values) in &job.params {
+        if let Some(first) = values.first() {
+            defaults.push((format!("__param_{name}"), first.clone()));
+        }
+    }
+    for (name, value) in defaults {
+        labels.entry(name).or_insert(value);
+    }
+    labels
+}
+
+/// The request target: `__metrics_path__` and a query of the `__param_<name>` labels.
+fn request_target(labels: &Labels, default_path: &str) -> String {
+    let path = labels
+        .get("__metrics_path__")
+        .map_or(default_path, String::as_str);
+    let query: Vec<String> = labels
+        .iter()
+        .filter_map(|(k, v)| {
+            Some(format!(
+                "{}={}",
+                encode(k.strip_prefix("__param_")?),
+                encode(v)
+            ))
+        })
+        .collect();
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", query.join("&"))
+    }
 }
 
 fn label_duration(labels: &Labels, name: &str, default: Duration) -> Result<Duration, String> {
