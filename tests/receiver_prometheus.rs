@@ -41,7 +41,7 @@ target_info{deployment_environment=\"prod\",host_arch=\"amd64\"} 1
 ";
 
 /// A plain-text HTTP server on 127.0.0.1 answering every request with `body` (as
-/// `content_type`), recording each request head.
+/// `content_type`, gzipped when `gzip`), recording each request head.
 struct Exporter {
     port: u16,
     heads: Arc<Mutex<Vec<String>>>,
@@ -49,6 +49,10 @@ struct Exporter {
 
 impl Exporter {
     fn start(body: &'static str, content_type: &'static str) -> Exporter {
+        Exporter::start_with(body, content_type, false)
+    }
+
+    fn start_with(body: &'static str, content_type: &'static str, gzip: bool) -> Exporter {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let heads = Arc::new(Mutex::new(Vec::new()));
@@ -57,7 +61,7 @@ impl Exporter {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { return };
                 let seen = seen.clone();
-                std::thread::spawn(move || serve(&mut stream, body, content_type, &seen));
+                std::thread::spawn(move || serve(&mut stream, body, content_type, gzip, &seen));
             }
         });
         Exporter { port, heads }
@@ -73,8 +77,16 @@ fn serve(
     stream: &mut std::net::TcpStream,
     body: &str,
     content_type: &str,
+    gzip: bool,
     seen: &Mutex<Vec<String>>,
 ) {
+    let (body, encoding) = if gzip {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(body.as_bytes()).unwrap();
+        (encoder.finish().unwrap(), "content-encoding: gzip\r\n")
+    } else {
+        (body.as_bytes().to_vec(), "")
+    };
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -88,11 +100,11 @@ fn serve(
         let head = String::from_utf8_lossy(&buf[..end]).into_owned();
         buf.drain(..end);
         seen.lock().unwrap().push(head);
-        let answer = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n{body}",
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\n{encoding}content-length: {}\r\n\r\n",
             body.len()
         );
-        if stream.write_all(answer.as_bytes()).is_err() {
+        if stream.write_all(head.as_bytes()).is_err() || stream.write_all(&body).is_err() {
             return;
         }
     }
@@ -152,7 +164,7 @@ fn collector_yaml(receiver: &str, backend: &Backend, telemetry_port: u16) -> Str
 }
 
 /// Scenario: a target serving a counter, a gauge, a histogram, a summary, an untyped metric
-/// and `target_info` in the 0.0.4 text format, scraped every second, and a second target whose
+/// and `target_info` in the 0.0.4 text format, gzipped, scraped every second, and a second target whose
 /// port is closed. Guarantee: the backend gets each family as otelcol's receiver maps it
 /// (monotonic cumulative Sum with a start time, Gauge, Histogram with explicit bounds and
 /// per-bucket counts, Summary with quantiles, untyped as Gauge), labels as attributes, the
@@ -161,7 +173,7 @@ fn collector_yaml(receiver: &str, backend: &Backend, telemetry_port: u16) -> Str
 #[test]
 fn every_family_arrives_mapped_as_otelcol_maps_it() {
     let backend = Backend::start();
-    let target = Exporter::start(EXPOSITION, "text/plain; version=0.0.4; charset=utf-8");
+    let target = Exporter::start_with(EXPOSITION, "text/plain; version=0.0.4; charset=utf-8", true);
     let dead = free_port();
     let receiver = format!(
         "    config:\n      scrape_configs:\n        - job_name: app\n          scrape_interval: 1s\n          static_configs:\n            - targets: ['127.0.0.1:{}', '127.0.0.1:{dead}']\n              labels: {{team: core}}\n",
@@ -371,4 +383,40 @@ fn relabel_keep_and_drop() {
         "the dropped target was scraped"
     );
     assert!(!kept.requests().is_empty());
+}
+
+/// Scenario: a shard budget (`shards.pending_bytes_max: 512`) smaller than one scrape's
+/// metrics. Guarantee: every scrape is refused, counted in
+/// `otelcol_receiver_refused_metric_points_total{receiver="prometheus"}` and dropped with a
+/// warning; nothing reaches the backend and the collector keeps scraping.
+#[test]
+fn a_scrape_without_room_is_counted_and_dropped() {
+    let backend = Backend::start();
+    let target = Exporter::start(EXPOSITION, "text/plain; version=0.0.4");
+    let telemetry = free_port();
+    let receiver = format!(
+        "    config:\n      scrape_configs:\n        - job_name: full\n          scrape_interval: 1s\n          static_configs:\n            - targets: ['127.0.0.1:{}']\n",
+        target.port
+    );
+    let yaml = collector_yaml(&receiver, &backend, telemetry)
+        .replace("shards:\n", "shards:\n  pending_bytes_max: 512\n");
+    let collector = Collector::start_yaml(&yaml);
+    let refused = || {
+        common::metric_sum(
+            telemetry,
+            "otelcol_receiver_refused_metric_points_total",
+            "receiver=\"prometheus\"",
+        )
+    };
+    assert!(
+        wait_until(WAIT, || refused() > 0.0 && target.requests().len() >= 2),
+        "no refusal counted; logs:\n{}",
+        collector.logs()
+    );
+    assert!(
+        collector.logs().contains("scrape result dropped"),
+        "{}",
+        collector.logs()
+    );
+    assert!(backend.points().is_empty(), "refused data arrived");
 }

@@ -216,7 +216,7 @@ fn sample_line(line: &str, format: Format) -> Result<Sample, String> {
     if !is_metric_name(name) {
         return Err(format!("invalid metric name in \"{}\"", preview(line)));
     }
-    let mut rest = &line[name_len..];
+    let mut rest = line[name_len..].trim_start_matches([' ', '\t']);
     let mut labels = Vec::new();
     if let Some(after) = rest.strip_prefix('{') {
         rest = label_set(after, &mut labels)?;
@@ -402,7 +402,7 @@ mod tests {
                     \n\
                     msdos_file_access_time_seconds{path=\"C:\\\\DIR\\\\FILE.TXT\",error=\"Cannot find file:\\n\\\"FILE.TXT\\\"\"} 1.458255915e9\n\
                     metric_without_timestamp_and_labels 12.47\n\
-                    something_weird{problem=\"division by zero\"} +Inf -3982045\n\
+                    something_weird {problem=\"division by zero\"} +Inf -3982045\n\
                     nan_value NaN\n";
         let e = parse(text, Format::Prometheus, 100).unwrap();
         let meta = &e.metadata["http_requests_total"];
