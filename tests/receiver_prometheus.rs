@@ -40,53 +40,53 @@ legacy_untyped{job=\"scraped-job\"} 7
 target_info{deployment_environment=\"prod\",host_arch=\"amd64\"} 1
 ";
 
-/// A plain-text HTTP server on 127.0.0.1 answering every request with `body` (as
+/// A plain-text HTTP server on 127.0.0.1 answering every request with its current body (as
 /// `content_type`, gzipped when `gzip`), recording each request head.
 struct Exporter {
     port: u16,
     heads: Arc<Mutex<Vec<String>>>,
+    body: Arc<Mutex<String>>,
 }
 
 impl Exporter {
-    fn start(body: &'static str, content_type: &'static str) -> Exporter {
+    fn start(body: &str, content_type: &'static str) -> Exporter {
         Exporter::start_with(body, content_type, false)
     }
 
-    fn start_with(body: &'static str, content_type: &'static str, gzip: bool) -> Exporter {
+    fn start_with(body: &str, content_type: &'static str, gzip: bool) -> Exporter {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let heads = Arc::new(Mutex::new(Vec::new()));
-        let seen = heads.clone();
+        let body = Arc::new(Mutex::new(body.to_owned()));
+        let (seen, current) = (heads.clone(), body.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { return };
-                let seen = seen.clone();
-                std::thread::spawn(move || serve(&mut stream, body, content_type, gzip, &seen));
+                let (seen, current) = (seen.clone(), current.clone());
+                std::thread::spawn(move || serve(&mut stream, &current, content_type, gzip, &seen));
             }
         });
-        Exporter { port, heads }
+        Exporter { port, heads, body }
     }
 
     fn requests(&self) -> Vec<String> {
         self.heads.lock().unwrap().clone()
+    }
+
+    /// Serves `body` from the next request on.
+    fn set_body(&self, body: &str) {
+        *self.body.lock().unwrap() = body.to_owned();
     }
 }
 
 /// Answers requests on one keep-alive connection until the client closes it.
 fn serve(
     stream: &mut std::net::TcpStream,
-    body: &str,
+    current: &Mutex<String>,
     content_type: &str,
     gzip: bool,
     seen: &Mutex<Vec<String>>,
 ) {
-    let (body, encoding) = if gzip {
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        encoder.write_all(body.as_bytes()).unwrap();
-        (encoder.finish().unwrap(), "content-encoding: gzip\r\n")
-    } else {
-        (body.as_bytes().to_vec(), "")
-    };
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -100,6 +100,15 @@ fn serve(
         let head = String::from_utf8_lossy(&buf[..end]).into_owned();
         buf.drain(..end);
         seen.lock().unwrap().push(head);
+        let text = current.lock().unwrap().clone();
+        let (body, encoding) = if gzip {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            encoder.write_all(text.as_bytes()).unwrap();
+            (encoder.finish().unwrap(), "content-encoding: gzip\r\n")
+        } else {
+            (text.into_bytes(), "")
+        };
         let head = format!(
             "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\n{encoding}content-length: {}\r\n\r\n",
             body.len()
@@ -419,4 +428,49 @@ fn a_scrape_without_room_is_counted_and_dropped() {
         collector.logs()
     );
     assert!(backend.points().is_empty(), "refused data arrived");
+}
+
+/// Scenario: a target stops exposing one series (a gauge) between two scrapes. Guarantee:
+/// the backend gets, after the gauge's values, one point of it with the `NO_RECORDED_VALUE`
+/// flag and no value (Prometheus's staleness marker, mapped as otelcol maps it), while the
+/// series still exposed keep arriving with values.
+#[test]
+fn a_vanished_series_gets_a_staleness_marker() {
+    let backend = Backend::start();
+    let target = Exporter::start(EXPOSITION, "text/plain; version=0.0.4");
+    let receiver = format!(
+        "    config:\n      scrape_configs:\n        - job_name: stale\n          scrape_interval: 1s\n          static_configs:\n            - targets: ['127.0.0.1:{}']\n",
+        target.port
+    );
+    let collector = Collector::start_yaml(&collector_yaml(&receiver, &backend, free_port()));
+    let gauge_points = |backend: &Backend| named(backend, "temperature_celsius");
+    assert!(
+        wait_until(WAIT, || !gauge_points(&backend).is_empty()),
+        "no scrape arrived; logs:\n{}",
+        collector.logs()
+    );
+    target.set_body(&EXPOSITION.replace("temperature_celsius{room=\"lab\"} 21.5\n", ""));
+    let flagged = |p: &Flat<Metric>| match &p.item.data {
+        Some(Data::Gauge(g)) => g.data_points[0].flags == 1 && g.data_points[0].value.is_none(),
+        _ => false,
+    };
+    assert!(
+        wait_until(WAIT, || gauge_points(&backend).iter().any(flagged)),
+        "no staleness marker; logs:\n{}",
+        collector.logs()
+    );
+    let before = named(&backend, "http_requests_total").len();
+    assert!(wait_until(WAIT, || named(&backend, "http_requests_total")
+        .len()
+        > before));
+    let points = gauge_points(&backend);
+    assert_eq!(
+        points.iter().filter(|p| flagged(p)).count(),
+        1,
+        "one marker, once"
+    );
+    assert!(
+        flagged(points.last().unwrap()),
+        "the marker is the gauge's last point"
+    );
 }

@@ -14,15 +14,15 @@ use std::collections::HashMap;
 
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{
-    metric, number_data_point, summary_data_point::ValueAtQuantile, AggregationTemporality, Gauge,
-    Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
-    Summary, SummaryDataPoint,
+    metric, AggregationTemporality, Gauge, Histogram, Metric, ResourceMetrics, ScopeMetrics, Sum,
+    Summary,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
 use super::exposition::{Kind, Metadata};
+use super::points::{self, Group};
 use super::relabel::Labels;
-use super::series::{StartTimes, Totals};
+use super::series::StartTimes;
 use super::target::resource_attributes;
 
 /// The scope of data with no `otel_scope_name` label: otelcol's receiver's name.
@@ -63,20 +63,6 @@ pub struct Scraped {
     pub value: f64,
     /// Milliseconds since the epoch.
     pub timestamp_ms: i64,
-}
-
-/// What one series (one point) of a family gathered.
-#[derive(Default)]
-struct Group {
-    key: String,
-    attributes: Vec<(String, String)>,
-    timestamp_ms: i64,
-    value: Option<f64>,
-    count: Option<f64>,
-    sum: Option<f64>,
-    created_seconds: Option<f64>,
-    /// `(le or quantile, value)`
-    bounds: Vec<(f64, f64)>,
 }
 
 struct Family {
@@ -263,7 +249,7 @@ impl Family {
     fn add(&mut self, name: &str, sample: &Scraped) {
         let bound_label = self.bound_label();
         let mut key = String::new();
-        let mut attributes = Vec::new();
+        let mut attributes_of_key = Vec::new();
         for (k, v) in &sample.labels {
             if k == "__name__" || Some(k.as_str()) == bound_label {
                 continue;
@@ -274,7 +260,7 @@ impl Family {
             key.push('\u{0}');
             let dropped = matches!(k.as_str(), "job" | "instance") || k.starts_with("otel_scope_");
             if !dropped && !v.is_empty() {
-                attributes.push((k.clone(), v.clone()));
+                attributes_of_key.push((k.clone(), v.clone()));
             }
         }
         let at = match self.index.get(&key) {
@@ -282,7 +268,7 @@ impl Family {
             None => {
                 self.groups.push(Group {
                     key: key.clone(),
-                    attributes,
+                    attributes: attributes(attributes_of_key),
                     timestamp_ms: sample.timestamp_ms,
                     ..Group::default()
                 });
@@ -326,7 +312,7 @@ impl Family {
                 let points: Vec<_> = self
                     .groups
                     .into_iter()
-                    .filter_map(|g| histogram_point(g, &prefix, starts))
+                    .filter_map(|g| points::histogram_point(g, &prefix, starts))
                     .collect();
                 (!points.is_empty()).then_some(metric::Data::Histogram(Histogram {
                     data_points: points,
@@ -337,7 +323,7 @@ impl Family {
                 let points: Vec<_> = self
                     .groups
                     .into_iter()
-                    .filter_map(|g| summary_point(g, &prefix, starts))
+                    .filter_map(|g| points::summary_point(g, &prefix, starts))
                     .collect();
                 (!points.is_empty()).then_some(metric::Data::Summary(Summary {
                     data_points: points,
@@ -347,7 +333,7 @@ impl Family {
                 let points: Vec<_> = self
                     .groups
                     .into_iter()
-                    .filter_map(|g| number_point(g, Some((&prefix, &mut *starts))))
+                    .filter_map(|g| points::number_point(g, Some((&prefix, &mut *starts))))
                     .collect();
                 (!points.is_empty()).then_some(metric::Data::Sum(Sum {
                     data_points: points,
@@ -359,7 +345,7 @@ impl Family {
                 let points: Vec<_> = self
                     .groups
                     .into_iter()
-                    .filter_map(|g| number_point(g, None))
+                    .filter_map(|g| points::number_point(g, None))
                     .collect();
                 (!points.is_empty()).then_some(metric::Data::Gauge(Gauge {
                     data_points: points,
@@ -374,125 +360,6 @@ impl Family {
             data: Some(data),
         })
     }
-}
-
-fn nanos(ms: i64) -> u64 {
-    u64::try_from(ms).unwrap_or(0).saturating_mul(1_000_000)
-}
-
-fn created_nanos(seconds: Option<f64>) -> Option<u64> {
-    seconds
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .map(|s| (s * 1e9) as u64)
-}
-
-fn number_point(group: Group, starts: Option<(&str, &mut StartTimes)>) -> Option<NumberDataPoint> {
-    let value = group.value?;
-    let time = nanos(group.timestamp_ms);
-    let start = match starts {
-        Some((prefix, starts)) => starts.start(
-            format!("{prefix}{}", group.key),
-            time,
-            created_nanos(group.created_seconds),
-            Totals::Value(value),
-        ),
-        None => 0,
-    };
-    Some(NumberDataPoint {
-        attributes: attributes(group.attributes),
-        start_time_unix_nano: start,
-        time_unix_nano: time,
-        value: Some(number_data_point::Value::AsDouble(value)),
-        ..NumberDataPoint::default()
-    })
-}
-
-fn histogram_point(
-    mut group: Group,
-    prefix: &str,
-    starts: &mut StartTimes,
-) -> Option<HistogramDataPoint> {
-    let count = group.count.filter(|c| !c.is_nan())?;
-    group.bounds.sort_by(|a, b| a.0.total_cmp(&b.0));
-    if group
-        .bounds
-        .last()
-        .is_some_and(|(le, _)| *le == f64::INFINITY)
-    {
-        group.bounds.pop();
-    }
-    let mut bucket_counts = Vec::with_capacity(group.bounds.len() + 1);
-    let mut previous = 0.0;
-    for (_, cumulative) in &group.bounds {
-        if cumulative.is_nan() || *cumulative < previous {
-            tracing::debug!("histogram point with NaN or decreasing buckets dropped");
-            return None;
-        }
-        bucket_counts.push((cumulative - previous) as u64);
-        previous = *cumulative;
-    }
-    if count < previous {
-        tracing::debug!("histogram point with a count below its largest bucket dropped");
-        return None;
-    }
-    bucket_counts.push((count - previous) as u64);
-    let time = nanos(group.timestamp_ms);
-    let sum = group.sum.unwrap_or(0.0);
-    let start = starts.start(
-        format!("{prefix}{}", group.key),
-        time,
-        created_nanos(group.created_seconds),
-        Totals::Histogram {
-            count: count as u64,
-            sum,
-        },
-    );
-    Some(HistogramDataPoint {
-        attributes: attributes(group.attributes),
-        start_time_unix_nano: start,
-        time_unix_nano: time,
-        count: count as u64,
-        sum: group.sum,
-        bucket_counts,
-        explicit_bounds: group.bounds.iter().map(|(le, _)| *le).collect(),
-        ..HistogramDataPoint::default()
-    })
-}
-
-fn summary_point(
-    mut group: Group,
-    prefix: &str,
-    starts: &mut StartTimes,
-) -> Option<SummaryDataPoint> {
-    let count = group.count?;
-    group.bounds.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let time = nanos(group.timestamp_ms);
-    let sum = group.sum.unwrap_or(0.0);
-    let start = starts.start(
-        format!("{prefix}{}", group.key),
-        time,
-        created_nanos(group.created_seconds),
-        Totals::Summary {
-            count: count as u64,
-            sum,
-        },
-    );
-    Some(SummaryDataPoint {
-        attributes: attributes(group.attributes),
-        start_time_unix_nano: start,
-        time_unix_nano: time,
-        count: count as u64,
-        sum,
-        quantile_values: group
-            .bounds
-            .iter()
-            .map(|(quantile, value)| ValueAtQuantile {
-                quantile: *quantile,
-                value: *value,
-            })
-            .collect(),
-        flags: 0,
-    })
 }
 
 impl ResourceEntry {

@@ -3,7 +3,9 @@
 
 use super::*;
 use crate::receiver::prometheus::exposition::{parse, Format};
+use crate::receiver::prometheus::points::STALE_NAN_BITS;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use opentelemetry_proto::tonic::metrics::v1::number_data_point;
 
 const TEXT: &str = "\
 # HELP requests_total Requests.
@@ -240,4 +242,49 @@ fn inconsistent_histograms_and_summaries_without_count_are_dropped() {
     assert!(out.is_empty(), "{out:?}");
     assert_eq!(ucum("bytes_per_second"), "By/s");
     assert_eq!(ucum("widgets"), "widgets");
+}
+
+#[test]
+fn stale_series_have_no_recorded_value_and_keep_their_start() {
+    let mut starts = StartTimes::default();
+    scrape(TEXT, 1_000, &mut starts);
+    starts.sweep();
+    let stale = f64::from_bits(STALE_NAN_BITS);
+    let text = "# TYPE requests_total counter\nrequests_total{code=\"500\"} 1\n\
+                # TYPE latency histogram\nlatency_bucket{le=\"0.1\"} 1\nlatency_bucket{le=\"1\"} 1\n\
+                latency_bucket{le=\"+Inf\"} 1\nlatency_sum 1\nlatency_count 1\n";
+    let e = parse(text, Format::Prometheus, 100).unwrap();
+    let samples: Vec<Scraped> = e
+        .samples
+        .into_iter()
+        .map(|s| {
+            let mut labels: Labels = s.labels.into_iter().collect();
+            labels.insert("__name__".into(), s.name);
+            labels.insert("job".into(), "app".into());
+            labels.insert("instance".into(), "10.0.0.7:9100".into());
+            Scraped {
+                labels,
+                value: stale,
+                timestamp_ms: 2_000,
+            }
+        })
+        .collect();
+    let out = build(&samples, &e.metadata, "http", "v", &mut starts);
+    let metrics = &out[0].scope_metrics[0].metrics;
+    let Some(Data::Sum(sum)) = &metrics[0].data else {
+        panic!()
+    };
+    let p = &sum.data_points[0];
+    assert_eq!((p.flags, p.value), (1, None));
+    assert_eq!(p.start_time_unix_nano, 1_000_000_000);
+    let Some(Data::Histogram(h)) = &metrics[1].data else {
+        panic!()
+    };
+    let p = &h.data_points[0];
+    assert_eq!((p.flags, p.count, p.sum), (1, 0, None));
+    assert_eq!(p.explicit_bounds, [0.1, 1.0]);
+    assert_eq!(p.bucket_counts, [0, 0, 0]);
+    // Stale series are not seen: the next sweep forgets them.
+    starts.sweep();
+    assert!(starts.is_empty());
 }

@@ -11,6 +11,7 @@
 pub mod config;
 pub mod exposition;
 pub mod mapping;
+pub mod points;
 pub mod relabel;
 pub mod scrape;
 pub mod series;

@@ -14,7 +14,7 @@
 //! The loop stops when the shard drains; a scrape in flight then is abandoned (its data was
 //! not taken in yet), so nothing arrives after the shard flushed its batches.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -31,6 +31,7 @@ use shardgate_shards::{task, DrainSignal};
 use super::config::{ScrapeJob, SAMPLE_LIMIT_DEFAULT};
 use super::exposition::{self, Exposition, Format, Metadata, ParseError};
 use super::mapping::{self, Scraped};
+use super::points::STALE_NAN_BITS;
 use super::relabel::{self, Labels};
 use super::series::StartTimes;
 use super::target::{self, Target};
@@ -78,8 +79,11 @@ pub struct ScrapeLoop {
     client: Http1Client,
     ingest: Rc<Ingest>,
     starts: StartTimes,
-    /// Hashes of the series of the last successful scrape, for `scrape_series_added`.
-    previous_series: HashSet<u64>,
+    /// The series of the last successful scrape, by hash: for `scrape_series_added` and the
+    /// staleness markers of those that vanish.
+    previous: HashMap<u64, Labels>,
+    /// The family metadata of the last successful scrape, for the types of stale series.
+    previous_metadata: HashMap<String, Metadata>,
 }
 
 impl ScrapeLoop {
@@ -104,7 +108,8 @@ impl ScrapeLoop {
             target,
             ingest,
             starts: StartTimes::default(),
-            previous_series: HashSet::new(),
+            previous: HashMap::new(),
+            previous_metadata: HashMap::new(),
         }
     }
 
@@ -145,15 +150,13 @@ impl ScrapeLoop {
             Err(error) => Err(error),
         };
         let duration = started.elapsed();
-        let mut metadata = HashMap::new();
-        let (mut samples, report) = match outcome {
+        let (mut samples, report, exposed) = match outcome {
             Ok((samples, scraped, exposed)) => {
-                metadata = exposed;
-                let series: HashSet<u64> = samples.iter().map(|s| series_hash(&s.labels)).collect();
-                let added = series.difference(&self.previous_series).count();
-                self.previous_series = series;
-                let post = samples.len();
-                (samples, [1.0, scraped as f64, post as f64, added as f64])
+                let (stale, added) = self.track_series(Some(&samples), timestamp_ms);
+                let post = samples.len() as f64;
+                let mut samples = samples;
+                samples.extend(stale);
+                (samples, [1.0, scraped as f64, post, added as f64], exposed)
             }
             Err(error) => {
                 tracing::warn!(
@@ -163,9 +166,13 @@ impl ScrapeLoop {
                     error = %error,
                     "Failed to scrape Prometheus endpoint"
                 );
-                (Vec::new(), [0.0; 4])
+                let (stale, _) = self.track_series(None, timestamp_ms);
+                (stale, [0.0; 4], HashMap::new())
             }
         };
+        // Stale series keep the type their family had when they were last seen.
+        let mut metadata = std::mem::replace(&mut self.previous_metadata, exposed.clone());
+        metadata.extend(exposed);
         let up = report[0];
         self.add_report(&mut samples, report, duration.as_secs_f64(), timestamp_ms);
         let resource_metrics = mapping::build(
@@ -181,6 +188,35 @@ impl ScrapeLoop {
             self.starts.abandon();
         }
         ExportMetricsServiceRequest { resource_metrics }
+    }
+
+    /// Makes `now` (none when the scrape failed) the current series; returns the staleness
+    /// markers of the previous scrape's series missing from it, and how many of it are new.
+    fn track_series(
+        &mut self,
+        now: Option<&[Scraped]>,
+        timestamp_ms: i64,
+    ) -> (Vec<Scraped>, usize) {
+        let current: HashMap<u64, Labels> = now
+            .unwrap_or(&[])
+            .iter()
+            .map(|s| (series_hash(&s.labels), s.labels.clone()))
+            .collect();
+        let added = current
+            .keys()
+            .filter(|k| !self.previous.contains_key(k))
+            .count();
+        let previous = std::mem::replace(&mut self.previous, current);
+        let stale = previous
+            .into_iter()
+            .filter(|(k, _)| !self.previous.contains_key(k))
+            .map(|(_, labels)| Scraped {
+                labels,
+                value: f64::from_bits(STALE_NAN_BITS),
+                timestamp_ms,
+            })
+            .collect();
+        (stale, added)
     }
 
     /// Adds the scrape's own metrics, with the target's (and external) labels.

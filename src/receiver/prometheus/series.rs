@@ -93,6 +93,12 @@ impl StartTimes {
         start
     }
 
+    /// The start of stale series `key`'s run (0 if unknown); the series is not marked seen,
+    /// so the next sweep forgets it.
+    pub fn stale(&self, key: &str) -> u64 {
+        self.runs.get(key).map_or(0, |run| run.start_ns)
+    }
+
     /// Forgets every series not seen since the last call: call after a successful scrape.
     pub fn sweep(&mut self) {
         let seen = std::mem::take(&mut self.seen);
