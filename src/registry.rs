@@ -25,7 +25,7 @@ use crate::processor::probabilistic_sampler::{self, ProbabilisticSampler};
 use crate::processor::resource::{self, ResourceProcessor};
 use crate::processor::transform::Rewrite;
 use crate::processor::{batch, memory_limiter, resourcedetection};
-use crate::receiver::otlp;
+use crate::receiver::{otlp, prometheus};
 use crate::signal::Signal;
 
 /// The four kinds of component, as the config's top-level sections name them.
@@ -148,6 +148,23 @@ pub static COMPONENTS: &[ComponentType] = &[
                 ReceiverConfig::Otlp(c) => {
                     otlp::start(id, c, routes, io).map_err(|e| BuildError::Receiver(e.to_string()))
                 }
+                _ => Err(BuildError::Unbuildable { id: id.clone() }),
+            },
+        },
+    },
+    ComponentType {
+        name: "prometheus",
+        aliases: &[],
+        signals: &[Signal::Metrics],
+        summary: "scrapes Prometheus endpoints (static_configs over http)",
+        factory: Factory::Receiver {
+            config: |b, p, e| prometheus::config::parse(b, p, e).map(ReceiverConfig::Prometheus),
+            start: |id, config, routes, io| match config {
+                ReceiverConfig::Prometheus(c) => {
+                    prometheus::start(id, c, routes, io);
+                    Ok(())
+                }
+                _ => Err(BuildError::Unbuildable { id: id.clone() }),
             },
         },
     },
@@ -374,7 +391,6 @@ const NOT_BUILT: &[(Kind, &str, &str)] = &[
         "memory_ballast",
         "otelcol removed it, and shardgate has no garbage collector to steady; use memory_limiter",
     ),
-    (Kind::Receiver, "prometheus", "not built yet"),
     (Kind::Receiver, "zipkin", "not built yet"),
     (Kind::Receiver, "jaeger", "not built yet"),
     (Kind::Processor, "filter", "OTTL is not built yet"),
@@ -588,7 +604,7 @@ mod tests {
         let err = |e: ConfigError| e.to_string();
         assert_eq!(
             testing::receiver("nonesuch", "").map_err(err).unwrap_err(),
-            "receivers: unknown type \"nonesuch\" for id \"nonesuch\"; this build supports: otlp"
+            "receivers: unknown type \"nonesuch\" for id \"nonesuch\"; this build supports: otlp, prometheus"
         );
         assert_eq!(
             testing::processor("nonesuch/x", "").map_err(err).unwrap_err(),
@@ -602,7 +618,7 @@ mod tests {
         let err = |e: ConfigError| e.to_string();
         assert_eq!(
             testing::receiver("jaeger", "").map_err(err).unwrap_err(),
-            "receivers: type \"jaeger\" (id \"jaeger\") is not in this build: not built yet; this build supports: otlp"
+            "receivers: type \"jaeger\" (id \"jaeger\") is not in this build: not built yet; this build supports: otlp, prometheus"
         );
         assert_eq!(
             testing::exporter("kafka/out", "").map_err(err).unwrap_err(),

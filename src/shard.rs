@@ -81,6 +81,7 @@ pub async fn run(
     let _abandon = handoff.clone().map(Abandon);
     let io = ShardIo {
         shard: ctx.shard,
+        shard_count: ctx.shards,
         budget: budget.clone(),
         connections: Connections::default(),
         drain: drain.clone(),

@@ -156,3 +156,29 @@ service:
     logs: {receivers: [otlp], exporters: [debug]}
 shards: {cores: 1, drain_timeout: 5s, h2_resets_burst: 10}
 """)
+
+# ---- prometheus_text: both exposition formats ------------------------------------------------
+
+write("prometheus_text", "text-0.0.4.txt", """# HELP http_requests_total Requests.
+# TYPE http_requests_total counter
+http_requests_total{code="200",path="/a\\\"b\\n"} 1027 1395066363000
+# TYPE latency histogram
+latency_bucket{le="0.1"} 1
+latency_bucket{le="+Inf"} 4
+latency_sum 2.5
+latency_count 4
+# TYPE rpc summary
+rpc{quantile="0.5"} 0.2
+rpc_sum 9
+rpc_count 20
+untyped NaN
+target_info{env="prod"} 1
+""")
+write("prometheus_text", "openmetrics.txt", """# TYPE foo counter
+# UNIT foo seconds
+foo_total{a="1"} 17.0 1520879607.789 # {trace_id="abc"} 0.67
+foo_created{a="1"} 1520430000.123
+# TYPE s stateset
+s{s="a"} 1
+# EOF
+""")

@@ -3,12 +3,17 @@
 use std::net::SocketAddr;
 
 use crate::receiver::otlp::config::OtlpReceiverConfig;
+use crate::receiver::prometheus::config::PrometheusReceiverConfig;
 
 /// One configured receiver.
+// One value per configured receiver, read once at start: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum ReceiverConfig {
     /// `otlp`: OTLP over gRPC and/or HTTP.
     Otlp(OtlpReceiverConfig),
+    /// `prometheus`: scrapes Prometheus endpoints.
+    Prometheus(PrometheusReceiverConfig),
 }
 
 impl ReceiverConfig {
@@ -21,6 +26,21 @@ impl ReceiverConfig {
                 .map(|g| g.endpoint)
                 .chain(otlp.http.iter().map(|h| h.endpoint))
                 .collect(),
+            ReceiverConfig::Prometheus(_) => Vec::new(),
+        }
+    }
+
+    /// The `transport` labels its counters carry (`grpc`, `http`).
+    pub fn transports(&self) -> Vec<&'static str> {
+        match self {
+            ReceiverConfig::Otlp(otlp) => otlp
+                .grpc
+                .as_ref()
+                .map(|_| "grpc")
+                .into_iter()
+                .chain(otlp.http.as_ref().map(|_| "http"))
+                .collect(),
+            ReceiverConfig::Prometheus(_) => vec![crate::receiver::prometheus::TRANSPORT],
         }
     }
 }

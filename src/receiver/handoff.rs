@@ -123,7 +123,10 @@ impl<I: Intake> Handoff<I> {
         let names = config
             .used_receivers()
             .flat_map(|(id, r)| {
-                let ReceiverConfig::Otlp(otlp) = r;
+                let ReceiverConfig::Otlp(otlp) = r else {
+                    // Scrapers take nothing in from clients: nothing to hand off.
+                    return None.into_iter().chain(None);
+                };
                 let grpc = otlp.grpc.as_ref().map(|_| format!("{id}/grpc"));
                 let http = otlp.http.as_ref().map(|_| format!("{id}/http"));
                 grpc.into_iter().chain(http)

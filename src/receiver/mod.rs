@@ -6,6 +6,7 @@
 pub mod handoff;
 pub mod listen;
 pub mod otlp;
+pub mod prometheus;
 pub mod tls;
 
 use shardgate_shards::DrainSignal;
@@ -21,6 +22,8 @@ pub type Mailboxes = handoff::Mailboxes<otlp::ingest::IngestError>;
 pub struct ShardIo {
     /// The shard index.
     pub shard: usize,
+    /// How many shards run (scrape targets are spread over them).
+    pub shard_count: usize,
     /// The shard's admission budget.
     pub budget: Budget,
     /// Open connections on this shard.

@@ -302,6 +302,7 @@ mod tests {
     fn otlp(yaml: &str) -> OtlpReceiverConfig {
         match parse(yaml).unwrap() {
             ReceiverConfig::Otlp(o) => o,
+            other => panic!("not otlp: {other:?}"),
         }
     }
 
