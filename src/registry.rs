@@ -24,7 +24,7 @@ use crate::processor::attributes::{self, AttributesProcessor};
 use crate::processor::resource::{self, ResourceProcessor};
 use crate::processor::transform::Rewrite;
 use crate::processor::{batch, memory_limiter, resourcedetection};
-use crate::receiver::otlp;
+use crate::receiver::{otlp, zipkin};
 use crate::signal::Signal;
 
 /// The four kinds of component, as the config's top-level sections name them.
@@ -142,11 +142,30 @@ pub static COMPONENTS: &[ComponentType] = &[
         signals: ALL_SIGNALS,
         summary: "OTLP over gRPC and HTTP (protocols: grpc, http)",
         factory: Factory::Receiver {
-            config: |b, p, e| otlp::config::parse(b, p, e).map(ReceiverConfig::Otlp),
+            config: |b, p, e| {
+                otlp::config::parse(b, p, e).map(|c| ReceiverConfig::Otlp(Box::new(c)))
+            },
             start: |id, config, routes, io| match config {
                 ReceiverConfig::Otlp(c) => {
                     otlp::start(id, c, routes, io).map_err(|e| BuildError::Receiver(e.to_string()))
                 }
+                _ => Err(BuildError::Unbuildable { id: id.clone() }),
+            },
+        },
+    },
+    ComponentType {
+        name: "zipkin",
+        aliases: &[],
+        signals: &[Signal::Traces],
+        summary: "Zipkin v2 (JSON, protobuf) and v1 (JSON) spans over HTTP",
+        factory: Factory::Receiver {
+            config: |b, p, e| {
+                zipkin::config::parse(b, p, e).map(|c| ReceiverConfig::Zipkin(Box::new(c)))
+            },
+            start: |id, config, routes, io| match config {
+                ReceiverConfig::Zipkin(c) => zipkin::start(id, c, routes, io)
+                    .map_err(|e| BuildError::Receiver(e.to_string())),
+                _ => Err(BuildError::Unbuildable { id: id.clone() }),
             },
         },
     },
@@ -354,7 +373,6 @@ const NOT_BUILT: &[(Kind, &str, &str)] = &[
         "otelcol removed it, and shardgate has no garbage collector to steady; use memory_limiter",
     ),
     (Kind::Receiver, "prometheus", "not built yet"),
-    (Kind::Receiver, "zipkin", "not built yet"),
     (Kind::Receiver, "jaeger", "not built yet"),
     (Kind::Processor, "filter", "OTTL is not built yet"),
     (Kind::Processor, "transform", "OTTL is not built yet"),
@@ -568,7 +586,7 @@ mod tests {
         let err = |e: ConfigError| e.to_string();
         assert_eq!(
             testing::receiver("nonesuch", "").map_err(err).unwrap_err(),
-            "receivers: unknown type \"nonesuch\" for id \"nonesuch\"; this build supports: otlp"
+            "receivers: unknown type \"nonesuch\" for id \"nonesuch\"; this build supports: otlp, zipkin"
         );
         assert_eq!(
             testing::processor("nonesuch/x", "").map_err(err).unwrap_err(),
@@ -582,7 +600,7 @@ mod tests {
         let err = |e: ConfigError| e.to_string();
         assert_eq!(
             testing::receiver("jaeger", "").map_err(err).unwrap_err(),
-            "receivers: type \"jaeger\" (id \"jaeger\") is not in this build: not built yet; this build supports: otlp"
+            "receivers: type \"jaeger\" (id \"jaeger\") is not in this build: not built yet; this build supports: otlp, zipkin"
         );
         assert_eq!(
             testing::exporter("kafka/out", "").map_err(err).unwrap_err(),

@@ -31,7 +31,9 @@ service:
 #[test]
 fn embedded_default_loads() {
     let c = load(None, None).unwrap();
-    let ReceiverConfig::Otlp(otlp) = &c.receivers[&id("otlp")];
+    let ReceiverConfig::Otlp(otlp) = &c.receivers[&id("otlp")] else {
+        panic!("not otlp")
+    };
     let grpc = otlp.grpc.as_ref().unwrap();
     assert_eq!(grpc.endpoint, "127.0.0.1:4317".parse().unwrap());
     assert!(otlp.http.is_none());
@@ -163,7 +165,9 @@ service:
 #[test]
 fn realistic_config_receivers_and_processors() {
     let c = parse_str(REALISTIC, "otelcol.yaml").unwrap();
-    let ReceiverConfig::Otlp(otlp) = &c.receivers[&id("otlp")];
+    let ReceiverConfig::Otlp(otlp) = &c.receivers[&id("otlp")] else {
+        panic!("not otlp")
+    };
     let grpc = otlp.grpc.as_ref().unwrap();
     assert_eq!(grpc.endpoint, "0.0.0.0:4317".parse().unwrap());
     assert_eq!(grpc.max_recv_msg_size_bytes, 32 * 1024 * 1024);
@@ -263,7 +267,9 @@ service:
     logs: {receivers: [otlp], exporters: [otlp]}
 ";
     let c = parse_str(yaml, "env.yaml").unwrap();
-    let ReceiverConfig::Otlp(otlp) = &c.receivers[&id("otlp")];
+    let ReceiverConfig::Otlp(otlp) = &c.receivers[&id("otlp")] else {
+        panic!("not otlp")
+    };
     let grpc = otlp.grpc.as_ref().unwrap();
     assert_eq!(grpc.endpoint, "127.0.0.1:14317".parse().unwrap());
     assert_eq!(grpc.max_recv_msg_size_bytes, 8 << 20);
@@ -542,7 +548,9 @@ fn ignored_keys_and_unset_variables_become_warnings() {
             "receivers::otlp::protocols::grpc::read_buffer_size: accepted for otelcol compatibility but not acted on by this build",
         ]
     );
-    let ReceiverConfig::Otlp(otlp) = &c.receivers[&id("otlp")];
+    let ReceiverConfig::Otlp(otlp) = &c.receivers[&id("otlp")] else {
+        panic!("not otlp")
+    };
     assert_eq!(
         otlp.grpc.as_ref().unwrap().endpoint,
         "127.0.0.1:4317".parse().unwrap(),

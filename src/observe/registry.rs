@@ -14,7 +14,7 @@ use shardgate_shards::task;
 
 use super::counters::{Buckets, Counter, Gauge};
 use super::latency::{LatencyRecorder, LatencySlot};
-use crate::config::{ComponentId, Config, ReceiverConfig};
+use crate::config::{ComponentId, Config};
 use crate::signal::Signal;
 
 /// otelcol's bucket bounds for `otelcol_processor_batch_batch_send_size`.
@@ -183,14 +183,11 @@ impl ShardCounters {
         let receivers = config
             .used_receivers()
             .map(|(id, r)| {
-                let ReceiverConfig::Otlp(otlp) = r;
-                let mut transports = Vec::new();
-                if otlp.grpc.is_some() {
-                    transports.push(TransportCounters::new("grpc"));
-                }
-                if otlp.http.is_some() {
-                    transports.push(TransportCounters::new("http"));
-                }
+                let transports = r
+                    .transports()
+                    .into_iter()
+                    .map(TransportCounters::new)
+                    .collect();
                 Arc::new(ReceiverCounters {
                     id: id.to_string(),
                     transports,

@@ -4,9 +4,11 @@
 //! and serve until the shard drains). Each shard binds its own SO_REUSEPORT sockets.
 
 pub mod handoff;
+pub mod http1;
 pub mod listen;
 pub mod otlp;
 pub mod tls;
+pub mod zipkin;
 
 use shardgate_shards::DrainSignal;
 

@@ -134,9 +134,10 @@ struct RawGrpc {
     tls: Option<RawTls>,
 }
 
+/// The keys of an HTTP server (otelcol's confighttp server settings, plus the OTLP paths).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-struct RawHttp {
+pub(crate) struct RawHttp {
     endpoint: Option<Text>,
     traces_url_path: Option<Text>,
     metrics_url_path: Option<Text>,
@@ -225,6 +226,16 @@ fn grpc(raw: RawGrpc, path: &str, errs: &mut Errors) -> GrpcServerConfig {
 }
 
 fn http(raw: RawHttp, path: &str, errs: &mut Errors) -> HttpServerConfig {
+    http_server(raw, DEFAULT_HTTP_ENDPOINT, path, errs)
+}
+
+/// An HTTP server's settings from `raw` at `path`, listening on `default_endpoint` unless set.
+pub(crate) fn http_server(
+    raw: RawHttp,
+    default_endpoint: &str,
+    path: &str,
+    errs: &mut Errors,
+) -> HttpServerConfig {
     let at = |key: &str| join(path, key);
     for (key, value) in [
         ("include_metadata", &raw.include_metadata),
@@ -248,7 +259,7 @@ fn http(raw: RawHttp, path: &str, errs: &mut Errors) -> HttpServerConfig {
     HttpServerConfig {
         tls,
         auth,
-        endpoint: listen_addr(raw.endpoint, DEFAULT_HTTP_ENDPOINT, &at("endpoint"), errs),
+        endpoint: listen_addr(raw.endpoint, default_endpoint, &at("endpoint"), errs),
         traces_url_path: url_path(raw.traces_url_path, "/v1/traces"),
         metrics_url_path: url_path(raw.metrics_url_path, "/v1/metrics"),
         logs_url_path: url_path(raw.logs_url_path, "/v1/logs"),
@@ -301,7 +312,8 @@ mod tests {
 
     fn otlp(yaml: &str) -> OtlpReceiverConfig {
         match parse(yaml).unwrap() {
-            ReceiverConfig::Otlp(o) => o,
+            ReceiverConfig::Otlp(o) => *o,
+            other => panic!("not otlp: {other:?}"),
         }
     }
 

@@ -34,22 +34,22 @@ pub enum StartError {
         source: IoError,
     },
     /// Its authenticator could not be built (the config check makes this rare).
-    #[error("receivers::{id}::protocols::{protocol}::auth: {reason}")]
+    #[error("receivers::{id}{at}::auth: {reason}")]
     Auth {
         /// The receiver.
         id: ComponentId,
-        /// grpc or http.
-        protocol: &'static str,
+        /// Where the server's settings are under the receiver (`::protocols::grpc`, or empty).
+        at: &'static str,
         /// What failed.
         reason: String,
     },
     /// Its TLS files could not be loaded (they were when the config was checked).
-    #[error("receivers::{id}::protocols::{protocol}::tls: {source}")]
+    #[error("receivers::{id}{at}::tls: {source}")]
     Tls {
         /// The receiver.
         id: ComponentId,
-        /// grpc or http.
-        protocol: &'static str,
+        /// Where the server's settings are under the receiver (`::protocols::grpc`, or empty).
+        at: &'static str,
         /// What failed.
         source: Box<shardgate_io::tls::TlsError>,
     },
@@ -69,7 +69,7 @@ pub fn start(
                 TlsServer::start(name, t, io.shards.tls_handshake_timeout, &io.drain).map_err(
                     |source| StartError::Tls {
                         id: id.clone(),
-                        protocol,
+                        at: protocol_path(protocol),
                         source: Box::new(source),
                     },
                 )
@@ -81,7 +81,7 @@ pub fn start(
             .map(|a| {
                 ServerAuth::build(a, &io.extensions).map_err(|reason| StartError::Auth {
                     id: id.clone(),
-                    protocol,
+                    at: protocol_path(protocol),
                     reason,
                 })
             })
@@ -100,7 +100,12 @@ pub fn start(
             http_config.endpoint,
             io,
             move |stream, drain| {
-                http::serve_connection(stream, tls.clone(), service.clone(), drain)
+                crate::receiver::http1::serve_connection(
+                    stream,
+                    tls.clone(),
+                    service.clone(),
+                    drain,
+                )
             },
         )?;
     }
@@ -138,9 +143,17 @@ pub fn start(
     Ok(())
 }
 
+/// The key path of a protocol's settings under the receiver.
+fn protocol_path(protocol: &str) -> &'static str {
+    match protocol {
+        "grpc" => "::protocols::grpc",
+        _ => "::protocols::http",
+    }
+}
+
 /// Binds `endpoint` with SO_REUSEPORT on this shard and runs the accept loop, serving each
 /// connection with `serve` until the shard drains.
-fn serve_on<S, F>(
+pub(crate) fn serve_on<S, F>(
     id: &ComponentId,
     protocol: &str,
     endpoint: SocketAddr,
