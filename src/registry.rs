@@ -24,7 +24,7 @@ use crate::processor::attributes::{self, AttributesProcessor};
 use crate::processor::resource::{self, ResourceProcessor};
 use crate::processor::transform::Rewrite;
 use crate::processor::{batch, memory_limiter, resourcedetection};
-use crate::receiver::{otlp, zipkin};
+use crate::receiver::{jaeger, otlp, zipkin};
 use crate::signal::Signal;
 
 /// The four kinds of component, as the config's top-level sections name them.
@@ -164,6 +164,22 @@ pub static COMPONENTS: &[ComponentType] = &[
             },
             start: |id, config, routes, io| match config {
                 ReceiverConfig::Zipkin(c) => zipkin::start(id, c, routes, io)
+                    .map_err(|e| BuildError::Receiver(e.to_string())),
+                _ => Err(BuildError::Unbuildable { id: id.clone() }),
+            },
+        },
+    },
+    ComponentType {
+        name: "jaeger",
+        aliases: &[],
+        signals: &[Signal::Traces],
+        summary: "Jaeger spans: api_v2 gRPC PostSpans and Thrift batches over HTTP",
+        factory: Factory::Receiver {
+            config: |b, p, e| {
+                jaeger::config::parse(b, p, e).map(|c| ReceiverConfig::Jaeger(Box::new(c)))
+            },
+            start: |id, config, routes, io| match config {
+                ReceiverConfig::Jaeger(c) => jaeger::start(id, c, routes, io)
                     .map_err(|e| BuildError::Receiver(e.to_string())),
                 _ => Err(BuildError::Unbuildable { id: id.clone() }),
             },
@@ -373,7 +389,6 @@ const NOT_BUILT: &[(Kind, &str, &str)] = &[
         "otelcol removed it, and shardgate has no garbage collector to steady; use memory_limiter",
     ),
     (Kind::Receiver, "prometheus", "not built yet"),
-    (Kind::Receiver, "jaeger", "not built yet"),
     (Kind::Processor, "filter", "OTTL is not built yet"),
     (Kind::Processor, "transform", "OTTL is not built yet"),
     (Kind::Processor, "tail_sampling", "not built yet"),
@@ -586,7 +601,7 @@ mod tests {
         let err = |e: ConfigError| e.to_string();
         assert_eq!(
             testing::receiver("nonesuch", "").map_err(err).unwrap_err(),
-            "receivers: unknown type \"nonesuch\" for id \"nonesuch\"; this build supports: otlp, zipkin"
+            "receivers: unknown type \"nonesuch\" for id \"nonesuch\"; this build supports: otlp, zipkin, jaeger"
         );
         assert_eq!(
             testing::processor("nonesuch/x", "").map_err(err).unwrap_err(),
@@ -599,8 +614,8 @@ mod tests {
     fn a_well_known_type_not_built_says_why() {
         let err = |e: ConfigError| e.to_string();
         assert_eq!(
-            testing::receiver("jaeger", "").map_err(err).unwrap_err(),
-            "receivers: type \"jaeger\" (id \"jaeger\") is not in this build: not built yet; this build supports: otlp, zipkin"
+            testing::receiver("prometheus", "").map_err(err).unwrap_err(),
+            "receivers: type \"prometheus\" (id \"prometheus\") is not in this build: not built yet; this build supports: otlp, zipkin, jaeger"
         );
         assert_eq!(
             testing::exporter("kafka/out", "").map_err(err).unwrap_err(),

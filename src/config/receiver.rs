@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use crate::config::ComponentId;
+use crate::receiver::jaeger::config::JaegerReceiverConfig;
 use crate::receiver::otlp::config::OtlpReceiverConfig;
 use crate::receiver::zipkin::config::ZipkinReceiverConfig;
 
@@ -13,6 +14,8 @@ pub enum ReceiverConfig {
     Otlp(Box<OtlpReceiverConfig>),
     /// `zipkin`: Zipkin v1 and v2 spans over HTTP.
     Zipkin(Box<ZipkinReceiverConfig>),
+    /// `jaeger`: Jaeger api_v2 gRPC and Thrift over HTTP.
+    Jaeger(Box<JaegerReceiverConfig>),
 }
 
 impl ReceiverConfig {
@@ -26,6 +29,12 @@ impl ReceiverConfig {
                 .chain(otlp.http.iter().map(|h| h.endpoint))
                 .collect(),
             ReceiverConfig::Zipkin(zipkin) => vec![zipkin.server.endpoint],
+            ReceiverConfig::Jaeger(jaeger) => jaeger
+                .grpc
+                .iter()
+                .map(|g| g.endpoint)
+                .chain(jaeger.thrift_http.iter().map(|h| h.endpoint))
+                .collect(),
         }
     }
 
@@ -38,7 +47,13 @@ impl ReceiverConfig {
                 let http = otlp.http.as_ref().map(|_| "http");
                 grpc.into_iter().chain(http).collect()
             }
-            ReceiverConfig::Zipkin(_) => vec!["http"],
+            ReceiverConfig::Zipkin(_) => vec![crate::receiver::zipkin::TRANSPORT],
+            ReceiverConfig::Jaeger(jaeger) => {
+                use crate::receiver::jaeger::{TRANSPORT_GRPC, TRANSPORT_THRIFT_HTTP};
+                let grpc = jaeger.grpc.as_ref().map(|_| TRANSPORT_GRPC);
+                let http = jaeger.thrift_http.as_ref().map(|_| TRANSPORT_THRIFT_HTTP);
+                grpc.into_iter().chain(http).collect()
+            }
         }
     }
 
@@ -58,6 +73,13 @@ impl ReceiverConfig {
                 .iter()
                 .map(|a| ("auth::authenticator", a))
                 .collect(),
+            ReceiverConfig::Jaeger(jaeger) => {
+                let grpc = jaeger.grpc.as_ref().and_then(|g| g.auth.as_ref());
+                let http = jaeger.thrift_http.as_ref().and_then(|h| h.auth.as_ref());
+                let grpc = grpc.map(|a| ("protocols::grpc::auth::authenticator", a));
+                let http = http.map(|a| ("protocols::thrift_http::auth::authenticator", a));
+                grpc.into_iter().chain(http).collect()
+            }
         }
     }
 }

@@ -36,6 +36,36 @@ pub struct Answer {
     pub body: Vec<u8>,
 }
 
+/// Seconds a client is told to wait before retrying a load refusal.
+pub const RETRY_AFTER_SECS: u32 = 1;
+
+impl Answer {
+    /// A `text/plain` answer with `message` (as Go's `http.Error` writes one), with
+    /// `Retry-After` on 429 and 503 so clients back off and retry.
+    pub fn text(status: u16, message: String) -> Answer {
+        let mut body = message.into_bytes();
+        body.push(b'\n');
+        let mut headers = vec![("Content-Type", "text/plain; charset=utf-8".to_owned())];
+        if status == 503 || status == 429 {
+            headers.push(("Retry-After", RETRY_AFTER_SECS.to_string()));
+        }
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// An empty answer with `status` (202 Accepted, 204 No Content).
+    pub fn empty(status: u16) -> Answer {
+        Answer {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+}
+
 /// What one HTTP receiver serves: its routing and its answers.
 pub trait HttpApi {
     /// What the head decided, carried to [`HttpApi::answer`].

@@ -119,9 +119,10 @@ struct RawProtocols {
     http: Option<RawHttp>,
 }
 
+/// The keys of a gRPC server (otelcol's configgrpc server settings).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-struct RawGrpc {
+pub(crate) struct RawGrpc {
     endpoint: Option<Text>,
     transport: Option<Text>,
     max_recv_msg_size_mib: Option<u64>,
@@ -178,6 +179,16 @@ fn otlp(raw: RawOtlp, path: &str, errs: &mut Errors) -> OtlpReceiverConfig {
 }
 
 fn grpc(raw: RawGrpc, path: &str, errs: &mut Errors) -> GrpcServerConfig {
+    grpc_server(raw, DEFAULT_GRPC_ENDPOINT, path, errs)
+}
+
+/// A gRPC server's settings from `raw` at `path`, listening on `default_endpoint` unless set.
+pub(crate) fn grpc_server(
+    raw: RawGrpc,
+    default_endpoint: &str,
+    path: &str,
+    errs: &mut Errors,
+) -> GrpcServerConfig {
     let at = |key: &str| join(path, key);
     if let Some(Text(transport)) = &raw.transport {
         if transport != "tcp" {
@@ -216,7 +227,7 @@ fn grpc(raw: RawGrpc, path: &str, errs: &mut Errors) -> GrpcServerConfig {
         tls,
         auth,
         keepalive,
-        endpoint: listen_addr(raw.endpoint, DEFAULT_GRPC_ENDPOINT, &at("endpoint"), errs),
+        endpoint: listen_addr(raw.endpoint, default_endpoint, &at("endpoint"), errs),
         max_recv_msg_size_bytes,
         max_concurrent_streams: match raw.max_concurrent_streams {
             None | Some(0) => DEFAULT_MAX_CONCURRENT_STREAMS,
@@ -276,6 +287,30 @@ pub(crate) fn http_server(
                 max_age_secs: c.max_age.unwrap_or(0),
             }),
     }
+}
+
+/// Keys of the OTLP/HTTP server that other HTTP receivers do not have.
+const OTLP_PATH_KEYS: [&str; 3] = ["traces_url_path", "metrics_url_path", "logs_url_path"];
+
+/// The settings of an HTTP server that is not OTLP's (no `*_url_path` keys) from `body` at
+/// `path`, listening on `default_endpoint` unless set.
+pub(crate) fn plain_http_server(
+    mut body: serde_yaml::Mapping,
+    default_endpoint: &str,
+    served: &str,
+    path: &str,
+    errs: &mut Errors,
+) -> Option<HttpServerConfig> {
+    for key in OTLP_PATH_KEYS {
+        if body.remove(key).is_some() {
+            errs.invalid(
+                join(path, key),
+                format!("unknown field: this server serves {served}"),
+            );
+        }
+    }
+    let raw: RawHttp = errs.take(de::decode(Value::Mapping(body), path))?;
+    Some(http_server(raw, default_endpoint, path, errs))
 }
 
 /// otelcol treats a zero timeout as "none"; we never run without one, so zero means default.

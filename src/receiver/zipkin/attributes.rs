@@ -1,8 +1,9 @@
-//! Attribute helpers of the Zipkin translation: an ordered attribute list with upsert, typed
-//! tag values (`parse_string_tags`), the `{json}` attribute maps of encoded annotations and
+//! Attribute helpers of the Zipkin translation: typed tag values (`parse_string_tags`), the `{json}` attribute maps of encoded annotations and
 //! links, and the tag keys that belong to the resource rather than the span.
 
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
+
+pub use crate::receiver::attributes::Attributes;
 
 /// Resource attribute names of the semantic conventions v1.6.1 (the version the official
 /// translator reads): as Zipkin tags they describe the process, so they go to the resource
@@ -116,42 +117,13 @@ pub fn is_non_span_tag(key: &str) -> bool {
         || key == TAG_LIBRARY_VERSION
 }
 
-/// An attribute list in insertion order where a key appears once (a later put replaces).
-#[derive(Default)]
-pub struct Attributes(Vec<KeyValue>);
-
-impl Attributes {
-    /// Sets `key` to `value`.
-    pub fn put(&mut self, key: &str, value: any_value::Value) {
-        let value = Some(AnyValue { value: Some(value) });
-        match self.0.iter_mut().find(|kv| kv.key == key) {
-            Some(kv) => kv.value = value,
-            None => self.0.push(KeyValue {
-                key: key.to_owned(),
-                value,
-                ..Default::default()
-            }),
-        }
-    }
-
-    /// Sets `key` to a string.
-    pub fn put_str(&mut self, key: &str, value: &str) {
-        self.put(key, any_value::Value::StringValue(value.to_owned()));
-    }
-
-    /// Sets `key` to a tag's value, typed when `parse` says so.
-    pub fn put_tag(&mut self, key: &str, value: &str, parse: bool) {
-        let typed = if parse { typed(value) } else { None };
-        self.put(
-            key,
-            typed.unwrap_or_else(|| any_value::Value::StringValue(value.to_owned())),
-        );
-    }
-
-    /// The list.
-    pub fn into_vec(self) -> Vec<KeyValue> {
-        self.0
-    }
+/// Sets `key` to a tag's value in `attributes`, typed when `parse` says so.
+pub fn put_tag(attributes: &mut Attributes, key: &str, value: &str, parse: bool) {
+    let typed = if parse { typed(value) } else { None };
+    attributes.put(
+        key,
+        typed.unwrap_or_else(|| any_value::Value::StringValue(value.to_owned())),
+    );
 }
 
 /// What `parse_string_tags` makes of a tag value: an int (`-?digits`, clamped to 64 bits as
@@ -227,7 +199,7 @@ mod tests {
     fn upsert_keeps_one_key() {
         let mut a = Attributes::default();
         a.put_str("k", "1");
-        a.put_tag("k", "2", true);
+        put_tag(&mut a, "k", "2", true);
         let v = a.into_vec();
         assert_eq!(v.len(), 1);
         assert_eq!(

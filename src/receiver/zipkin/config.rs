@@ -5,13 +5,10 @@ use serde_yaml::Value;
 
 use crate::config::de::{self, join};
 use crate::config::error::Errors;
-use crate::receiver::otlp::config::{http_server, HttpServerConfig, RawHttp};
+use crate::receiver::otlp::config::{plain_http_server, HttpServerConfig, RawHttp};
 
 /// Default listen endpoint: the Zipkin port, on localhost as otelcol binds by default.
 pub const DEFAULT_ZIPKIN_ENDPOINT: &str = "localhost:9411";
-
-/// Keys of the OTLP/HTTP server that a Zipkin server does not have.
-const OTLP_ONLY_KEYS: [&str; 3] = ["traces_url_path", "metrics_url_path", "logs_url_path"];
 
 /// The `zipkin` receiver.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,16 +41,13 @@ pub(crate) fn parse(body: Value, path: &str, errs: &mut Errors) -> Option<Zipkin
             false
         }
     };
-    for key in OTLP_ONLY_KEYS {
-        if body.remove(key).is_some() {
-            errs.invalid(
-                join(path, key),
-                "unknown field: the zipkin receiver serves /api/v2/spans and /api/v1/spans",
-            );
-        }
-    }
-    let raw: RawHttp = errs.take(de::decode(Value::Mapping(body), path))?;
-    let server = http_server(raw, DEFAULT_ZIPKIN_ENDPOINT, path, errs);
+    let server = plain_http_server(
+        body,
+        DEFAULT_ZIPKIN_ENDPOINT,
+        "/api/v2/spans and /api/v1/spans",
+        path,
+        errs,
+    )?;
     Some(ZipkinReceiverConfig {
         server,
         parse_string_tags,

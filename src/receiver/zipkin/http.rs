@@ -34,9 +34,6 @@ use crate::receiver::otlp::http::{content_codec, ingest_codes, media_type};
 use crate::receiver::otlp::ingest::{Ingest, IngestError};
 use crate::signal::Signal;
 
-/// Seconds a client is told to wait before retrying a load refusal.
-const RETRY_AFTER_SECS: u32 = 1;
-
 /// The v2 span endpoint.
 pub const PATH_V2: &str = "/api/v2/spans";
 /// The v1 span endpoint.
@@ -256,11 +253,7 @@ impl HttpApi for ZipkinService {
 
     async fn answer(&self, route: Route, body: Vec<u8>) -> Answer {
         match self.receive(&route, body).await {
-            Ok(()) => Answer {
-                status: 202,
-                headers: Vec::new(),
-                body: Vec::new(),
-            },
+            Ok(()) => Answer::empty(202),
             Err(error) => {
                 tracing::debug!(receiver = %self.id, format = ?route.format, %error, "refused Zipkin request");
                 error_answer(&error)
@@ -277,27 +270,10 @@ impl HttpApi for ZipkinService {
 
     fn unreadable(&self, error: &Http1Error) -> Option<Answer> {
         let status = error.status()?;
-        Some(text_answer(status, error.to_string()))
+        Some(Answer::text(status, error.to_string()))
     }
 }
 
 fn error_answer(error: &ZipkinReceiveError) -> Answer {
-    let status = error.status();
-    let mut answer = text_answer(status, error.to_string());
-    if status == 503 || status == 429 {
-        answer
-            .headers
-            .push(("Retry-After", RETRY_AFTER_SECS.to_string()));
-    }
-    answer
-}
-
-fn text_answer(status: u16, message: String) -> Answer {
-    let mut body = message.into_bytes();
-    body.push(b'\n');
-    Answer {
-        status,
-        headers: vec![("Content-Type", "text/plain; charset=utf-8".to_owned())],
-        body,
-    }
+    Answer::text(error.status(), error.to_string())
 }

@@ -16,11 +16,9 @@ mod tests;
 use std::rc::Rc;
 
 use crate::config::ComponentId;
-use crate::extension::auth::ServerAuth;
 use crate::pipeline::routes::Routes;
 use crate::receiver::otlp::ingest::Ingest;
-use crate::receiver::otlp::{serve_on, StartError};
-use crate::receiver::tls::TlsServer;
+use crate::receiver::otlp::{serve_on, server_auth, tls_server, StartError};
 use crate::receiver::ShardIo;
 use config::ZipkinReceiverConfig;
 
@@ -35,34 +33,8 @@ pub fn start(
     io: &ShardIo,
 ) -> Result<(), StartError> {
     let server = &config.server;
-    let tls = server
-        .tls
-        .as_ref()
-        .map(|t| {
-            TlsServer::start(
-                id.to_string(),
-                t,
-                io.shards.tls_handshake_timeout,
-                &io.drain,
-            )
-            .map_err(|source| StartError::Tls {
-                id: id.clone(),
-                at: "",
-                source: Box::new(source),
-            })
-        })
-        .transpose()?;
-    let auth = server
-        .auth
-        .as_ref()
-        .map(|a| {
-            ServerAuth::build(a, &io.extensions).map_err(|reason| StartError::Auth {
-                id: id.clone(),
-                at: "",
-                reason,
-            })
-        })
-        .transpose()?;
+    let tls = tls_server(id, TRANSPORT, "", &server.tls, io)?;
+    let auth = server_auth(id, "", &server.auth, io)?;
     let intake = Ingest::new(
         TRANSPORT,
         routes,

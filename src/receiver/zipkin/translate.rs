@@ -146,7 +146,7 @@ fn to_span(
     let mut attributes = Attributes::default();
     for (key, value) in &tags {
         if !attrs::is_non_span_tag(key) {
-            attributes.put_tag(key, value, parse_string_tags);
+            attrs::put_tag(&mut attributes, key, value, parse_string_tags);
         }
     }
     endpoint_attributes(&zspan, &mut attributes);

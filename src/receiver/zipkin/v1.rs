@@ -10,7 +10,7 @@
 //!    names the service when no annotation did); status tags are read and dropped:
 //!    `census.status_code` (0 = OK, else ERROR), `otel.status_code` (a number), `error`
 //!    (ERROR), with `*.status_description` as message; else `http.status_code` (100–399
-//!    unset, else ERROR) with `http.status_text`;
+//!    unset, else ERROR) with `http.status_message`;
 //! 4. a span without any time gets now as start and end and
 //!    `otel.zipkin.absentField.startTime=true`;
 //! 5. spans are grouped into one resource per endpoint: `service.name` (`unknown-service`
@@ -328,7 +328,7 @@ fn binary_annotations(
                     });
                 }
             }
-            "http.status_text" => sources.http.1 = b.value.clone(),
+            "http.status_message" => sources.http.1 = b.value.clone(),
             _ => {}
         }
         let value = parse_string_tags
