@@ -141,7 +141,7 @@ impl ThriftHttpService {
                 .map_err(IngestError::from)?,
         };
         let batch = thrift::decode(&body)?;
-        let request = translate::to_request(vec![batch]);
+        let request = translate::to_request(vec![batch], translate::Source::Thrift);
         let otlp = Bytes::from(request.encode_to_vec());
         self.ingest.protobuf(Signal::Traces, otlp, None).await?;
         Ok(())

@@ -96,7 +96,7 @@ impl GrpcApi for PostSpans {
                 .map_err(IngestError::from)?,
         };
         let batch = proto::decode(&message).map_err(|e| ReceiveError::Invalid(e.to_string()))?;
-        let request = translate::to_request(vec![batch]);
+        let request = translate::to_request(vec![batch], translate::Source::Protobuf);
         let otlp = Bytes::from(request.encode_to_vec());
         Ok(ingest.protobuf(signal, otlp, None).await?)
     }

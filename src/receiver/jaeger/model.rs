@@ -87,6 +87,16 @@ pub struct Log {
     pub fields: Vec<Tag>,
 }
 
+/// Jaeger's parent rule: the first CHILD_OF reference in the span's trace, else the first
+/// FOLLOWS_FROM one in it; zeros for none.
+pub fn parent_from_references(trace_id: [u8; 16], references: &[Reference]) -> [u8; 8] {
+    let same_trace = || references.iter().filter(|r| r.trace_id == trace_id);
+    same_trace()
+        .find(|r| !r.follows_from)
+        .or_else(|| same_trace().next())
+        .map_or([0; 8], |r| r.span_id)
+}
+
 /// One Jaeger span.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JaegerSpan {

@@ -192,11 +192,7 @@ fn span_model(index: usize, span: Span) -> Result<JaegerSpan, DecodeError> {
             })
         })
         .collect::<Result<Vec<_>, DecodeError>>()?;
-    // Jaeger's parent: the first CHILD_OF reference in the same trace.
-    let parent_span_id = references
-        .iter()
-        .find(|r| !r.follows_from && r.trace_id == trace_id)
-        .map_or([0; 8], |r| r.span_id);
+    let parent_span_id = model::parent_from_references(trace_id, &references);
     Ok(JaegerSpan {
         trace_id,
         span_id: id::<8>(index, "span_id", &span.span_id)?,

@@ -9,6 +9,7 @@ use prost::Message;
 
 use super::proto::{self, Batch, KeyValue, Log, PostSpansRequest, Process, Span, SpanRef, Time};
 use super::thrift::tests::{Writer, T_BOOL, T_I32, T_I64, T_LIST, T_STRING, T_STRUCT};
+use super::translate::Source;
 use super::{thrift, translate};
 
 fn attr<'a>(attributes: &'a [OtlpKeyValue], key: &str) -> Option<&'a Value> {
@@ -81,8 +82,8 @@ fn request() -> Vec<u8> {
             kv_str("otel.status_description", "boom"),
             kv_str("otel.status_code", "OK"),
             kv_str("w3c.tracestate", "a=b"),
-            kv_str("otel.library.name", "lib"),
-            kv_str("otel.library.version", "2"),
+            kv_str("otel.scope.name", "lib"),
+            kv_str("otel.scope.version", "2"),
             KeyValue {
                 key: "bin".into(),
                 v_type: 4,
@@ -139,7 +140,7 @@ fn request() -> Vec<u8> {
 
 #[test]
 fn protobuf_maps_as_the_official_translator() {
-    let request = translate::to_request(vec![proto::decode(&request()).unwrap()]);
+    let request = translate::to_request(vec![proto::decode(&request()).unwrap()], Source::Protobuf);
     let rs = &request.resource_spans;
     assert_eq!(rs.len(), 2, "one resource per process");
     let resource = &rs[0].resource.as_ref().unwrap().attributes;
@@ -183,7 +184,10 @@ fn protobuf_maps_as_the_official_translator() {
     ] {
         assert_eq!(attr(&child.attributes, key), None, "{key}");
     }
-    assert_eq!(attr(&child.attributes, "bin"), Some(&text("/wA=")));
+    assert_eq!(
+        attr(&child.attributes, "bin"),
+        Some(&Value::BytesValue(vec![0xff, 0]))
+    );
     assert_eq!(child.links.len(), 1, "the parent reference is not a link");
     assert_eq!(child.links[0].span_id, vec![7; 8]);
     assert_eq!(
@@ -267,7 +271,7 @@ pub(crate) fn thrift_batch(service: &str, name: &str) -> Vec<u8> {
 #[test]
 fn thrift_maps_like_protobuf() {
     let batch = thrift::decode(&thrift_batch("legacy", "get")).unwrap();
-    let request = translate::to_request(vec![batch]);
+    let request = translate::to_request(vec![batch], Source::Thrift);
     let rs = &request.resource_spans[0];
     let resource = &rs.resource.as_ref().unwrap().attributes;
     assert_eq!(attr(resource, "service.name"), Some(&text("legacy")));
@@ -290,4 +294,122 @@ fn thrift_maps_like_protobuf() {
     assert_eq!(span.events[0].name, "cache miss");
     assert_eq!(span.events[0].time_unix_nano, 1_700_000_000_000_100_000);
     assert!(span.attributes.is_empty(), "{:?}", span.attributes);
+}
+
+mod properties {
+    use bytes::Bytes;
+    use proptest::prelude::*;
+
+    use super::super::{proto, thrift, translate};
+    use super::*;
+    use crate::otlp::scan_request;
+    use crate::signal::Signal;
+
+    fn tag() -> impl Strategy<Value = KeyValue> {
+        (
+            prop_oneof![
+                Just("span.kind".to_owned()),
+                Just("error".to_owned()),
+                Just("otel.status_code".to_owned()),
+                Just("http.status_code".to_owned()),
+                Just("otel.scope.name".to_owned()),
+                Just("hostname".to_owned()),
+                "[a-z]{1,6}",
+            ],
+            0..6i32,
+            "[a-zA-Z0-9]{0,5}",
+            any::<bool>(),
+            any::<i64>(),
+        )
+            .prop_map(|(key, v_type, v_str, v_bool, v_int64)| KeyValue {
+                key,
+                v_type,
+                v_str,
+                v_bool,
+                v_int64,
+                ..Default::default()
+            })
+    }
+
+    fn span_strategy() -> impl Strategy<Value = Span> {
+        (
+            1..4u8,
+            1..4u8,
+            prop::collection::vec(tag(), 0..5),
+            prop::option::of(0..3u8),
+            prop::option::of("[a-z]{0,3}"),
+        )
+            .prop_map(|(trace, id, tags, parent, service)| Span {
+                trace_id: vec![trace; 16],
+                span_id: vec![id; 8],
+                operation_name: "op".into(),
+                references: parent
+                    .map(|p| SpanRef {
+                        trace_id: vec![trace; 16],
+                        span_id: vec![p; 8],
+                        ref_type: i32::from(p % 2),
+                    })
+                    .into_iter()
+                    .collect(),
+                tags,
+                process: service.map(|s| Process {
+                    service_name: s,
+                    tags: Vec::new(),
+                }),
+                ..Default::default()
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// PostSpans batches with random tags, references and per-span processes. Guarantee:
+        /// a valid OTLP request with every span once (the regrouping by process and scope
+        /// loses and doubles nothing).
+        #[test]
+        fn protobuf_spans_are_kept_one_for_one(
+            spans in prop::collection::vec(span_strategy(), 0..6),
+            service in "[a-z]{0,3}",
+        ) {
+            let n = spans.len();
+            let body = PostSpansRequest {
+                batch: Some(Batch {
+                    spans,
+                    process: Some(Process { service_name: service, tags: Vec::new() }),
+                }),
+            }
+            .encode_to_vec();
+            let request = translate::to_request(vec![proto::decode(&body).unwrap()], Source::Protobuf);
+            let body = Bytes::from(request.encode_to_vec());
+            prop_assert_eq!(scan_request(Signal::Traces, &body).unwrap().items, n as u64);
+        }
+
+        /// Arbitrary bytes as a Thrift batch and as PostSpans. Guarantee: no panic, and what
+        /// is accepted translates into valid OTLP.
+        #[test]
+        fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..256)) {
+            let thrift = thrift::decode(&body).ok().map(|b| (b, Source::Thrift));
+            let proto = proto::decode(&body).ok().map(|b| (b, Source::Protobuf));
+            for (batch, source) in [thrift, proto].into_iter().flatten() {
+                let request = translate::to_request(vec![batch], source);
+                let body = Bytes::from(request.encode_to_vec());
+                prop_assert!(scan_request(Signal::Traces, &body).is_ok());
+            }
+        }
+    }
+}
+
+#[test]
+fn parent_is_child_of_then_follows_from_in_the_same_trace() {
+    use super::model::{parent_from_references, Reference};
+    let trace = [1; 16];
+    let r = |trace_id, span: u8, follows_from| Reference {
+        trace_id,
+        span_id: [span; 8],
+        follows_from,
+    };
+    let refs = [r([2; 16], 9, false), r(trace, 3, true), r(trace, 4, false)];
+    assert_eq!(parent_from_references(trace, &refs), [4; 8]);
+    assert_eq!(parent_from_references(trace, &refs[..2]), [3; 8]);
+    assert_eq!(parent_from_references(trace, &refs[..1]), [0; 8]);
 }

@@ -15,7 +15,8 @@
 //! jaeger.thrift fields read here (others are skipped):
 //! - `Batch`: 1 `process` (Process), 2 `spans` (list<Span>);
 //! - `Process`: 1 `serviceName`, 2 `tags` (list<Tag>);
-//! - `Span`: 1 `traceIdLow`, 2 `traceIdHigh`, 3 `spanId`, 4 `parentSpanId` (i64), 5
+//! - `Span`: 1 `traceIdLow`, 2 `traceIdHigh`, 3 `spanId`, 4 `parentSpanId` (i64; 0 means
+//!   "from the references", as Jaeger reads it), 5
 //!   `operationName`, 6 `references` (list<SpanRef>), 8 `startTime`, 9 `duration` (i64 µs),
 //!   10 `tags`, 11 `logs` (list<Log>);
 //! - `Tag`: 1 `key`, 2 `vType` (i32: 0 STRING, 1 DOUBLE, 2 BOOL, 3 LONG, 4 BINARY), 3 `vStr`,
@@ -233,6 +234,10 @@ impl Reader<'_> {
             Ok(true)
         })?;
         span.trace_id = trace_id(high, low);
+        if span.parent_span_id == [0; 8] {
+            span.parent_span_id =
+                super::model::parent_from_references(span.trace_id, &span.references);
+        }
         span.start_unix_nano = micros(start);
         span.duration_nano = micros(duration);
         Ok(span)

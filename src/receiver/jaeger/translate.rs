@@ -1,25 +1,26 @@
 //! Jaeger batches → an OTLP `ExportTraceServiceRequest`, as otelcol-contrib's jaeger
-//! translator maps api_v2 protobuf (Thrift batches go the same way).
+//! translator maps api_v2 protobuf and Thrift batches.
 //!
-//! 1. Spans are grouped by process: the batch's, or a span's own when it has one; each
-//!    process is a `ResourceSpans` (in order of first appearance): `service.name` from
-//!    `serviceName` (none for an empty name or the `OTLPResourceNoServiceName` sentinel),
-//!    process tags as attributes, `hostname` → `host.name` and `jaeger.version` →
-//!    `opencensus.exporterversion` (`Jaeger-<version>`) unless those are already set.
-//! 2. Within a resource, spans are grouped into scopes by their `otel.library.name` and
-//!    `otel.library.version` tags (taken out of the span's tags).
-//! 3. Per span: ids, name, start and start + duration; the parent (protobuf: the first
-//!    CHILD_OF reference in the same trace; Thrift: `parentSpanId`); tags → attributes
-//!    (binary values base64); `span.kind` → kind; status: `error=true` (a bool) → ERROR with
+//! 1. Spans are grouped by process: the batch's, or a span's own when it has one (protobuf
+//!    only); each process is a `ResourceSpans` (in order of first appearance):
+//!    `service.name` from `serviceName` (none for an empty name or the
+//!    `OTLPResourceNoServiceName` sentinel), process tags as attributes, `hostname` →
+//!    `host.name` and `jaeger.version` → `opencensus.exporterversion` (`Jaeger-<version>`)
+//!    unless those are already set.
+//! 2. Protobuf only: within a resource, spans are grouped into scopes by their
+//!    `otel.scope.name` and `otel.scope.version` tags (taken out of the span's tags), and
+//!    `w3c.tracestate` becomes the trace state. Thrift batches are one scope and keep the tag.
+//! 3. Per span: ids, name, start and start + duration; the parent (see
+//!    [`super::model::parent_from_references`]; Thrift's `parentSpanId` first); tags →
+//!    attributes; `span.kind` → kind; status: `error=true` (a bool) → ERROR with
 //!    `otel.status_description` (or `http.status_message`) as message, else `otel.status_code`
-//!    (`OK`/`ERROR`), else `http.status_code` (5xx, and 4xx on a client span → ERROR);
-//!    `w3c.tracestate` → trace state; logs → events (`event` field → name); references other
-//!    than the parent → links with `opentracing.ref_type` (`child_of`/`follows_from`).
+//!    (`OK`/`ERROR`), else `http.status_code` (5xx, and 4xx on a client span → ERROR); logs →
+//!    events (`event` field → name); references other than the CHILD_OF one to the parent →
+//!    links with `opentracing.ref_type` (`child_of`/`follows_from`).
 //!
 //! A span equal to an empty one is skipped, as upstream; a resource without spans is left
 //! out (it carries no data).
 
-use base64::Engine as _;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
@@ -33,8 +34,18 @@ use crate::receiver::attributes::Attributes;
 /// The service name of a process that stands for "no service".
 const NO_SERVICE_NAME: &str = "OTLPResourceNoServiceName";
 
+/// Which wire form the batches came in (the official translator treats them a little
+/// differently).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// api_v2 protobuf (gRPC).
+    Protobuf,
+    /// Thrift (HTTP).
+    Thrift,
+}
+
 /// Converts batches into one request.
-pub fn to_request(batches: Vec<Batch>) -> ExportTraceServiceRequest {
+pub fn to_request(batches: Vec<Batch>, source: Source) -> ExportTraceServiceRequest {
     let mut groups: Vec<(Option<Process>, Vec<JaegerSpan>)> = Vec::new();
     for batch in batches {
         for mut span in batch.spans {
@@ -48,7 +59,7 @@ pub fn to_request(batches: Vec<Batch>) -> ExportTraceServiceRequest {
     let resource_spans = groups
         .into_iter()
         .filter_map(|(process, spans)| {
-            let scope_spans = scopes(spans);
+            let scope_spans = scopes(spans, source);
             (!scope_spans.is_empty()).then(|| ResourceSpans {
                 resource: Some(resource(process.as_ref())),
                 scope_spans,
@@ -88,18 +99,20 @@ fn resource(process: Option<&Process>) -> Resource {
     }
 }
 
-fn scopes(spans: Vec<JaegerSpan>) -> Vec<ScopeSpans> {
+fn scopes(spans: Vec<JaegerSpan>, source: Source) -> Vec<ScopeSpans> {
     let mut scopes: Vec<ScopeSpans> = Vec::new();
     for mut span in spans {
         if span == JaegerSpan::default() {
             continue;
         }
         let mut scope = InstrumentationScope::default();
-        if let Some(name) = take_tag(&mut span.tags, "otel.library.name") {
-            scope.name = name;
-            scope.version = take_tag(&mut span.tags, "otel.library.version").unwrap_or_default();
+        if source == Source::Protobuf {
+            if let Some(name) = take_tag(&mut span.tags, "otel.scope.name") {
+                scope.name = name;
+                scope.version = take_tag(&mut span.tags, "otel.scope.version").unwrap_or_default();
+            }
         }
-        let span = to_span(span);
+        let span = to_span(span, source);
         match scopes
             .iter_mut()
             .find(|s| s.scope.as_ref().is_some_and(|s| *s == scope))
@@ -131,16 +144,14 @@ fn put_tags(attributes: &mut Attributes, tags: &[Tag]) {
             TagValue::Bool(b) => Value::BoolValue(*b),
             TagValue::Int(i) => Value::IntValue(*i),
             TagValue::Double(d) => Value::DoubleValue(*d),
-            TagValue::Binary(b) => {
-                Value::StringValue(base64::engine::general_purpose::STANDARD.encode(b))
-            }
+            TagValue::Binary(b) => Value::BytesValue(b.clone()),
             TagValue::Unknown(t) => Value::StringValue(format!("<Unknown Jaeger TagType \"{t}\">")),
         };
         attributes.put(&tag.key, value);
     }
 }
 
-fn to_span(span: JaegerSpan) -> Span {
+fn to_span(span: JaegerSpan, source: Source) -> Span {
     let mut attributes = Attributes::default();
     put_tags(&mut attributes, &span.tags);
     let kind = match attributes.remove("span.kind") {
@@ -148,9 +159,12 @@ fn to_span(span: JaegerSpan) -> Span {
         _ => SpanKind::Unspecified,
     };
     let status = span_status(&mut attributes, kind);
-    let trace_state = match attributes.remove("w3c.tracestate") {
-        Some(Value::StringValue(state)) => state,
-        _ => String::new(),
+    let trace_state = match source {
+        Source::Protobuf => match attributes.remove("w3c.tracestate") {
+            Some(Value::StringValue(state)) => state,
+            _ => String::new(),
+        },
+        Source::Thrift => String::new(),
     };
     let parent = span.parent_span_id;
     let events = span.logs.into_iter().map(event).collect();

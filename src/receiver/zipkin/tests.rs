@@ -247,3 +247,103 @@ fn v1_refuses_what_the_translator_refuses() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+mod properties {
+    use bytes::Bytes;
+    use proptest::prelude::*;
+    use prost::Message;
+
+    use super::super::{model, proto, translate, v1};
+    use crate::otlp::scan_request;
+    use crate::signal::Signal;
+
+    /// Tag keys a translator treats specially, mixed with plain ones.
+    fn tag_key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("error".to_owned()),
+            Just("span.kind".to_owned()),
+            Just("otel.status_code".to_owned()),
+            Just("otel.library.name".to_owned()),
+            Just("host.name".to_owned()),
+            Just("otlp.service.name.source".to_owned()),
+            Just("w3c.tracestate".to_owned()),
+            "[a-z.]{1,8}",
+        ]
+    }
+
+    fn span_json() -> impl Strategy<Value = serde_json::Value> {
+        (
+            "[0-9a-f]{1,32}",
+            "[0-9a-f]{16}",
+            prop::option::of("[a-z]{0,3}"),
+            prop_oneof![
+                Just("CLIENT"),
+                Just("SERVER"),
+                Just("PRODUCER"),
+                Just(""),
+                Just("x")
+            ],
+            any::<u32>(),
+            prop::collection::btree_map(tag_key(), "[a-z0-9.|-]{0,6}", 0..6),
+            prop::collection::vec("[a-z|]{0,6}", 0..3),
+        )
+            .prop_map(|(trace, id, service, kind, time, tags, notes)| {
+                let annotations: Vec<_> = notes
+                    .iter()
+                    .map(|v| serde_json::json!({"timestamp": 5, "value": v}))
+                    .collect();
+                serde_json::json!({
+                    "traceId": trace, "id": id, "kind": kind, "timestamp": time,
+                    "localEndpoint": service.map(|s| serde_json::json!({"serviceName": s})),
+                    "tags": tags, "annotations": annotations,
+                })
+            })
+    }
+
+    /// Every span of an accepted payload is one OTLP span of a request that scans as valid.
+    fn check(
+        request: &opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+        spans: usize,
+    ) {
+        let body = Bytes::from(request.encode_to_vec());
+        let scanned = scan_request(Signal::Traces, &body).unwrap();
+        assert_eq!(scanned.items, spans as u64);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Zipkin v2 JSON with ids, kinds, services and tags drawn at random. Guarantee: it
+        /// is refused with a reason or translated into a valid OTLP request with as many
+        /// spans (no span lost or doubled by the grouping).
+        #[test]
+        fn v2_json_spans_are_kept_one_for_one(spans in prop::collection::vec(span_json(), 0..6)) {
+            let body = serde_json::to_vec(&spans).unwrap();
+            let decoded = model::decode_json(&body);
+            prop_assume!(decoded.is_ok());
+            let decoded = decoded.unwrap();
+            if let Ok(request) = translate::to_request(decoded, true) {
+                check(&request, spans.len());
+            }
+        }
+
+        /// Arbitrary bytes as v2 JSON, v2 protobuf and v1 JSON. Guarantee: no panic; what is
+        /// accepted is valid OTLP.
+        #[test]
+        fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..256)) {
+            if let Ok(spans) = proto::decode(&body) {
+                let n = spans.len();
+                if let Ok(request) = translate::to_request(spans, false) {
+                    check(&request, n);
+                }
+            }
+            if let Ok(spans) = model::decode_json(&body) {
+                let n = spans.len();
+                if let Ok(request) = translate::to_request(spans, false) {
+                    check(&request, n);
+                }
+            }
+            let _ = v1::to_request(&body, true);
+        }
+    }
+}
