@@ -25,7 +25,7 @@ use crate::processor::probabilistic_sampler::{self, ProbabilisticSampler};
 use crate::processor::resource::{self, ResourceProcessor};
 use crate::processor::transform::Rewrite;
 use crate::processor::{batch, memory_limiter, resourcedetection};
-use crate::receiver::{otlp, prometheus};
+use crate::receiver::{jaeger, otlp, prometheus, zipkin};
 use crate::signal::Signal;
 
 /// The four kinds of component, as the config's top-level sections name them.
@@ -143,7 +143,9 @@ pub static COMPONENTS: &[ComponentType] = &[
         signals: ALL_SIGNALS,
         summary: "OTLP over gRPC and HTTP (protocols: grpc, http)",
         factory: Factory::Receiver {
-            config: |b, p, e| otlp::config::parse(b, p, e).map(ReceiverConfig::Otlp),
+            config: |b, p, e| {
+                otlp::config::parse(b, p, e).map(|c| ReceiverConfig::Otlp(Box::new(c)))
+            },
             start: |id, config, routes, io| match config {
                 ReceiverConfig::Otlp(c) => {
                     otlp::start(id, c, routes, io).map_err(|e| BuildError::Receiver(e.to_string()))
@@ -164,6 +166,38 @@ pub static COMPONENTS: &[ComponentType] = &[
                     prometheus::start(id, c, routes, io);
                     Ok(())
                 }
+                _ => Err(BuildError::Unbuildable { id: id.clone() }),
+            },
+        },
+    },
+    ComponentType {
+        name: "zipkin",
+        aliases: &[],
+        signals: &[Signal::Traces],
+        summary: "Zipkin v2 (JSON, protobuf) and v1 (JSON) spans over HTTP",
+        factory: Factory::Receiver {
+            config: |b, p, e| {
+                zipkin::config::parse(b, p, e).map(|c| ReceiverConfig::Zipkin(Box::new(c)))
+            },
+            start: |id, config, routes, io| match config {
+                ReceiverConfig::Zipkin(c) => zipkin::start(id, c, routes, io)
+                    .map_err(|e| BuildError::Receiver(e.to_string())),
+                _ => Err(BuildError::Unbuildable { id: id.clone() }),
+            },
+        },
+    },
+    ComponentType {
+        name: "jaeger",
+        aliases: &[],
+        signals: &[Signal::Traces],
+        summary: "Jaeger spans: api_v2 gRPC PostSpans and Thrift batches over HTTP",
+        factory: Factory::Receiver {
+            config: |b, p, e| {
+                jaeger::config::parse(b, p, e).map(|c| ReceiverConfig::Jaeger(Box::new(c)))
+            },
+            start: |id, config, routes, io| match config {
+                ReceiverConfig::Jaeger(c) => jaeger::start(id, c, routes, io)
+                    .map_err(|e| BuildError::Receiver(e.to_string())),
                 _ => Err(BuildError::Unbuildable { id: id.clone() }),
             },
         },
@@ -391,8 +425,6 @@ const NOT_BUILT: &[(Kind, &str, &str)] = &[
         "memory_ballast",
         "otelcol removed it, and shardgate has no garbage collector to steady; use memory_limiter",
     ),
-    (Kind::Receiver, "zipkin", "not built yet"),
-    (Kind::Receiver, "jaeger", "not built yet"),
     (Kind::Processor, "filter", "OTTL is not built yet"),
     (Kind::Processor, "transform", "OTTL is not built yet"),
     (Kind::Processor, "tail_sampling", "not built yet"),
@@ -604,7 +636,7 @@ mod tests {
         let err = |e: ConfigError| e.to_string();
         assert_eq!(
             testing::receiver("nonesuch", "").map_err(err).unwrap_err(),
-            "receivers: unknown type \"nonesuch\" for id \"nonesuch\"; this build supports: otlp, prometheus"
+            "receivers: unknown type \"nonesuch\" for id \"nonesuch\"; this build supports: otlp, prometheus, zipkin, jaeger"
         );
         assert_eq!(
             testing::processor("nonesuch/x", "").map_err(err).unwrap_err(),
@@ -616,10 +648,6 @@ mod tests {
     #[test]
     fn a_well_known_type_not_built_says_why() {
         let err = |e: ConfigError| e.to_string();
-        assert_eq!(
-            testing::receiver("jaeger", "").map_err(err).unwrap_err(),
-            "receivers: type \"jaeger\" (id \"jaeger\") is not in this build: not built yet; this build supports: otlp, prometheus"
-        );
         assert_eq!(
             testing::exporter("kafka/out", "").map_err(err).unwrap_err(),
             "exporters: type \"kafka\" (id \"kafka/out\") is not in this build: not built yet; this build supports: otlp, otlp_grpc, otlphttp, otlp_http, debug"

@@ -32,7 +32,7 @@ service:
 fn embedded_default_loads() {
     let c = load(None, None).unwrap();
     let ReceiverConfig::Otlp(otlp) = &c.receivers[&id("otlp")] else {
-        panic!("not otlp");
+        panic!("not otlp")
     };
     let grpc = otlp.grpc.as_ref().unwrap();
     assert_eq!(grpc.endpoint, "127.0.0.1:4317".parse().unwrap());
@@ -166,7 +166,7 @@ service:
 fn realistic_config_receivers_and_processors() {
     let c = parse_str(REALISTIC, "otelcol.yaml").unwrap();
     let ReceiverConfig::Otlp(otlp) = &c.receivers[&id("otlp")] else {
-        panic!("not otlp");
+        panic!("not otlp")
     };
     let grpc = otlp.grpc.as_ref().unwrap();
     assert_eq!(grpc.endpoint, "0.0.0.0:4317".parse().unwrap());
@@ -268,7 +268,7 @@ service:
 ";
     let c = parse_str(yaml, "env.yaml").unwrap();
     let ReceiverConfig::Otlp(otlp) = &c.receivers[&id("otlp")] else {
-        panic!("not otlp");
+        panic!("not otlp")
     };
     let grpc = otlp.grpc.as_ref().unwrap();
     assert_eq!(grpc.endpoint, "127.0.0.1:14317".parse().unwrap());
@@ -549,7 +549,7 @@ fn ignored_keys_and_unset_variables_become_warnings() {
         ]
     );
     let ReceiverConfig::Otlp(otlp) = &c.receivers[&id("otlp")] else {
-        panic!("not otlp");
+        panic!("not otlp")
     };
     assert_eq!(
         otlp.grpc.as_ref().unwrap().endpoint,

@@ -8,7 +8,7 @@ use super::de::join;
 use super::error::{ConfigError, Errors};
 use super::id::ComponentId;
 use super::service::PipelineConfig;
-use super::{Config, ExporterConfig, ReceiverConfig};
+use super::{Config, ExporterConfig};
 use crate::registry::{self, Kind};
 use crate::signal::Signal;
 
@@ -131,16 +131,11 @@ fn check_authenticators(config: &Config, errs: &mut Errors) {
         .collect();
     let mut servers = Vec::new();
     for id in used {
-        let Some(ReceiverConfig::Otlp(otlp)) = config.receivers.get(id) else {
+        let Some(receiver) = config.receivers.get(id) else {
             continue;
         };
-        let at =
-            |protocol: &str| format!("receivers::{id}::protocols::{protocol}::auth::authenticator");
-        if let Some(auth) = otlp.grpc.as_ref().and_then(|g| g.auth.as_ref()) {
-            servers.push((at("grpc"), auth));
-        }
-        if let Some(auth) = otlp.http.as_ref().and_then(|h| h.auth.as_ref()) {
-            servers.push((at("http"), auth));
+        for (key, auth) in receiver.authenticators() {
+            servers.push((format!("receivers::{id}::{key}"), auth));
         }
     }
     let mut clients = Vec::new();

@@ -26,7 +26,7 @@ use shardgate_shards::handoff::{Mesh, Refused};
 use shardgate_shards::load::{self, Balancer, Load, Thresholds};
 use shardgate_shards::{task, DrainSignal, LoadPublisher};
 
-use crate::config::{Config, RebalanceConfig, ReceiverConfig};
+use crate::config::{Config, RebalanceConfig};
 use crate::observe::ShardCounters;
 use crate::pipeline::budget::Budget;
 use crate::signal::Signal;
@@ -122,15 +122,7 @@ impl<I: Intake> Handoff<I> {
         let even = 1000 - 1000 / shards.max(1);
         let names = config
             .used_receivers()
-            .flat_map(|(id, r)| {
-                let ReceiverConfig::Otlp(otlp) = r else {
-                    // Scrapers take nothing in from clients: nothing to hand off.
-                    return None.into_iter().chain(None);
-                };
-                let grpc = otlp.grpc.as_ref().map(|_| format!("{id}/grpc"));
-                let http = otlp.http.as_ref().map(|_| format!("{id}/http"));
-                grpc.into_iter().chain(http)
-            })
+            .flat_map(|(id, r)| r.transports().into_iter().map(move |t| format!("{id}/{t}")))
             .collect::<Vec<_>>();
         Some(Rc::new(Handoff {
             shard,

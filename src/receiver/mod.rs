@@ -3,11 +3,15 @@
 //! Every receiver kind has the same entry point: `start` (bind its listeners on the shard
 //! and serve until the shard drains). Each shard binds its own SO_REUSEPORT sockets.
 
+pub mod attributes;
 pub mod handoff;
+pub mod http1;
+pub mod jaeger;
 pub mod listen;
 pub mod otlp;
 pub mod prometheus;
 pub mod tls;
+pub mod zipkin;
 
 use shardgate_shards::DrainSignal;
 

@@ -119,9 +119,10 @@ struct RawProtocols {
     http: Option<RawHttp>,
 }
 
+/// The keys of a gRPC server (otelcol's configgrpc server settings).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-struct RawGrpc {
+pub(crate) struct RawGrpc {
     endpoint: Option<Text>,
     transport: Option<Text>,
     max_recv_msg_size_mib: Option<u64>,
@@ -134,9 +135,10 @@ struct RawGrpc {
     tls: Option<RawTls>,
 }
 
+/// The keys of an HTTP server (otelcol's confighttp server settings, plus the OTLP paths).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-struct RawHttp {
+pub(crate) struct RawHttp {
     endpoint: Option<Text>,
     traces_url_path: Option<Text>,
     metrics_url_path: Option<Text>,
@@ -177,6 +179,16 @@ fn otlp(raw: RawOtlp, path: &str, errs: &mut Errors) -> OtlpReceiverConfig {
 }
 
 fn grpc(raw: RawGrpc, path: &str, errs: &mut Errors) -> GrpcServerConfig {
+    grpc_server(raw, DEFAULT_GRPC_ENDPOINT, path, errs)
+}
+
+/// A gRPC server's settings from `raw` at `path`, listening on `default_endpoint` unless set.
+pub(crate) fn grpc_server(
+    raw: RawGrpc,
+    default_endpoint: &str,
+    path: &str,
+    errs: &mut Errors,
+) -> GrpcServerConfig {
     let at = |key: &str| join(path, key);
     if let Some(Text(transport)) = &raw.transport {
         if transport != "tcp" {
@@ -215,7 +227,7 @@ fn grpc(raw: RawGrpc, path: &str, errs: &mut Errors) -> GrpcServerConfig {
         tls,
         auth,
         keepalive,
-        endpoint: listen_addr(raw.endpoint, DEFAULT_GRPC_ENDPOINT, &at("endpoint"), errs),
+        endpoint: listen_addr(raw.endpoint, default_endpoint, &at("endpoint"), errs),
         max_recv_msg_size_bytes,
         max_concurrent_streams: match raw.max_concurrent_streams {
             None | Some(0) => DEFAULT_MAX_CONCURRENT_STREAMS,
@@ -225,6 +237,16 @@ fn grpc(raw: RawGrpc, path: &str, errs: &mut Errors) -> GrpcServerConfig {
 }
 
 fn http(raw: RawHttp, path: &str, errs: &mut Errors) -> HttpServerConfig {
+    http_server(raw, DEFAULT_HTTP_ENDPOINT, path, errs)
+}
+
+/// An HTTP server's settings from `raw` at `path`, listening on `default_endpoint` unless set.
+pub(crate) fn http_server(
+    raw: RawHttp,
+    default_endpoint: &str,
+    path: &str,
+    errs: &mut Errors,
+) -> HttpServerConfig {
     let at = |key: &str| join(path, key);
     for (key, value) in [
         ("include_metadata", &raw.include_metadata),
@@ -248,7 +270,7 @@ fn http(raw: RawHttp, path: &str, errs: &mut Errors) -> HttpServerConfig {
     HttpServerConfig {
         tls,
         auth,
-        endpoint: listen_addr(raw.endpoint, DEFAULT_HTTP_ENDPOINT, &at("endpoint"), errs),
+        endpoint: listen_addr(raw.endpoint, default_endpoint, &at("endpoint"), errs),
         traces_url_path: url_path(raw.traces_url_path, "/v1/traces"),
         metrics_url_path: url_path(raw.metrics_url_path, "/v1/metrics"),
         logs_url_path: url_path(raw.logs_url_path, "/v1/logs"),
@@ -265,6 +287,30 @@ fn http(raw: RawHttp, path: &str, errs: &mut Errors) -> HttpServerConfig {
                 max_age_secs: c.max_age.unwrap_or(0),
             }),
     }
+}
+
+/// Keys of the OTLP/HTTP server that other HTTP receivers do not have.
+const OTLP_PATH_KEYS: [&str; 3] = ["traces_url_path", "metrics_url_path", "logs_url_path"];
+
+/// The settings of an HTTP server that is not OTLP's (no `*_url_path` keys) from `body` at
+/// `path`, listening on `default_endpoint` unless set.
+pub(crate) fn plain_http_server(
+    mut body: serde_yaml::Mapping,
+    default_endpoint: &str,
+    served: &str,
+    path: &str,
+    errs: &mut Errors,
+) -> Option<HttpServerConfig> {
+    for key in OTLP_PATH_KEYS {
+        if body.remove(key).is_some() {
+            errs.invalid(
+                join(path, key),
+                format!("unknown field: this server serves {served}"),
+            );
+        }
+    }
+    let raw: RawHttp = errs.take(de::decode(Value::Mapping(body), path))?;
+    Some(http_server(raw, default_endpoint, path, errs))
 }
 
 /// otelcol treats a zero timeout as "none"; we never run without one, so zero means default.
@@ -301,7 +347,7 @@ mod tests {
 
     fn otlp(yaml: &str) -> OtlpReceiverConfig {
         match parse(yaml).unwrap() {
-            ReceiverConfig::Otlp(o) => o,
+            ReceiverConfig::Otlp(o) => *o,
             other => panic!("not otlp: {other:?}"),
         }
     }

@@ -1,4 +1,5 @@
-//! OTLP/gRPC: the `Export` method of the trace, metrics and logs services.
+//! OTLP/gRPC: the `Export` method of the trace, metrics and logs services; and the unary
+//! gRPC serving other receivers share through [`GrpcApi`] (Jaeger's `PostSpans`).
 //!
 //! One request is handled in these steps, each of which may answer with an OTLP status:
 //! 1. route by path (UNIMPLEMENTED for an unknown method or a signal no pipeline takes);
@@ -7,8 +8,10 @@
 //!    scan (INVALID_ARGUMENT, saying what is wrong), admit (UNAVAILABLE when the shard is
 //!    full, so the client retries), consume; success is answered once it is in the batches.
 
+use std::future::Future;
 use std::rc::Rc;
 
+use bytes::Bytes;
 use h2::RecvStream;
 use http::{Method, Request, Response, StatusCode};
 use shardgate_io::grpc::{self, Code, Encoding, FrameError, Status};
@@ -17,10 +20,7 @@ use shardgate_io::{IoError, TcpStream};
 use shardgate_shards::DrainSignal;
 
 use super::ingest::{Ingest, IngestError};
-use crate::config::{ComponentId, GrpcServerConfig};
-use crate::extension::auth::ServerAuth;
-use crate::pipeline::budget::Budget;
-use crate::pipeline::routes::Routes;
+use crate::config::ComponentId;
 use crate::receiver::tls::{establish, TlsServer};
 use crate::signal::Signal;
 use shardgate_io::compression::{Codec, DecompressError};
@@ -37,6 +37,10 @@ pub enum ReceiveError {
     /// The message framing is wrong or the message is too large.
     #[error("{0}")]
     Frame(#[from] FrameError),
+    /// The message is not a valid request of its method (other APIs than OTLP; OTLP's scan
+    /// errors are ingest errors).
+    #[error("{0}")]
+    Invalid(String),
     /// The body was refused after framing.
     #[error("{0}")]
     Ingest(#[from] IngestError),
@@ -54,6 +58,7 @@ impl ReceiveError {
                 Code::ResourceExhausted
             }
             ReceiveError::Frame(_)
+            | ReceiveError::Invalid(_)
             | ReceiveError::Ingest(IngestError::Decompress(_) | IngestError::Scan(_)) => {
                 Code::InvalidArgument
             }
@@ -72,26 +77,51 @@ impl ReceiveError {
     }
 }
 
-/// One receiver's gRPC service on one shard.
-pub struct GrpcService {
-    id: ComponentId,
-    ingest: Rc<Ingest>,
+/// The unary methods one gRPC receiver serves and how it takes their messages in.
+pub trait GrpcApi {
+    /// The signal the method at `path` carries, or `None` for a method it does not serve.
+    fn signal(&self, path: &str) -> Option<Signal>;
+    /// Takes one request message in (`codec` when it is compressed); `Ok` means it is in the
+    /// pipelines and the method's (empty) response may be sent.
+    fn take(
+        &self,
+        ingest: &Ingest,
+        signal: Signal,
+        message: Bytes,
+        codec: Option<Codec>,
+    ) -> impl Future<Output = Result<(), ReceiveError>>;
 }
 
-impl GrpcService {
-    /// The service for receiver `id`, taking requests in through `ingest`.
-    pub fn new(id: ComponentId, ingest: Rc<Ingest>) -> Self {
-        GrpcService { id, ingest }
+/// OTLP's `Export` methods: the message is an export request, taken in as it is.
+pub struct OtlpExport;
+
+impl GrpcApi for OtlpExport {
+    fn signal(&self, path: &str) -> Option<Signal> {
+        Signal::from_grpc_path(path)
     }
 
-    /// The intake for receiver `id`'s gRPC protocol with `config`.
-    pub fn intake(
-        config: &GrpcServerConfig,
-        routes: Rc<Routes>,
-        budget: Budget,
-        auth: Option<ServerAuth>,
-    ) -> Ingest {
-        Ingest::new("grpc", routes, budget, config.max_recv_msg_size_bytes).with_auth(auth)
+    async fn take(
+        &self,
+        ingest: &Ingest,
+        signal: Signal,
+        message: Bytes,
+        codec: Option<Codec>,
+    ) -> Result<(), ReceiveError> {
+        Ok(ingest.protobuf(signal, message, codec).await?)
+    }
+}
+
+/// One receiver's gRPC service on one shard.
+pub struct GrpcService<A = OtlpExport> {
+    id: ComponentId,
+    ingest: Rc<Ingest>,
+    api: A,
+}
+
+impl<A: GrpcApi> GrpcService<A> {
+    /// The service for receiver `id` serving `api`, taking requests in through `ingest`.
+    pub fn with_api(id: ComponentId, ingest: Rc<Ingest>, api: A) -> Self {
+        GrpcService { id, ingest, api }
     }
 
     /// Handles one request stream and answers it.
@@ -107,7 +137,8 @@ impl GrpcService {
             Ok(()) => {
                 let reply = respond.send(
                     grpc::response_head(&Encoding::Identity),
-                    // An empty Export*ServiceResponse: full success leaves partial_success unset.
+                    // An empty response (Export*ServiceResponse: full success leaves
+                    // partial_success unset; Jaeger's PostSpansResponse has no fields).
                     grpc::frame(false, &[]),
                     grpc::trailers(&Status::new(Code::Ok, "")),
                 );
@@ -130,7 +161,9 @@ impl GrpcService {
         self.ingest
             .authenticate(|name| request.headers().get(name).map(|v| v.as_bytes()))?;
         let path = request.uri().path();
-        let signal = Signal::from_grpc_path(path)
+        let signal = self
+            .api
+            .signal(path)
             .ok_or_else(|| ReceiveError::UnknownMethod(path.to_owned()))?;
         if !self.ingest.serves(signal) {
             return Err(IngestError::SignalNotServed(signal).into());
@@ -155,8 +188,9 @@ impl GrpcService {
                 ))
             }
         };
-        self.ingest.protobuf(signal, message.payload, codec).await?;
-        Ok(())
+        self.api
+            .take(&self.ingest, signal, message.payload, codec)
+            .await
     }
 }
 
@@ -170,11 +204,11 @@ fn is_grpc(request: &Request<RecvStream>) -> bool {
 }
 
 /// Serves one accepted connection until the client leaves or the shard drains.
-pub async fn serve_connection(
+pub async fn serve_connection<A: GrpcApi + 'static>(
     stream: TcpStream,
     tls: Option<Rc<TlsServer>>,
     settings: H2ServerSettings,
-    service: Rc<GrpcService>,
+    service: Rc<GrpcService<A>>,
     drain: DrainSignal,
 ) {
     let failures = service.ingest.counters().map(|c| &c.tls_handshake_failures);

@@ -23,14 +23,9 @@
 use std::rc::Rc;
 
 use bytes::Bytes;
-use futures_lite::future;
 use prost::Message;
 use shardgate_io::compression::{self, Codec, DecompressError};
-use shardgate_io::http1_server::{
-    BodyFraming, Http1Connection, Http1Error, Limits, RequestHead, Timeouts,
-};
-use shardgate_io::TcpStream;
-use shardgate_shards::DrainSignal;
+use shardgate_io::http1_server::{Http1Error, Limits, RequestHead, Timeouts};
 
 use super::cors::Cors;
 use super::ingest::{Ingest, IngestError};
@@ -40,7 +35,7 @@ use crate::extension::auth::ServerAuth;
 use crate::otlp::json::{self, JsonError};
 use crate::pipeline::budget::Budget;
 use crate::pipeline::routes::Routes;
-use crate::receiver::tls::{establish, TlsServer};
+use crate::receiver::http1::{Answer, HttpApi};
 use crate::signal::Signal;
 
 /// Seconds a client is told to wait before retrying a load refusal.
@@ -101,37 +96,32 @@ impl HttpReceiveError {
     fn codes(&self) -> (u16, i32) {
         match self {
             HttpReceiveError::NotFound(_) => (404, CODE_NOT_FOUND),
-            HttpReceiveError::Ingest(IngestError::SignalNotServed(_)) => (404, CODE_UNIMPLEMENTED),
             HttpReceiveError::Method(_) => (405, CODE_UNIMPLEMENTED),
             HttpReceiveError::ContentType(_) | HttpReceiveError::ContentEncoding(_) => {
                 (415, CODE_UNIMPLEMENTED)
             }
-            HttpReceiveError::Ingest(IngestError::Decompress(DecompressError::TooLarge {
-                ..
-            })) => (413, CODE_RESOURCE_EXHAUSTED),
-            HttpReceiveError::Json(_)
-            | HttpReceiveError::Ingest(IngestError::Decompress(_) | IngestError::Scan(_)) => {
-                (400, CODE_INVALID_ARGUMENT)
-            }
-            HttpReceiveError::Ingest(
-                IngestError::Overloaded | IngestError::MemoryPressure | IngestError::HandoffLost,
-            ) => (503, CODE_UNAVAILABLE),
-            HttpReceiveError::Ingest(IngestError::Unauthenticated) => (401, CODE_UNAUTHENTICATED),
-            HttpReceiveError::Ingest(IngestError::Export(e)) if e.is_retryable() => {
-                (503, CODE_UNAVAILABLE)
-            }
-            HttpReceiveError::Ingest(IngestError::Export(_)) => (400, CODE_INVALID_ARGUMENT),
-            // 500 is not retryable in OTLP/HTTP: the same data would fail the same way.
-            HttpReceiveError::Ingest(IngestError::Processor(_)) => (500, CODE_INTERNAL),
+            HttpReceiveError::Json(_) => (400, CODE_INVALID_ARGUMENT),
+            HttpReceiveError::Ingest(e) => ingest_codes(e),
         }
     }
 }
 
-/// An answer to write.
-struct Answer {
-    status: u16,
-    headers: Vec<(&'static str, String)>,
-    body: Vec<u8>,
+/// The HTTP status and `google.rpc.Status` code of an ingest refusal; every HTTP receiver
+/// answers these the same way.
+pub(crate) fn ingest_codes(error: &IngestError) -> (u16, i32) {
+    match error {
+        IngestError::SignalNotServed(_) => (404, CODE_UNIMPLEMENTED),
+        IngestError::Decompress(DecompressError::TooLarge { .. }) => (413, CODE_RESOURCE_EXHAUSTED),
+        IngestError::Decompress(_) | IngestError::Scan(_) => (400, CODE_INVALID_ARGUMENT),
+        IngestError::Overloaded | IngestError::MemoryPressure | IngestError::HandoffLost => {
+            (503, CODE_UNAVAILABLE)
+        }
+        IngestError::Unauthenticated => (401, CODE_UNAUTHENTICATED),
+        IngestError::Export(e) if e.is_retryable() => (503, CODE_UNAVAILABLE),
+        IngestError::Export(_) => (400, CODE_INVALID_ARGUMENT),
+        // 500 is not retryable in OTLP/HTTP: the same data would fail the same way.
+        IngestError::Processor(_) => (500, CODE_INTERNAL),
+    }
 }
 
 /// One receiver's OTLP/HTTP service on one shard.
@@ -249,14 +239,10 @@ impl HttpService {
         if let Err(e) = self.ingest.check_pressure(signal) {
             return Err(error_answer(&HttpReceiveError::Ingest(e), encoding));
         }
-        let codec = match head.header("content-encoding").map(str::trim) {
-            None | Some("") => None,
-            Some(v) if v.eq_ignore_ascii_case("identity") => None,
-            Some(v) if v.eq_ignore_ascii_case("gzip") => Some(Codec::Gzip),
-            Some(v) if v.eq_ignore_ascii_case("deflate") => Some(Codec::Deflate),
-            Some(v) if v.eq_ignore_ascii_case("zstd") => Some(Codec::Zstd),
-            Some(other) => {
-                let e = HttpReceiveError::ContentEncoding(other.to_owned());
+        let codec = match content_codec(head) {
+            Ok(codec) => codec,
+            Err(other) => {
+                let e = HttpReceiveError::ContentEncoding(other);
                 return Err(error_answer(&e, encoding));
             }
         };
@@ -300,15 +286,70 @@ impl HttpService {
     }
 }
 
+impl HttpApi for HttpService {
+    type Route = Route;
+
+    fn id(&self) -> &ComponentId {
+        &self.id
+    }
+
+    fn ingest(&self) -> &Ingest {
+        &self.ingest
+    }
+
+    fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    fn route(&self, head: &RequestHead) -> Result<Route, Answer> {
+        HttpService::route(self, head)
+    }
+
+    async fn answer(&self, route: Route, body: Vec<u8>) -> Answer {
+        match self.receive(&route, body).await {
+            Ok(()) => success_answer(route.encoding),
+            Err(error) => {
+                tracing::debug!(receiver = %self.id, %error, "refused OTLP/HTTP request");
+                error_answer(&error, route.encoding)
+            }
+        }
+    }
+
+    fn extra_headers(&self, head: &RequestHead) -> Vec<(&'static str, String)> {
+        self.cors_headers(head)
+    }
+
+    fn unreadable(&self, error: &Http1Error) -> Option<Answer> {
+        read_error_answer(error)
+    }
+}
+
 /// What the head decided.
-struct Route {
+pub struct Route {
     signal: Signal,
     encoding: BodyEncoding,
     codec: Option<Codec>,
 }
 
+/// The codec of the request's `Content-Encoding` (`None` for identity), or the coding named
+/// when it is none of gzip, zstd, deflate, identity.
+pub(crate) fn content_codec(head: &RequestHead) -> Result<Option<Codec>, String> {
+    match head.header("content-encoding").map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) if v.eq_ignore_ascii_case("identity") => Ok(None),
+        Some(v) if v.eq_ignore_ascii_case("gzip") => Ok(Some(Codec::Gzip)),
+        Some(v) if v.eq_ignore_ascii_case("deflate") => Ok(Some(Codec::Deflate)),
+        Some(v) if v.eq_ignore_ascii_case("zstd") => Ok(Some(Codec::Zstd)),
+        Some(other) => Err(other.to_owned()),
+    }
+}
+
 /// `application/json; charset=utf-8` → `application/json`.
-fn media_type(content_type: Option<&str>) -> String {
+pub(crate) fn media_type(content_type: Option<&str>) -> String {
     content_type
         .unwrap_or("")
         .split(';')
@@ -375,87 +416,6 @@ fn read_error_answer(error: &Http1Error) -> Option<Answer> {
         headers: vec![("Content-Type", "application/x-protobuf".to_owned())],
         body,
     })
-}
-
-/// Serves one accepted connection: requests one after another until the client closes, a
-/// deadline passes, a request cannot be framed, or the shard drains.
-pub async fn serve_connection(
-    stream: TcpStream,
-    tls: Option<Rc<TlsServer>>,
-    service: Rc<HttpService>,
-    drain: DrainSignal,
-) {
-    let failures = service.ingest.counters().map(|c| &c.tls_handshake_failures);
-    let Some(stream) = establish(stream, tls.as_deref(), failures).await else {
-        return;
-    };
-    let mut conn = Http1Connection::new(stream, service.limits, service.timeouts);
-    loop {
-        let next = future::or(async { Some(conn.read_head().await) }, async {
-            drain.wait().await;
-            None
-        })
-        .await;
-        let head = match next {
-            None | Some(Ok(None)) => return,
-            Some(Ok(Some(head))) => head,
-            Some(Err(error)) => {
-                finish_with_error(conn, &service, &error).await;
-                return;
-            }
-        };
-        let keep_alive = head.keep_alive && !drain.is_draining();
-        let mut answer = match service.route(&head) {
-            Err(answer) => {
-                let close = !keep_alive || head.framing != BodyFraming::Empty;
-                let mut answer = answer;
-                if head.method != "OPTIONS" {
-                    // A preflight answer carries its own CORS headers (or none).
-                    answer.headers.extend(service.cors_headers(&head));
-                }
-                let written = write(&mut conn, answer, close).await;
-                if close {
-                    if written.is_ok() && head.framing != BodyFraming::Empty {
-                        conn.close_after_error().await;
-                    }
-                    return;
-                }
-                continue;
-            }
-            Ok(route) => match conn.read_body(&head).await {
-                Err(error) => {
-                    finish_with_error(conn, &service, &error).await;
-                    return;
-                }
-                Ok(body) => match service.receive(&route, body).await {
-                    Ok(()) => success_answer(route.encoding),
-                    Err(error) => {
-                        tracing::debug!(receiver = %service.id, %error, "refused OTLP/HTTP request");
-                        error_answer(&error, route.encoding)
-                    }
-                },
-            },
-        };
-        answer.headers.extend(service.cors_headers(&head));
-        if write(&mut conn, answer, !keep_alive).await.is_err() || !keep_alive {
-            return;
-        }
-    }
-}
-
-/// Answers a request that could not be read (if it gets an answer) and closes.
-async fn finish_with_error(mut conn: Http1Connection, service: &HttpService, error: &Http1Error) {
-    tracing::debug!(receiver = %service.id, %error, "OTLP/HTTP request not read");
-    if let Some(answer) = read_error_answer(error) {
-        if write(&mut conn, answer, true).await.is_ok() {
-            conn.close_after_error().await;
-        }
-    }
-}
-
-async fn write(conn: &mut Http1Connection, answer: Answer, close: bool) -> Result<(), Http1Error> {
-    conn.write_response(answer.status, &answer.headers, &answer.body, close)
-        .await
 }
 
 #[cfg(test)]

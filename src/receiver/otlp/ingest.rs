@@ -169,7 +169,7 @@ impl Ingest {
     }
 
     /// This receiver's counters of its transport on this shard (none in unit tests).
-    pub(super) fn counters(&self) -> Option<&TransportCounters> {
+    pub(crate) fn counters(&self) -> Option<&TransportCounters> {
         self.routes
             .probe()
             .and_then(|p| p.counters.transport(self.transport))

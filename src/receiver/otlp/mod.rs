@@ -15,7 +15,7 @@ use shardgate_io::h2_server::{H2ServerSettings, Limits};
 use shardgate_io::{listener, IoError, TcpStream};
 use shardgate_shards::{task, DrainSignal};
 
-use crate::config::{ComponentId, OtlpReceiverConfig, ServerTlsConfig};
+use crate::config::{ComponentId, GrpcServerConfig, OtlpReceiverConfig, ServerTlsConfig};
 use crate::extension::auth::ServerAuth;
 use crate::pipeline::routes::Routes;
 use crate::receiver::listen::{self, AcceptSettings};
@@ -34,22 +34,22 @@ pub enum StartError {
         source: IoError,
     },
     /// Its authenticator could not be built (the config check makes this rare).
-    #[error("receivers::{id}::protocols::{protocol}::auth: {reason}")]
+    #[error("receivers::{id}{at}::auth: {reason}")]
     Auth {
         /// The receiver.
         id: ComponentId,
-        /// grpc or http.
-        protocol: &'static str,
+        /// Where the server's settings are under the receiver (`::protocols::grpc`, or empty).
+        at: &'static str,
         /// What failed.
         reason: String,
     },
     /// Its TLS files could not be loaded (they were when the config was checked).
-    #[error("receivers::{id}::protocols::{protocol}::tls: {source}")]
+    #[error("receivers::{id}{at}::tls: {source}")]
     Tls {
         /// The receiver.
         id: ComponentId,
-        /// grpc or http.
-        protocol: &'static str,
+        /// Where the server's settings are under the receiver (`::protocols::grpc`, or empty).
+        at: &'static str,
         /// What failed.
         source: Box<shardgate_io::tls::TlsError>,
     },
@@ -62,34 +62,10 @@ pub fn start(
     routes: Rc<Routes>,
     io: &ShardIo,
 ) -> Result<(), StartError> {
-    let tls = |protocol: &'static str, tls: &Option<ServerTlsConfig>| {
-        tls.as_ref()
-            .map(|t| {
-                let name = format!("{id}/{protocol}");
-                TlsServer::start(name, t, io.shards.tls_handshake_timeout, &io.drain).map_err(
-                    |source| StartError::Tls {
-                        id: id.clone(),
-                        protocol,
-                        source: Box::new(source),
-                    },
-                )
-            })
-            .transpose()
-    };
-    let auth = |protocol: &'static str, auth: &Option<ComponentId>| {
-        auth.as_ref()
-            .map(|a| {
-                ServerAuth::build(a, &io.extensions).map_err(|reason| StartError::Auth {
-                    id: id.clone(),
-                    protocol,
-                    reason,
-                })
-            })
-            .transpose()
-    };
     if let Some(http_config) = &config.http {
-        let tls = tls("http", &http_config.tls)?;
-        let auth = auth("http", &http_config.auth)?;
+        let at = protocol_path("http");
+        let tls = tls_server(id, "http", at, &http_config.tls, io)?;
+        let auth = server_auth(id, at, &http_config.auth, io)?;
         let intake =
             http::HttpService::intake(http_config, routes.clone(), io.budget.clone(), auth)
                 .shared(io.handoff.as_ref(), &format!("{id}/http"));
@@ -100,47 +76,113 @@ pub fn start(
             http_config.endpoint,
             io,
             move |stream, drain| {
-                http::serve_connection(stream, tls.clone(), service.clone(), drain)
+                crate::receiver::http1::serve_connection(
+                    stream,
+                    tls.clone(),
+                    service.clone(),
+                    drain,
+                )
             },
         )?;
     }
     if let Some(grpc_config) = &config.grpc {
-        let tls = tls("grpc", &grpc_config.tls)?;
-        let auth = auth("grpc", &grpc_config.auth)?;
-        let intake = grpc::GrpcService::intake(grpc_config, routes, io.budget.clone(), auth)
-            .shared(io.handoff.as_ref(), &format!("{id}/grpc"));
-        let service = Rc::new(grpc::GrpcService::new(id.clone(), intake));
-        let settings = H2ServerSettings {
-            max_concurrent_streams: grpc_config.max_concurrent_streams,
-            stream_window_bytes: io.shards.h2_stream_window_bytes,
-            connection_window_bytes: io.shards.h2_connection_window_bytes,
-            max_header_list_bytes: io.shards.h2_max_header_list_bytes,
-            limits: Limits {
-                control_frames_burst: io.shards.h2_control_frames_burst,
-                control_frames_per_second: io.shards.h2_control_frames_per_second,
-                resets_burst: io.shards.h2_resets_burst,
-                resets_per_second: io.shards.h2_resets_per_second,
-                send_timeout: io.shards.h2_send_timeout,
-            },
-            keepalive: grpc_config.keepalive,
-            ..H2ServerSettings::default()
-        };
-        serve_on(
-            id,
-            "grpc",
-            grpc_config.endpoint,
-            io,
-            move |stream, drain| {
-                grpc::serve_connection(stream, tls.clone(), settings, service.clone(), drain)
-            },
-        )?;
+        serve_grpc(id, "grpc", grpc_config, routes, grpc::OtlpExport, io)?;
     }
     Ok(())
 }
 
+/// Serves `api` over gRPC with `config` on this shard, as receiver `id`'s `transport`.
+pub(crate) fn serve_grpc<A: grpc::GrpcApi + 'static>(
+    id: &ComponentId,
+    transport: &'static str,
+    config: &GrpcServerConfig,
+    routes: Rc<Routes>,
+    api: A,
+    io: &ShardIo,
+) -> Result<(), StartError> {
+    let at = protocol_path("grpc");
+    let tls = tls_server(id, transport, at, &config.tls, io)?;
+    let auth = server_auth(id, at, &config.auth, io)?;
+    let intake = ingest::Ingest::new(
+        transport,
+        routes,
+        io.budget.clone(),
+        config.max_recv_msg_size_bytes,
+    )
+    .with_auth(auth)
+    .shared(io.handoff.as_ref(), &format!("{id}/{transport}"));
+    let service = Rc::new(grpc::GrpcService::with_api(id.clone(), intake, api));
+    let settings = H2ServerSettings {
+        max_concurrent_streams: config.max_concurrent_streams,
+        stream_window_bytes: io.shards.h2_stream_window_bytes,
+        connection_window_bytes: io.shards.h2_connection_window_bytes,
+        max_header_list_bytes: io.shards.h2_max_header_list_bytes,
+        limits: Limits {
+            control_frames_burst: io.shards.h2_control_frames_burst,
+            control_frames_per_second: io.shards.h2_control_frames_per_second,
+            resets_burst: io.shards.h2_resets_burst,
+            resets_per_second: io.shards.h2_resets_per_second,
+            send_timeout: io.shards.h2_send_timeout,
+        },
+        keepalive: config.keepalive,
+        ..H2ServerSettings::default()
+    };
+    serve_on(id, transport, config.endpoint, io, move |stream, drain| {
+        grpc::serve_connection(stream, tls.clone(), settings, service.clone(), drain)
+    })
+}
+
+/// The TLS side of receiver `id`'s server named `name`, whose settings are at `at`.
+pub(crate) fn tls_server(
+    id: &ComponentId,
+    name: &str,
+    at: &'static str,
+    tls: &Option<ServerTlsConfig>,
+    io: &ShardIo,
+) -> Result<Option<Rc<TlsServer>>, StartError> {
+    tls.as_ref()
+        .map(|t| {
+            let name = format!("{id}/{name}");
+            TlsServer::start(name, t, io.shards.tls_handshake_timeout, &io.drain).map_err(
+                |source| StartError::Tls {
+                    id: id.clone(),
+                    at,
+                    source: Box::new(source),
+                },
+            )
+        })
+        .transpose()
+}
+
+/// The authenticator of receiver `id`'s server whose settings are at `at`.
+pub(crate) fn server_auth(
+    id: &ComponentId,
+    at: &'static str,
+    auth: &Option<ComponentId>,
+    io: &ShardIo,
+) -> Result<Option<ServerAuth>, StartError> {
+    auth.as_ref()
+        .map(|a| {
+            ServerAuth::build(a, &io.extensions).map_err(|reason| StartError::Auth {
+                id: id.clone(),
+                at,
+                reason,
+            })
+        })
+        .transpose()
+}
+
+/// The key path of a protocol's settings under the receiver.
+pub(crate) fn protocol_path(protocol: &str) -> &'static str {
+    match protocol {
+        "grpc" => "::protocols::grpc",
+        _ => "::protocols::http",
+    }
+}
+
 /// Binds `endpoint` with SO_REUSEPORT on this shard and runs the accept loop, serving each
 /// connection with `serve` until the shard drains.
-fn serve_on<S, F>(
+pub(crate) fn serve_on<S, F>(
     id: &ComponentId,
     protocol: &str,
     endpoint: SocketAddr,
