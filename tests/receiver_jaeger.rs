@@ -103,7 +103,13 @@ use api_v2::{Batch, KeyValue, Log, PostSpansRequest, PostSpansResponse, Process,
 /// A collector taking Jaeger gRPC and Thrift HTTP on free ports (`extra` lines under
 /// `thrift_http`) into the traces pipeline next to OTLP; and those ports.
 fn start(backend: &Backend, extra: &str) -> (Collector, u16, u16) {
-    let (grpc, http) = (free_port(), free_port());
+    let (collector, grpc, http, _) = start_with_metrics(backend, extra);
+    (collector, grpc, http)
+}
+
+/// As [`start`], with the collector's metrics on a free port (the last one returned).
+fn start_with_metrics(backend: &Backend, extra: &str) -> (Collector, u16, u16, u16) {
+    let (grpc, http, metrics) = (free_port(), free_port(), free_port());
     let receiver = format!(
         "  jaeger:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:{grpc}\n      thrift_http:\n        endpoint: 127.0.0.1:{http}\n{extra}"
     );
@@ -111,11 +117,16 @@ fn start(backend: &Backend, extra: &str) -> (Collector, u16, u16) {
         .yaml()
         .replacen("receivers:\n", &format!("receivers:\n{receiver}"), 1)
         .replacen(
+            "  telemetry:\n",
+            &format!("  telemetry:\n    metrics:\n      address: 127.0.0.1:{metrics}\n"),
+            1,
+        )
+        .replacen(
             "traces:\n      receivers: [otlp]",
             "traces:\n      receivers: [otlp, jaeger]",
             1,
         );
-    (Collector::start_yaml(&yaml), grpc, http)
+    (Collector::start_yaml(&yaml), grpc, http, metrics)
 }
 
 fn kv(key: &str, value: &str) -> KeyValue {
@@ -303,7 +314,7 @@ fn resource_attr<'a>(span: &'a Flat<OtlpSpan>, key: &str) -> Option<&'a Value> {
 #[test]
 fn jaeger_batches_reach_the_backend_mapped() {
     let backend = Backend::start();
-    let (_collector, grpc, http) = start(&backend, "");
+    let (_collector, grpc, http, metrics) = start_with_metrics(&backend, "");
     call_post_spans(
         grpc,
         post_spans_request("grpc-svc", &["g-root", "g-child"]),
@@ -324,6 +335,19 @@ fn jaeger_batches_reach_the_backend_mapped() {
     std::thread::sleep(Duration::from_millis(300));
     let spans = backend.spans();
     assert_eq!(spans.len(), 4, "each span once");
+    let accepted = |transport: &str| {
+        common::metric_sum(
+            metrics,
+            "otelcol_receiver_accepted_spans_total{receiver=\"jaeger\"",
+            &format!("transport=\"{transport}\""),
+        )
+    };
+    assert_eq!(
+        accepted("grpc"),
+        3.0,
+        "gRPC spans counted under otelcol's label"
+    );
+    assert_eq!(accepted("collector_http"), 1.0, "Thrift spans likewise");
 
     let root = named(&spans, "g-root");
     assert_eq!(resource_attr(root, "service.name"), Some(&text("grpc-svc")));

@@ -18,19 +18,30 @@ use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use opentelemetry_proto::tonic::trace::v1::Span;
 
 /// A collector taking Zipkin on a free port (with `extra` lines in the receiver's body) into
-/// the traces pipeline next to OTLP, exporting to `backend`; and that port.
-fn start(backend: &Backend, extra: &str) -> (Collector, u16) {
-    let port = free_port();
+/// the traces pipeline next to OTLP, exporting to `backend`, with its metrics on another;
+/// and those ports.
+fn start_with_metrics(backend: &Backend, extra: &str) -> (Collector, u16, u16) {
+    let (port, metrics) = (free_port(), free_port());
     let receiver = format!("  zipkin:\n    endpoint: 127.0.0.1:{port}\n{extra}");
     let yaml = Config::to_backend(backend)
         .yaml()
         .replacen("receivers:\n", &format!("receivers:\n{receiver}"), 1)
         .replacen(
+            "  telemetry:\n",
+            &format!("  telemetry:\n    metrics:\n      address: 127.0.0.1:{metrics}\n"),
+            1,
+        )
+        .replacen(
             "traces:\n      receivers: [otlp]",
             "traces:\n      receivers: [otlp, zipkin]",
             1,
         );
-    (Collector::start_yaml(&yaml), port)
+    (Collector::start_yaml(&yaml), port, metrics)
+}
+
+fn start(backend: &Backend, extra: &str) -> (Collector, u16) {
+    let (collector, port, _) = start_with_metrics(backend, extra);
+    (collector, port)
 }
 
 fn attr<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
@@ -120,7 +131,7 @@ fn v2_protobuf() -> Vec<u8> {
 #[test]
 fn zipkin_payloads_reach_the_backend_mapped() {
     let backend = Backend::start();
-    let (_collector, port) = start(&backend, "");
+    let (_collector, port, metrics) = start_with_metrics(&backend, "");
     accepted(&post(
         port,
         "/api/v2/spans",
@@ -153,6 +164,15 @@ fn zipkin_payloads_reach_the_backend_mapped() {
     std::thread::sleep(Duration::from_millis(300));
     let spans = backend.spans();
     assert_eq!(spans.len(), 4, "each span once");
+    let accepted_spans = common::metric_sum(
+        metrics,
+        "otelcol_receiver_accepted_spans_total{receiver=\"zipkin\"",
+        "transport=\"http\"",
+    );
+    assert_eq!(
+        accepted_spans, 4.0,
+        "otelcol_receiver_accepted_spans_total counts them"
+    );
 
     let s = named(&spans, "v2-json");
     assert_eq!(service(s), Some(&text("frontend")));
