@@ -2,9 +2,11 @@
 
 use crate::processor::attributes::config::AttributesConfig;
 use crate::processor::batch::config::BatchConfig;
+use crate::processor::filter::config::FilterConfig;
 use crate::processor::memory_limiter::config::MemoryLimiterConfig;
 use crate::processor::resource::config::ResourceConfig;
 use crate::processor::resourcedetection::config::ResourceDetectionConfig;
+use crate::processor::transform_statements::config::TransformConfig;
 use crate::signal::Signal;
 
 /// One configured processor.
@@ -20,6 +22,10 @@ pub enum ProcessorConfig {
     MemoryLimiter(MemoryLimiterConfig),
     /// `resourcedetection`: attributes of this host added to every resource.
     ResourceDetection(ResourceDetectionConfig),
+    /// `transform`: OTTL statements that change items.
+    Transform(Box<TransformConfig>),
+    /// `filter`: OTTL conditions (or include/exclude) that remove items.
+    Filter(Box<FilterConfig>),
 }
 
 impl ProcessorConfig {
@@ -31,7 +37,9 @@ impl ProcessorConfig {
             ProcessorConfig::Batch(_)
             | ProcessorConfig::Resource(_)
             | ProcessorConfig::ResourceDetection(_)
-            | ProcessorConfig::MemoryLimiter(_) => None,
+            | ProcessorConfig::MemoryLimiter(_)
+            | ProcessorConfig::Transform(_)
+            | ProcessorConfig::Filter(_) => None,
         }
     }
 }

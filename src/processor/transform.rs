@@ -18,7 +18,9 @@ use crate::signal::Signal;
 
 use super::attributes::AttributesProcessor;
 use super::chunk::TransformError;
+use super::filter::FilterProcessor;
 use super::resource::ResourceProcessor;
+use super::transform_statements::TransformProcessor;
 
 /// What a rewriting processor is.
 pub enum Rewrite {
@@ -26,6 +28,10 @@ pub enum Rewrite {
     Attributes(AttributesProcessor),
     /// The `resource` processor.
     Resource(ResourceProcessor),
+    /// `transform`: OTTL statements.
+    Statements(Box<TransformProcessor>),
+    /// `filter`: removes the items its conditions match.
+    Filter(Box<FilterProcessor>),
 }
 
 /// What a rewrite did to one chunk.
@@ -98,6 +104,8 @@ impl Transform {
         Ok(match &self.rewrite {
             Rewrite::Attributes(p) => p.rewrite(signal, chunk)?.into(),
             Rewrite::Resource(p) => p.rewrite(chunk)?.into(),
+            Rewrite::Statements(p) => p.rewrite(signal, chunk)?.into(),
+            Rewrite::Filter(p) => p.rewrite(signal, chunk)?,
         })
     }
 
