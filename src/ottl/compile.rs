@@ -197,11 +197,12 @@ fn call(c: &CallExpr, spec: &Spec, scope: Scope) -> Result<Call, CompileError> {
     let mut args = Vec::with_capacity(spec.params.len());
     for (i, (name, param)) in spec.params.iter().enumerate() {
         let arg = match c.args.get(i) {
-            Some(e) => argument(e, *param, scope).map_err(|msg| {
-                CompileError::at(
+            Some(e) => argument(e, *param, scope).map_err(|err| match err {
+                ArgError::Inner(inner) => inner,
+                ArgError::Kind(msg) => CompileError::at(
                     e.at(),
                     format!("function {} argument {} ({name}): {msg}", c.name, i + 1),
-                )
+                ),
             })?,
             None => Arg::Absent,
         };
@@ -213,7 +214,26 @@ fn call(c: &CallExpr, spec: &Spec, scope: Scope) -> Result<Call, CompileError> {
     })
 }
 
-fn argument(e: &Expr, param: Param, scope: Scope) -> Result<Arg, String> {
+/// Why an argument does not compile: a mistake inside it (reported where it is), or the
+/// wrong kind of argument for the parameter (reported with the function and parameter).
+enum ArgError {
+    Inner(CompileError),
+    Kind(String),
+}
+
+impl From<String> for ArgError {
+    fn from(msg: String) -> ArgError {
+        ArgError::Kind(msg)
+    }
+}
+
+impl From<&str> for ArgError {
+    fn from(msg: &str) -> ArgError {
+        ArgError::Kind(msg.to_owned())
+    }
+}
+
+fn argument(e: &Expr, param: Param, scope: Scope) -> Result<Arg, ArgError> {
     let lit_str = || match e {
         Expr::Literal(Literal::Str(s), _) => Ok(s.clone()),
         _ => Err("must be a string literal".to_owned()),
@@ -223,9 +243,9 @@ fn argument(e: &Expr, param: Param, scope: Scope) -> Result<Arg, String> {
             let Expr::Path(p) = e else {
                 return Err("must be a path".into());
             };
-            let path = paths::resolve(scope.context, p).map_err(|e| e.message)?;
+            let path = paths::resolve(scope.context, p).map_err(ArgError::Inner)?;
             if !path.settable {
-                return Err(format!("path {:?} cannot be changed", p.names.join(".")));
+                return Err(format!("path {:?} cannot be changed", p.names.join(".")).into());
             }
             let want = match param {
                 Param::MapTarget => Ty::Map,
@@ -237,18 +257,15 @@ fn argument(e: &Expr, param: Param, scope: Scope) -> Result<Arg, String> {
                     "must be a {} path, got a {} path",
                     want.name(),
                     path.ty.name()
-                ));
+                )
+                .into());
             }
             Arg::Path(path)
         }
         Param::Get(want) => {
-            let g = getter(e, scope).map_err(|e| e.message)?;
+            let g = getter(e, scope).map_err(ArgError::Inner)?;
             if !g.ty().fits(want) {
-                return Err(format!(
-                    "must be a {}, got a {}",
-                    want.name(),
-                    g.ty().name()
-                ));
+                return Err(format!("must be a {}, got a {}", want.name(), g.ty().name()).into());
             }
             Arg::Get(g)
         }
@@ -283,7 +300,7 @@ fn argument(e: &Expr, param: Param, scope: Scope) -> Result<Arg, String> {
             Expr::List(items, _) => Arg::Gets(
                 items
                     .iter()
-                    .map(|i| getter(i, scope).map_err(|e| e.message))
+                    .map(|i| getter(i, scope).map_err(ArgError::Inner))
                     .collect::<Result<_, _>>()?,
             ),
             _ => return Err("must be a list such as [a, b]".into()),
@@ -291,7 +308,7 @@ fn argument(e: &Expr, param: Param, scope: Scope) -> Result<Arg, String> {
         Param::OneOf(allowed) => {
             let s = lit_str()?;
             if !allowed.contains(&s.as_str()) {
-                return Err(format!("{s:?} is not one of {}", allowed.join(", ")));
+                return Err(format!("{s:?} is not one of {}", allowed.join(", ")).into());
             }
             Arg::Str(s)
         }
