@@ -112,4 +112,6 @@ fn apply(g: &StatementGroup, t: &mut Target<'_>) -> Result<(), EvalError> {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
