@@ -58,6 +58,11 @@
 #                          durable one (sending_queue.storage on file_storage, in a temp
 #                          directory) with fsync_policy always, interval and never; print each
 #                          policy's ratio to the in-memory queue for each figure's median
+#   --ottl                 run every repeat three times: batch alone, then a `filter` with one
+#                          condition that matches nothing (every item is decoded and tested,
+#                          none dropped) before batch, then a `transform` with three statements
+#                          (two sets and a delete_key) before batch; print each one's ratio to
+#                          batch alone for each figure's median
 #   --no-build             use the binaries already in target/release
 # Environment: COLLECTOR_CMD overrides how the collector is started (used by compare.sh);
 # it is run as `$COLLECTOR_CMD PORT SINK_PORT WORKDIR`, starts the collector in the
@@ -90,6 +95,8 @@ run_rebalance=""
 attributes=0
 storage_compare=0
 run_storage=memory
+ottl_compare=0
+run_ottl=batch
 while [ $# -gt 0 ]; do
     case "$1" in
         --rate) rates+=("$2"); shift 2 ;;
@@ -113,14 +120,15 @@ while [ $# -gt 0 ]; do
         --rebalance) rebalance_compare=1; shift ;;
         --attributes) attributes=$2; shift 2 ;;
         --storage) storage_compare=1; shift ;;
-        -h|--help) sed -n '2,62p' "$0"; exit 0 ;;
+        --ottl) ottl_compare=1; shift ;;
+        -h|--help) sed -n '2,67p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 [ ${#rates[@]} -gt 0 ] || rates=(100000 400000 0)
 [ -n "$collector_cpus" ] || collector_cpus=$collector_cpu
-if [ $((tls_compare + rebalance_compare + storage_compare)) -gt 1 ]; then
-    echo "bench.sh: --tls, --rebalance and --storage compare one thing each; give one" >&2; exit 2
+if [ $((tls_compare + rebalance_compare + storage_compare + ottl_compare)) -gt 1 ]; then
+    echo "bench.sh: --tls, --rebalance, --storage and --ottl compare one thing each; give one" >&2; exit 2
 fi
 
 if [ "$build" = 1 ]; then
@@ -178,6 +186,20 @@ start_shardgate() { # port sink_port workdir → writes config, starts, writes w
         actions=", attributes: {actions: [${actions%, }]}"
         chain="attributes, batch"
     fi
+    # --ottl: the filter and transform of this run (item context named for the signal).
+    local item=span filter_key="traces: {span"
+    case "$signal" in
+        metrics) item=datapoint filter_key="metrics: {datapoint" ;;
+        logs) item=log filter_key="logs: {log_record" ;;
+    esac
+    case "$run_ottl" in
+        filter)
+            actions+=", filter/bench: {error_mode: ignore, $filter_key: ['attributes[\"bench.drop\"] == true']}}"
+            chain="filter/bench, $chain" ;;
+        transform)
+            actions+=", transform/bench: {error_mode: ignore, ${signal%s}_statements: ['set($item.attributes[\"bench.env\"], \"prod\")', 'set($item.attributes[\"bench.tier\"], 2)', 'delete_key($item.attributes, \"bench.secret\")']}"
+            chain="transform/bench, $chain" ;;
+    esac
     local queue="" extensions="" service_extensions=""
     if [ "$run_storage" != memory ]; then
         queue=", sending_queue: {storage: file_storage}"
@@ -462,19 +484,22 @@ for rate in "${rates[@]}"; do
         modes=(0)
         [ "$tls_compare" = 1 ] || [ "$rebalance_compare" = 1 ] && modes=(0 1)
         [ "$storage_compare" = 1 ] && modes=(memory always interval never)
+        [ "$ottl_compare" = 1 ] && modes=(batch filter transform)
         for mode in "${modes[@]}"; do
             run_tls=0
             [ "$tls_compare" = 1 ] && run_tls=$mode
             [ "$rebalance_compare" = 1 ] && run_rebalance=$mode
             [ "$storage_compare" = 1 ] && run_storage=$mode
+            [ "$ottl_compare" = 1 ] && run_ottl=$mode
             one_run "$rate" >"$work/result"
             line=$(cat "$work/result")
             tag=""
             [ "$tls_compare" = 1 ] && { [ "$mode" = 1 ] && tag=" tls" || tag=" plaintext"; }
             [ "$rebalance_compare" = 1 ] && { [ "$mode" = 1 ] && tag=" rebalance on" || tag=" rebalance off"; }
             [ "$storage_compare" = 1 ] && tag=" queue $mode"
+            [ "$ottl_compare" = 1 ] && tag=" $mode"
             echo "   run $i$tag: ${line#RESULT }"
-            if [ "$storage_compare" = 1 ]; then
+            if [ "$storage_compare" = 1 ] || [ "$ottl_compare" = 1 ]; then
                 by_policy[$mode]+="$line"$'\n'
             elif [ "$mode" = 1 ]; then tls_results+="$line"$'\n'; else results+="$line"$'\n'; fi
             loss=$(field "$line" loss)
@@ -483,7 +508,16 @@ for rate in "${rates[@]}"; do
     done
     run_tls=0
     run_storage=memory
-    if [ "$storage_compare" = 1 ]; then
+    run_ottl=batch
+    if [ "$ottl_compare" = 1 ]; then
+        for mode in batch filter transform; do
+            echo "   $mode:"
+            summarise <<<"${by_policy[$mode]}"
+        done
+        for mode in filter transform; do
+            ratio_line "${by_policy[batch]}" "${by_policy[$mode]}" "$rate" "OTTL_RATIO $mode/batch"
+        done
+    elif [ "$storage_compare" = 1 ]; then
         for policy in memory always interval never; do
             echo "   queue $policy:"
             summarise <<<"${by_policy[$policy]}"
