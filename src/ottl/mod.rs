@@ -27,6 +27,7 @@ mod log_fields;
 pub mod parser;
 pub mod paths;
 pub mod points;
+pub mod projection;
 pub mod run;
 #[cfg(test)]
 pub mod testkit;
@@ -161,6 +162,11 @@ impl Condition {
     /// Whether it holds on `t`.
     pub fn holds(&self, t: &Target<'_>) -> Result<bool, EvalError> {
         eval::truth(&self.expr, t)
+    }
+
+    /// Adds what it reads of its item to `reads`.
+    pub fn reads(&self, reads: &mut projection::Reads) {
+        reads.getter(&self.expr);
     }
 }
 

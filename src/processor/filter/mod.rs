@@ -12,16 +12,18 @@
 //! fails counts as false (`ignore`, `silent`) or fails the chunk (`propagate`).
 
 pub mod config;
+mod wire;
 
 use bytes::Bytes;
 use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
-use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs};
 use opentelemetry_proto::tonic::metrics::v1::ResourceMetrics;
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span};
 use prost::Message;
 
 use crate::ottl::context::Item;
+use crate::ottl::projection::Reads;
 use crate::ottl::run::with_scope;
 use crate::ottl::{points, Condition, ErrorMode, EvalError, Target};
 use crate::processor::chunk::{split_resource, TransformError};
@@ -42,14 +44,26 @@ pub struct FilterProcessor {
 struct Compiled {
     filter: SignalFilter,
     selector: Option<Selector>,
+    /// The wire fast path, when only span or log record conditions (and resource ones) are
+    /// set and they read fields it maps.
+    plan: Option<wire::Plan>,
 }
 
 impl Compiled {
-    fn new(filter: &SignalFilter) -> Compiled {
+    fn new(filter: &SignalFilter, signal: Signal) -> Compiled {
         let legacy = filter.include.is_some() || filter.exclude.is_some();
+        let mut reads = Reads::default();
+        filter.items.iter().for_each(|c| c.reads(&mut reads));
+        let eligible = !legacy && filter.children.is_empty() && !filter.items.is_empty();
+        let plan = match signal {
+            Signal::Traces if eligible => wire::Plan::spans(&reads),
+            Signal::Logs if eligible => wire::Plan::logs(&reads),
+            _ => None,
+        };
         Compiled {
             selector: legacy.then(|| Selector::new(filter.include.clone(), filter.exclude.clone())),
             filter: filter.clone(),
+            plan,
         }
     }
 }
@@ -123,9 +137,9 @@ impl FilterProcessor {
     pub fn new(config: &FilterConfig) -> FilterProcessor {
         FilterProcessor {
             mode: config.error_mode,
-            traces: Compiled::new(&config.traces),
-            metrics: Compiled::new(&config.metrics),
-            logs: Compiled::new(&config.logs),
+            traces: Compiled::new(&config.traces, Signal::Traces),
+            metrics: Compiled::new(&config.metrics, Signal::Metrics),
+            logs: Compiled::new(&config.logs, Signal::Logs),
         }
     }
 
@@ -147,10 +161,58 @@ impl FilterProcessor {
                 Rewritten::Unchanged
             });
         }
+        if let Some(plan) = &c.plan {
+            return self.on_wire(c, plan, signal, chunk);
+        }
         match signal {
             Signal::Traces => self.traces(c, ResourceSpans::decode(chunk)?),
             Signal::Metrics => self.metrics(c, ResourceMetrics::decode(chunk)?),
             Signal::Logs => self.logs(c, ResourceLogs::decode(chunk)?),
+        }
+    }
+
+    /// The fast path: items decoded from the fields their conditions read.
+    fn on_wire(
+        &self,
+        c: &Compiled,
+        plan: &wire::Plan,
+        signal: Signal,
+        chunk: &[u8],
+    ) -> Result<Rewritten, TransformError> {
+        let mut cache = Vec::new();
+        let ottl = |e: EvalError| TransformError::Ottl(e.to_string());
+        let mut resource_drops = |r: &mut Resource| self.resource_drops(c, r);
+        match signal {
+            Signal::Logs => wire::filter::<LogRecord>(
+                chunk,
+                plan,
+                &mut resource_drops,
+                &mut |resource, scope, record| {
+                    cache.clear();
+                    let t = Target {
+                        resource,
+                        scope,
+                        item: Item::Log(record),
+                        cache: &mut cache,
+                    };
+                    any(self.mode, &c.filter.items, &t).map_err(ottl)
+                },
+            ),
+            _ => wire::filter::<Span>(
+                chunk,
+                plan,
+                &mut resource_drops,
+                &mut |resource, scope, span| {
+                    cache.clear();
+                    let t = Target {
+                        resource,
+                        scope,
+                        item: Item::Span(span),
+                        cache: &mut cache,
+                    };
+                    any(self.mode, &c.filter.items, &t).map_err(ottl)
+                },
+            ),
         }
     }
 

@@ -336,3 +336,54 @@ fn bad_configs_are_refused() {
     let e = err("error_mode: loud\n");
     assert!(e.contains("unknown error_mode"), "{e}");
 }
+
+mod wire_path {
+    use super::*;
+    use crate::processor::filter::Compiled;
+    use opentelemetry_proto::tonic::common::v1::KeyValue;
+    use opentelemetry_proto::tonic::trace::v1::Span;
+    use proptest::prelude::*;
+
+    fn attrs() -> impl Strategy<Value = Vec<KeyValue>> {
+        let key = prop_oneof![Just("k1"), Just("k2"), Just("other")];
+        let val = prop_oneof![Just("a"), Just("b")];
+        proptest::collection::vec((key, val), 0..4)
+            .prop_map(|kvs| kvs.into_iter().map(|(k, v)| s(k, v)).collect())
+    }
+
+    fn spans() -> impl Strategy<Value = Vec<Span>> {
+        let name = prop_oneof![Just("n1"), Just("n2")];
+        proptest::collection::vec((name, attrs(), 0..4i32), 0..4).prop_map(|v| {
+            v.into_iter()
+                .map(|(n, a, kind)| Span { kind, ..span(n, a) })
+                .collect()
+        })
+    }
+
+    /// Decoded spans per scope of what a rewrite left (`None`: all dropped).
+    fn outcome(r: Rewritten, chunk: &[u8]) -> Option<(ResourceSpans, Option<u32>)> {
+        left(r, chunk).map(|(b, n)| (ResourceSpans::decode(b.as_slice()).unwrap(), n))
+    }
+
+    const CONDITIONS: &str = "traces:\n  span:\n    - 'attributes[\"k1\"] == \"a\" and kind != SPAN_KIND_SERVER'\n    - 'name == \"n2\" and attributes[\"k2\"] == nil'\n  resource: ['attributes[\"drop\"] == \"yes\"']\n";
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// The wire fast path leaves exactly what the prost path leaves, with the same count.
+        #[test]
+        fn wire_path_equals_prost_path(res in attrs(), a in spans(), b in spans(), drop_res in proptest::bool::ANY) {
+            let mut res = res;
+            if drop_res {
+                res.push(s("drop", "yes"));
+            }
+            let rs = traces(res, vec![a, b]);
+            let chunk = rs.encode_to_vec();
+            let p = FilterProcessor::new(&parse_filter(CONDITIONS).unwrap());
+            prop_assert!(p.traces.plan.is_some(), "the fast path applies");
+            let fast = p.rewrite(Signal::Traces, &chunk).unwrap();
+            let slow_compiled = Compiled { plan: None, ..Compiled::new(&p.traces.filter, Signal::Metrics) };
+            let slow = p.traces(&slow_compiled, ResourceSpans::decode(chunk.as_slice()).unwrap()).unwrap();
+            prop_assert_eq!(outcome(fast, &chunk), outcome(slow, &chunk));
+        }
+    }
+}
