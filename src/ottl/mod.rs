@@ -29,6 +29,7 @@ pub mod paths;
 pub mod points;
 pub mod projection;
 pub mod run;
+pub mod setters;
 #[cfg(test)]
 pub mod testkit;
 pub mod types;

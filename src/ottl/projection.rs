@@ -17,19 +17,21 @@ pub struct Reads {
     pub attributes: bool,
     /// Something that needs the whole item (a field this analysis does not map).
     pub everything: bool,
+    /// Whether the resource or scope is read.
+    pub outer: bool,
 }
 
 impl Reads {
     fn path(&mut self, field: Field, keys: &[Key]) {
         use Field as F;
         match field {
-            F::Cache
-            | F::ResourceAttributes
+            F::Cache => {}
+            F::ResourceAttributes
             | F::ResourceDroppedAttributesCount
             | F::ScopeName
             | F::ScopeVersion
             | F::ScopeAttributes
-            | F::ScopeDroppedAttributesCount => {}
+            | F::ScopeDroppedAttributesCount => self.outer = true,
             F::SpanAttributes | F::LogAttributes => {
                 let first = match keys.first() {
                     Some(Key::Str(k)) => Some(k.clone()),

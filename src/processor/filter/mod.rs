@@ -55,6 +55,7 @@ impl Compiled {
         let mut reads = Reads::default();
         filter.items.iter().for_each(|c| c.reads(&mut reads));
         let eligible = !legacy && filter.children.is_empty() && !filter.items.is_empty();
+        reads.outer |= !filter.resource.is_empty();
         let plan = match signal {
             Signal::Traces if eligible => wire::Plan::spans(&reads),
             Signal::Logs if eligible => wire::Plan::logs(&reads),

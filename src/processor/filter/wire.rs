@@ -90,6 +90,8 @@ pub struct Plan {
     attributes: u32,
     /// Whether attributes are read, and which keys (`None`: all).
     attribute_keys: Option<Option<Vec<Vec<u8>>>>,
+    /// Whether the resource and scopes must be decoded (conditions read them).
+    pub outer: bool,
 }
 
 impl Plan {
@@ -109,6 +111,7 @@ impl Plan {
             numbers,
             attributes,
             attribute_keys: reads.attributes.then_some(keys),
+            outer: reads.outer,
         })
     }
 
@@ -180,6 +183,26 @@ impl Plan {
 
 /// The key of an encoded KeyValue (its last field 1, as a decoder keeps).
 fn key_of(kv: &[u8]) -> Result<Option<&[u8]>, TransformError> {
+    // Encoders write the key first and once: read it directly when the value follows it
+    // (or nothing does); otherwise walk the message.
+    if let [0x0a, rest @ ..] = kv {
+        let mut buf = rest;
+        let len = usize::try_from(decode_varint(&mut buf)?)
+            .map_err(|_| TransformError::Malformed("length overflows usize"))?;
+        if len <= buf.len() {
+            let (key, mut after) = buf.split_at(len);
+            if after.is_empty() {
+                return Ok(Some(key));
+            }
+            if after[0] == 0x12 {
+                after = &after[1..];
+                let value = decode_varint(&mut after)?;
+                if usize::try_from(value).ok() == Some(after.len()) {
+                    return Ok(Some(key));
+                }
+            }
+        }
+    }
     let mut key = None;
     walk(kv, |f| {
         if f.number == 1 && f.wire == WireType::LengthDelimited {
@@ -216,7 +239,9 @@ pub fn filter<T: Message + Default>(
     walk(chunk, |f| {
         match (f.number, f.wire) {
             (1, WireType::LengthDelimited) => {
-                resource.merge(f.body)?;
+                if plan.outer {
+                    resource.merge(f.body)?;
+                }
                 tops.push(Top::Raw(f.raw));
             }
             (2, WireType::LengthDelimited) => {
@@ -225,7 +250,9 @@ pub fn filter<T: Message + Default>(
                 walk(f.body, |g| {
                     match (g.number, g.wire) {
                         (1, WireType::LengthDelimited) => {
-                            scope.merge(g.body)?;
+                            if plan.outer {
+                                scope.merge(g.body)?;
+                            }
                             parts.push(Part::Raw(g.raw));
                         }
                         (2, WireType::LengthDelimited) => parts.push(Part::Item(g.raw, g.body)),
