@@ -63,6 +63,11 @@
 #                          of each figure's median; CPU per million counts items sent, and
 #                          the sampled run's `loss` is what the sampler dropped (its share is
 #                          printed as kept_share, not checked as loss)
+#   --ottl                 run every repeat three times: batch alone, then a `filter` with one
+#                          condition that matches nothing (every item is decoded and tested,
+#                          none dropped) before batch, then a `transform` with three statements
+#                          (two sets and a delete_key) before batch; print each one's ratio to
+#                          batch alone for each figure's median
 #   --no-build             use the binaries already in target/release
 # Environment: COLLECTOR_CMD overrides how the collector is started (used by compare.sh);
 # it is run as `$COLLECTOR_CMD PORT SINK_PORT WORKDIR`, starts the collector in the
@@ -97,6 +102,8 @@ storage_compare=0
 sampler_pct=""
 run_sampler=0
 run_storage=memory
+ottl_compare=0
+run_ottl=batch
 while [ $# -gt 0 ]; do
     case "$1" in
         --rate) rates+=("$2"); shift 2 ;;
@@ -121,7 +128,8 @@ while [ $# -gt 0 ]; do
         --attributes) attributes=$2; shift 2 ;;
         --storage) storage_compare=1; shift ;;
         --sampler) sampler_pct=$2; shift 2 ;;
-        -h|--help) sed -n '2,62p' "$0"; exit 0 ;;
+        --ottl) ottl_compare=1; shift ;;
+        -h|--help) sed -n '2,75p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -129,8 +137,8 @@ done
 [ -n "$collector_cpus" ] || collector_cpus=$collector_cpu
 sampler_compare=0
 [ -n "$sampler_pct" ] && sampler_compare=1
-if [ $((tls_compare + rebalance_compare + storage_compare + sampler_compare)) -gt 1 ]; then
-    echo "bench.sh: --tls, --rebalance, --storage and --sampler compare one thing each; give one" >&2; exit 2
+if [ $((tls_compare + rebalance_compare + storage_compare + sampler_compare + ottl_compare)) -gt 1 ]; then
+    echo "bench.sh: --tls, --rebalance, --storage, --sampler and --ottl compare one thing each; give one" >&2; exit 2
 fi
 
 if [ "$build" = 1 ]; then
@@ -192,6 +200,20 @@ start_shardgate() { # port sink_port workdir → writes config, starts, writes w
         actions+=", probabilistic_sampler: {sampling_percentage: $sampler_pct, hash_seed: 1}"
         chain="probabilistic_sampler, $chain"
     fi
+    # --ottl: the filter and transform of this run (item context named for the signal).
+    local item=span filter_key="traces: {span"
+    case "$signal" in
+        metrics) item=datapoint filter_key="metrics: {datapoint" ;;
+        logs) item=log filter_key="logs: {log_record" ;;
+    esac
+    case "$run_ottl" in
+        filter)
+            actions+=", filter/bench: {error_mode: ignore, $filter_key: ['attributes[\"bench.drop\"] == true']}}"
+            chain="filter/bench, $chain" ;;
+        transform)
+            actions+=", transform/bench: {error_mode: ignore, ${signal%s}_statements: ['set($item.attributes[\"bench.env\"], \"prod\")', 'set($item.attributes[\"bench.tier\"], 2)', 'delete_key($item.attributes, \"bench.secret\")']}"
+            chain="transform/bench, $chain" ;;
+    esac
     local queue="" extensions="" service_extensions=""
     if [ "$run_storage" != memory ]; then
         queue=", sending_queue: {storage: file_storage}"
@@ -477,12 +499,14 @@ for rate in "${rates[@]}"; do
         modes=(0)
         [ "$tls_compare" = 1 ] || [ "$rebalance_compare" = 1 ] || [ "$sampler_compare" = 1 ] && modes=(0 1)
         [ "$storage_compare" = 1 ] && modes=(memory always interval never)
+        [ "$ottl_compare" = 1 ] && modes=(batch filter transform)
         for mode in "${modes[@]}"; do
             run_tls=0
             [ "$tls_compare" = 1 ] && run_tls=$mode
             [ "$rebalance_compare" = 1 ] && run_rebalance=$mode
             [ "$sampler_compare" = 1 ] && run_sampler=$mode
             [ "$storage_compare" = 1 ] && run_storage=$mode
+            [ "$ottl_compare" = 1 ] && run_ottl=$mode
             one_run "$rate" >"$work/result"
             line=$(cat "$work/result")
             tag=""
@@ -490,8 +514,9 @@ for rate in "${rates[@]}"; do
             [ "$rebalance_compare" = 1 ] && { [ "$mode" = 1 ] && tag=" rebalance on" || tag=" rebalance off"; }
             [ "$storage_compare" = 1 ] && tag=" queue $mode"
             [ "$sampler_compare" = 1 ] && { [ "$mode" = 1 ] && tag=" sampler $sampler_pct%" || tag=" batch alone"; }
+            [ "$ottl_compare" = 1 ] && tag=" $mode"
             echo "   run $i$tag: ${line#RESULT }"
-            if [ "$storage_compare" = 1 ]; then
+            if [ "$storage_compare" = 1 ] || [ "$ottl_compare" = 1 ]; then
                 by_policy[$mode]+="$line"$'\n'
             elif [ "$mode" = 1 ]; then tls_results+="$line"$'\n'; else results+="$line"$'\n'; fi
             loss=$(field "$line" loss)
@@ -504,7 +529,16 @@ for rate in "${rates[@]}"; do
     run_tls=0
     run_sampler=0
     run_storage=memory
-    if [ "$storage_compare" = 1 ]; then
+    run_ottl=batch
+    if [ "$ottl_compare" = 1 ]; then
+        for mode in batch filter transform; do
+            echo "   $mode:"
+            summarise <<<"${by_policy[$mode]}"
+        done
+        for mode in filter transform; do
+            ratio_line "${by_policy[batch]}" "${by_policy[$mode]}" "$rate" "OTTL_RATIO $mode/batch"
+        done
+    elif [ "$storage_compare" = 1 ]; then
         for policy in memory always interval never; do
             echo "   queue $policy:"
             summarise <<<"${by_policy[$policy]}"

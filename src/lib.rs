@@ -16,6 +16,7 @@ pub mod extension;
 pub mod fault;
 pub mod observe;
 pub mod otlp;
+pub mod ottl;
 pub mod pipeline;
 pub mod processor;
 pub mod receiver;

@@ -21,9 +21,11 @@ use crate::exporter::{debug, otlp_grpc, otlp_http};
 use crate::extension::{basicauth, bearertokenauth, file_storage, health_check, zpages};
 use crate::pipeline::parts::{BuildError, MakeDelivery, MakeStage, StartReceiver};
 use crate::processor::attributes::{self, AttributesProcessor};
+use crate::processor::filter::{self, FilterProcessor};
 use crate::processor::probabilistic_sampler::{self, ProbabilisticSampler};
 use crate::processor::resource::{self, ResourceProcessor};
 use crate::processor::transform::Rewrite;
+use crate::processor::transform_statements::{self, TransformProcessor};
 use crate::processor::{batch, memory_limiter, resourcedetection};
 use crate::receiver::{jaeger, otlp, prometheus, zipkin};
 use crate::signal::Signal;
@@ -231,6 +233,24 @@ pub static COMPONENTS: &[ComponentType] = &[
         },
     },
     ComponentType {
+        name: "filter",
+        aliases: &[],
+        signals: ALL_SIGNALS,
+        summary:
+            "drops spans, span events, metrics, data points and log records by OTTL conditions",
+        factory: Factory::Processor {
+            config: |b, p, e| {
+                filter::config::parse(b, p, e).map(|c| ProcessorConfig::Filter(Box::new(c)))
+            },
+            stage: |config, parts| match config {
+                ProcessorConfig::Filter(c) => {
+                    Ok(parts.transform(Rewrite::Filter(Box::new(FilterProcessor::new(c)))))
+                }
+                _ => Err(parts.unbuildable()),
+            },
+        },
+    },
+    ComponentType {
         name: "memory_limiter",
         aliases: &[],
         signals: ALL_SIGNALS,
@@ -294,6 +314,25 @@ pub static COMPONENTS: &[ComponentType] = &[
             stage: |config, parts| match config {
                 ProcessorConfig::ResourceDetection(c) => {
                     Ok(parts.transform(Rewrite::Resource(ResourceProcessor::new(&c.resource))))
+                }
+                _ => Err(parts.unbuildable()),
+            },
+        },
+    },
+    ComponentType {
+        name: "transform",
+        aliases: &[],
+        signals: ALL_SIGNALS,
+        summary:
+            "OTTL statements on resources, scopes, spans, span events, metrics, data points, logs",
+        factory: Factory::Processor {
+            config: |b, p, e| {
+                transform_statements::config::parse(b, p, e)
+                    .map(|c| ProcessorConfig::Transform(Box::new(c)))
+            },
+            stage: |config, parts| match config {
+                ProcessorConfig::Transform(c) => {
+                    Ok(parts.transform(Rewrite::Statements(Box::new(TransformProcessor::new(c)))))
                 }
                 _ => Err(parts.unbuildable()),
             },
@@ -425,8 +464,6 @@ const NOT_BUILT: &[(Kind, &str, &str)] = &[
         "memory_ballast",
         "otelcol removed it, and shardgate has no garbage collector to steady; use memory_limiter",
     ),
-    (Kind::Processor, "filter", "OTTL is not built yet"),
-    (Kind::Processor, "transform", "OTTL is not built yet"),
     (Kind::Processor, "tail_sampling", "not built yet"),
     (Kind::Exporter, "loadbalancing", "not built yet"),
     (Kind::Exporter, "kafka", "not built yet"),
@@ -640,7 +677,7 @@ mod tests {
         );
         assert_eq!(
             testing::processor("nonesuch/x", "").map_err(err).unwrap_err(),
-            "processors: unknown type \"nonesuch\" for id \"nonesuch/x\"; this build supports: attributes, batch, memory_limiter, probabilistic_sampler, resource, resourcedetection"
+            "processors: unknown type \"nonesuch\" for id \"nonesuch/x\"; this build supports: attributes, batch, filter, memory_limiter, probabilistic_sampler, resource, resourcedetection, transform"
         );
     }
 

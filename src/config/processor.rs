@@ -2,10 +2,12 @@
 
 use crate::processor::attributes::config::AttributesConfig;
 use crate::processor::batch::config::BatchConfig;
+use crate::processor::filter::config::FilterConfig;
 use crate::processor::memory_limiter::config::MemoryLimiterConfig;
 use crate::processor::probabilistic_sampler::config::ProbabilisticSamplerConfig;
 use crate::processor::resource::config::ResourceConfig;
 use crate::processor::resourcedetection::config::ResourceDetectionConfig;
+use crate::processor::transform_statements::config::TransformConfig;
 use crate::signal::Signal;
 
 /// One configured processor.
@@ -23,6 +25,10 @@ pub enum ProcessorConfig {
     ResourceDetection(ResourceDetectionConfig),
     /// `probabilistic_sampler`: keeps a share of spans or log records, by trace id.
     ProbabilisticSampler(ProbabilisticSamplerConfig),
+    /// `transform`: OTTL statements that change items.
+    Transform(Box<TransformConfig>),
+    /// `filter`: OTTL conditions (or include/exclude) that remove items.
+    Filter(Box<FilterConfig>),
 }
 
 impl ProcessorConfig {
@@ -35,7 +41,9 @@ impl ProcessorConfig {
             | ProcessorConfig::Resource(_)
             | ProcessorConfig::ResourceDetection(_)
             | ProcessorConfig::ProbabilisticSampler(_)
-            | ProcessorConfig::MemoryLimiter(_) => None,
+            | ProcessorConfig::MemoryLimiter(_)
+            | ProcessorConfig::Transform(_)
+            | ProcessorConfig::Filter(_) => None,
         }
     }
 }

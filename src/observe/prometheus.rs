@@ -436,7 +436,6 @@ fn exporter_families(shard: &ShardCounters, sh: &str, f: &mut Families) {
     }
 }
 
-/// otelcol's batch processor counters and send-size histogram of one shard.
 /// Items into and out of each rewriting processor, as otelcol's processor helper counts them.
 fn processor_families(shard: &ShardCounters, sh: &str, f: &mut Families) {
     for p in &shard.processors {
@@ -461,6 +460,9 @@ fn processor_families(shard: &ShardCounters, sh: &str, f: &mut Families) {
                 l,
                 p.outgoing[i].get() as f64,
             );
+            if p.kind == "filter" {
+                filter_family(p, signal, sh, f);
+            }
         }
         sampler_families(p, sh, f);
     }
@@ -508,6 +510,28 @@ fn sampler_families(p: &ProcessorCounters, sh: &str, f: &mut Families) {
     }
 }
 
+/// otelcol's `otelcol_processor_filter_{spans,datapoints,logs}.filtered`: what a filter
+/// removed, the difference of its items in and out.
+fn filter_family(p: &ProcessorCounters, signal: Signal, sh: &str, f: &mut Families) {
+    let i = super::signal_index(signal);
+    let (name, help) = match signal {
+        Signal::Traces => ("spans", "Number of spans dropped by the filter processor"),
+        Signal::Metrics => (
+            "datapoints",
+            "Number of metric data points dropped by the filter processor",
+        ),
+        Signal::Logs => ("logs", "Number of logs dropped by the filter processor"),
+    };
+    f.add(
+        format!("otelcol_processor_filter_{name}_filtered_total"),
+        help,
+        "counter",
+        labels(&[("filter", &p.id), ("shard", sh)]),
+        p.incoming[i].get().saturating_sub(p.outgoing[i].get()) as f64,
+    );
+}
+
+/// otelcol's batch processor counters and send-size histogram of one shard.
 fn batch_families(shard: &ShardCounters, sh: &str, f: &mut Families, histograms: &mut Histograms) {
     let mut batch_sizes: BTreeMap<String, (Vec<u64>, f64, &'static [f64])> = BTreeMap::new();
     for b in &shard.batches {

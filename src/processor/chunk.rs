@@ -26,6 +26,9 @@ pub enum TransformError {
     /// The chunk's top-level wire format is broken.
     #[error("resource message is malformed: {0}")]
     Malformed(&'static str),
+    /// An OTTL statement or condition failed with `error_mode: propagate`.
+    #[error("{0}")]
+    Ottl(String),
     /// A test armed `rewrite_fails` (`crate::fault`; only in builds with fault injection).
     #[error("injected fault: rewrite_fails")]
     Injected,

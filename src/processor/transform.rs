@@ -18,8 +18,10 @@ use crate::signal::Signal;
 
 use super::attributes::AttributesProcessor;
 use super::chunk::TransformError;
+use super::filter::FilterProcessor;
 use super::probabilistic_sampler::ProbabilisticSampler;
 use super::resource::ResourceProcessor;
+use super::transform_statements::TransformProcessor;
 
 /// What a rewriting processor is.
 pub enum Rewrite {
@@ -29,6 +31,10 @@ pub enum Rewrite {
     Resource(ResourceProcessor),
     /// The `probabilistic_sampler` processor.
     ProbabilisticSampler(ProbabilisticSampler),
+    /// `transform`: OTTL statements.
+    Statements(Box<TransformProcessor>),
+    /// `filter`: removes the items its conditions match.
+    Filter(Box<FilterProcessor>),
 }
 
 /// What a rewrite did to one chunk.
@@ -102,6 +108,8 @@ impl Transform {
             Rewrite::Attributes(p) => p.rewrite(signal, chunk)?.into(),
             Rewrite::Resource(p) => p.rewrite(chunk)?.into(),
             Rewrite::ProbabilisticSampler(p) => p.rewrite(chunk)?,
+            Rewrite::Statements(p) => p.rewrite(signal, chunk)?.into(),
+            Rewrite::Filter(p) => p.rewrite(signal, chunk)?,
         })
     }
 
