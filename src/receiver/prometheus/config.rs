@@ -14,6 +14,7 @@ use super::relabel::{self, Labels, Rule};
 use super::target::{self, Target};
 use crate::config::de::{self, join, Text};
 use crate::config::error::Errors;
+use crate::config::ClientTlsConfig;
 
 /// The `prometheus` receiver.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,6 +44,8 @@ pub struct ScrapeJob {
     pub external_labels: Labels,
     /// The targets left after `relabel_configs`.
     pub targets: Vec<Target>,
+    /// `tls_config` of an `https` job (the defaults when it has none).
+    pub tls: Option<ClientTlsConfig>,
 }
 
 /// Prometheus's default `scrape_interval`.
@@ -85,6 +88,7 @@ const JOB_KEYS: &[&str] = &[
     "honor_timestamps",
     "enable_compression",
     "follow_redirects",
+    "tls_config",
     "static_configs",
     "relabel_configs",
     "metric_relabel_configs",
@@ -116,6 +120,7 @@ struct RawJob {
     honor_timestamps: Option<bool>,
     enable_compression: Option<bool>,
     follow_redirects: Option<bool>,
+    tls_config: Option<super::tls::RawPrometheusTls>,
     static_configs: Option<Vec<RawStatic>>,
     relabel_configs: Option<Value>,
     metric_relabel_configs: Option<Value>,
@@ -281,6 +286,8 @@ fn job(value: Value, path: &str, global: &Global, errs: &mut Errors) -> Option<S
         return None;
     };
     let settings = job_settings(&mut raw, &name, global, path, errs);
+    let https = settings.scheme == "https";
+    let tls = super::tls::client(raw.tls_config.take(), https, &at("tls_config"), errs);
     let relabel = relabel::parse_rules(
         raw.relabel_configs.unwrap_or(Value::Sequence(Vec::new())),
         &at("relabel_configs"),
@@ -312,6 +319,7 @@ fn job(value: Value, path: &str, global: &Global, errs: &mut Errors) -> Option<S
         sample_limit,
         external_labels: global.external_labels.clone(),
         targets,
+        tls,
     })
 }
 
@@ -346,13 +354,8 @@ fn job_settings(
         .scheme
         .take()
         .map_or_else(|| "http".to_owned(), |Text(s)| s);
-    match scheme.as_str() {
-        "http" => {}
-        "https" => errs.invalid(
-            at("scheme"),
-            "https is not supported by this build's prometheus receiver yet; scrape over http",
-        ),
-        other => errs.invalid(at("scheme"), format!("\"{other}\": must be http or https")),
+    if !matches!(scheme.as_str(), "http" | "https") {
+        errs.invalid(at("scheme"), format!("\"{scheme}\": must be http or https"));
     }
     let metrics_path = raw
         .metrics_path
@@ -564,8 +567,8 @@ mod tests {
         let err = parse_yaml(
             "{target_allocator: {}, trim_metric_suffixes: true,
               config: {remote_write: [], global: {query_log_file: x},
-               scrape_configs: [{job_name: k, kubernetes_sd_configs: [{role: pod}], scheme: https,
-                 follow_redirects: true, tls_config: {}}]}}",
+               scrape_configs: [{job_name: k, kubernetes_sd_configs: [{role: pod}], scheme: ftp,
+                 follow_redirects: true, basic_auth: {}}]}}",
         )
         .unwrap_err();
         for wanted in [
@@ -574,8 +577,8 @@ mod tests {
             "receivers::prometheus::config::remote_write: is not supported",
             "receivers::prometheus::config::global::query_log_file: is not supported",
             "scrape_configs[0]::kubernetes_sd_configs: is not supported",
-            "scrape_configs[0]::tls_config: is not supported",
-            "scrape_configs[0]::scheme: https is not supported",
+            "scrape_configs[0]::basic_auth: is not supported",
+            "scrape_configs[0]::scheme: \"ftp\": must be http or https",
             "scrape_configs[0]::follow_redirects: redirects are not followed",
         ] {
             assert!(err.contains(wanted), "{wanted}\n{err}");
@@ -603,6 +606,18 @@ mod tests {
             (
                 "config: {scrape_configs: [{job_name: a, static_configs: [{targets: ['http://h:1/x']}]}]}",
                 "targets[0]: \"http://h:1/x\" is not a valid hostname",
+            ),
+            (
+                "config: {scrape_configs: [{job_name: a, scheme: https, tls_config: {ca_ref: x}}]}",
+                "unknown field `ca_ref`",
+            ),
+            (
+                "config: {scrape_configs: [{job_name: a, scheme: https, tls_config: {min_version: TLS10}}]}",
+                "tls_config::min_version: TLS10 is not supported by this build",
+            ),
+            (
+                "config: {scrape_configs: [{job_name: a, scheme: https, tls_config: {ca_file: /nonexistent/ca.pem}}]}",
+                "/nonexistent/ca.pem",
             ),
             (
                 "config: {scrape_configs: [{job_name: a, body_size_limit: 10XB}]}",
