@@ -1,6 +1,6 @@
 //! Config of the `prometheus` receiver, shaped as otelcol-contrib's: `config` holds a
 //! Prometheus config (`global`, `scrape_configs`) with Prometheus's keys, defaults and checks.
-//! Only `static_configs` discovery and plain `http` scraping are built; every other key a
+//! Only `static_configs` discovery over `http` and `https` is built; every other key a
 //! Prometheus config may hold is refused by name, never silently ignored. Targets are resolved
 //! here (target relabeling included), so `validate` shows what will be scraped.
 
@@ -286,8 +286,6 @@ fn job(value: Value, path: &str, global: &Global, errs: &mut Errors) -> Option<S
         return None;
     };
     let settings = job_settings(&mut raw, &name, global, path, errs);
-    let https = settings.scheme == "https";
-    let tls = super::tls::client(raw.tls_config.take(), https, &at("tls_config"), errs);
     let relabel = relabel::parse_rules(
         raw.relabel_configs.unwrap_or(Value::Sequence(Vec::new())),
         &at("relabel_configs"),
@@ -295,6 +293,9 @@ fn job(value: Value, path: &str, global: &Global, errs: &mut Errors) -> Option<S
     );
     let groups = raw.static_configs.unwrap_or_default();
     let targets = static_targets(groups, &settings, &relabel, &at("static_configs"), errs);
+    // Relabeling may set `__scheme__` per target.
+    let https = settings.scheme == "https" || targets.iter().any(|t| t.scheme == "https");
+    let tls = super::tls::client(raw.tls_config.take(), https, &at("tls_config"), errs);
     let body_limit = bytes(raw.body_size_limit, &at("body_size_limit"), errs)
         .unwrap_or(global.body_size_limit_bytes);
     let sample_limit = match raw.sample_limit {

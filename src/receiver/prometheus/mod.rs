@@ -1,5 +1,5 @@
 //! The `prometheus` receiver: scrapes Prometheus endpoints into the metrics pipelines, as
-//! otelcol-contrib's prometheusreceiver does for `static_configs` targets over http.
+//! otelcol-contrib's prometheusreceiver does for `static_configs` targets over http(s).
 //!
 //! Each target is owned by exactly one shard (a stable hash of job and target modulo the
 //! shard count, see `target::owner`); that shard's executor runs its scrape loop with its own
