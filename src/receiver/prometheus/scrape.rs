@@ -187,6 +187,9 @@ impl ScrapeLoop {
         metadata.extend(exposed);
         let up = report[0];
         self.add_report(&mut samples, report, duration.as_secs_f64(), timestamp_ms);
+        // Parsing and mapping a large exposition takes milliseconds of CPU: let the shard's
+        // sockets and other tasks run between the two (`benches/prometheus.rs`).
+        task::yield_to_io().await;
         let resource_metrics = mapping::build(
             &samples,
             &metadata,
