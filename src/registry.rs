@@ -160,13 +160,12 @@ pub static COMPONENTS: &[ComponentType] = &[
         name: "prometheus",
         aliases: &[],
         signals: &[Signal::Metrics],
-        summary: "scrapes Prometheus endpoints (static_configs over http)",
+        summary: "scrapes Prometheus endpoints (static_configs over http or https)",
         factory: Factory::Receiver {
             config: |b, p, e| prometheus::config::parse(b, p, e).map(ReceiverConfig::Prometheus),
             start: |id, config, routes, io| match config {
                 ReceiverConfig::Prometheus(c) => {
-                    prometheus::start(id, c, routes, io);
-                    Ok(())
+                    prometheus::start(id, c, routes, io).map_err(BuildError::Receiver)
                 }
                 _ => Err(BuildError::Unbuildable { id: id.clone() }),
             },

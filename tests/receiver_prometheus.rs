@@ -474,3 +474,45 @@ fn a_vanished_series_gets_a_staleness_marker() {
         "the marker is the gauge's last point"
     );
 }
+
+/// Scenario: an https target whose certificate a test CA signed for `localhost`, scraped at
+/// 127.0.0.1 with `tls_config: {ca_file, server_name: localhost}`. Guarantee: the scrape
+/// succeeds over TLS (`up` 1, the families arrive, `url.scheme` is `https`); the same target
+/// without the CA fails its handshake (`up` 0).
+#[test]
+fn https_targets_are_scraped_with_tls_config() {
+    use common::http_backend::HttpBackend;
+    let backend = Backend::start();
+    let ca = common::tls::Ca::new("scrape-ca");
+    let target = HttpBackend::start_tls(common::tls::server_config(&ca.server(), None));
+    let headers = [("content-type", "text/plain; version=0.0.4")];
+    target.fail_next(1000, 200, &headers, EXPOSITION.as_bytes());
+    let port = target.url().rsplit(':').next().unwrap().to_owned();
+    let files = common::tls::Files::default();
+    let ca_file = files.write("ca.pem", &ca.pem);
+    let receiver = format!(
+        "    config:\n      scrape_configs:\n        - job_name: secure\n          scheme: https\n          scrape_interval: 1s\n          tls_config: {{ca_file: '{}', server_name: localhost}}\n          static_configs:\n            - targets: ['127.0.0.1:{port}']\n        - job_name: untrusted\n          scheme: https\n          scrape_interval: 1s\n          static_configs:\n            - targets: ['127.0.0.1:{port}']\n",
+        ca_file.display()
+    );
+    let collector = Collector::start_yaml(&collector_yaml(&receiver, &backend, free_port()));
+    let up_of = |job: &str| {
+        named(&backend, "up")
+            .iter()
+            .find(|p| resource(p)["service.name"] == job)
+            .map(number)
+    };
+    assert!(
+        wait_until(WAIT, || up_of("secure").is_some()
+            && up_of("untrusted").is_some()),
+        "no scrapes arrived; logs:\n{}",
+        collector.logs()
+    );
+    assert_eq!(up_of("secure"), Some(1.0));
+    assert_eq!(up_of("untrusted"), Some(0.0));
+    let counter = named(&backend, "http_requests_total");
+    assert!(!counter.is_empty());
+    assert_eq!(resource(&counter[0])["url.scheme"], "https");
+    assert!(collector
+        .logs()
+        .contains("Failed to scrape Prometheus endpoint"));
+}

@@ -20,10 +20,20 @@ pub struct ExporterTls {
 impl ExporterTls {
     /// Builds the client of exporter `id` for a server named `host` (or the override).
     pub fn new(id: &ComponentId, config: &ClientTlsConfig, host: &str) -> Result<Self, String> {
+        ExporterTls::at(&format!("exporters::{id}::tls"), id, config, host)
+    }
+
+    /// As [`ExporterTls::new`], for component `id` whose settings are at `path` (a
+    /// receiver that connects out, such as a scraper).
+    pub fn at(
+        path: &str,
+        id: &ComponentId,
+        config: &ClientTlsConfig,
+        host: &str,
+    ) -> Result<Self, String> {
         let name = config.server_name_override.as_deref().unwrap_or(host);
-        let name = tls::server_name(name).map_err(|e| format!("exporters::{id}::tls: {e}"))?;
-        let built =
-            tls::client_config(&config.spec).map_err(|e| format!("exporters::{id}::tls: {e}"))?;
+        let name = tls::server_name(name).map_err(|e| format!("{path}: {e}"))?;
+        let built = tls::client_config(&config.spec).map_err(|e| format!("{path}: {e}"))?;
         Ok(ExporterTls {
             id: id.clone(),
             spec: config.spec.clone(),

@@ -1,6 +1,6 @@
 //! Config of the `prometheus` receiver, shaped as otelcol-contrib's: `config` holds a
 //! Prometheus config (`global`, `scrape_configs`) with Prometheus's keys, defaults and checks.
-//! Only `static_configs` discovery and plain `http` scraping are built; every other key a
+//! Only `static_configs` discovery over `http` and `https` is built; every other key a
 //! Prometheus config may hold is refused by name, never silently ignored. Targets are resolved
 //! here (target relabeling included), so `validate` shows what will be scraped.
 
@@ -14,6 +14,7 @@ use super::relabel::{self, Labels, Rule};
 use super::target::{self, Target};
 use crate::config::de::{self, join, Text};
 use crate::config::error::Errors;
+use crate::config::ClientTlsConfig;
 
 /// The `prometheus` receiver.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,6 +44,8 @@ pub struct ScrapeJob {
     pub external_labels: Labels,
     /// The targets left after `relabel_configs`.
     pub targets: Vec<Target>,
+    /// `tls_config` of an `https` job (the defaults when it has none).
+    pub tls: Option<ClientTlsConfig>,
 }
 
 /// Prometheus's default `scrape_interval`.
@@ -85,6 +88,7 @@ const JOB_KEYS: &[&str] = &[
     "honor_timestamps",
     "enable_compression",
     "follow_redirects",
+    "tls_config",
     "static_configs",
     "relabel_configs",
     "metric_relabel_configs",
@@ -116,6 +120,7 @@ struct RawJob {
     honor_timestamps: Option<bool>,
     enable_compression: Option<bool>,
     follow_redirects: Option<bool>,
+    tls_config: Option<super::tls::RawPrometheusTls>,
     static_configs: Option<Vec<RawStatic>>,
     relabel_configs: Option<Value>,
     metric_relabel_configs: Option<Value>,
@@ -288,6 +293,9 @@ fn job(value: Value, path: &str, global: &Global, errs: &mut Errors) -> Option<S
     );
     let groups = raw.static_configs.unwrap_or_default();
     let targets = static_targets(groups, &settings, &relabel, &at("static_configs"), errs);
+    // Relabeling may set `__scheme__` per target.
+    let https = settings.scheme == "https" || targets.iter().any(|t| t.scheme == "https");
+    let tls = super::tls::client(raw.tls_config.take(), https, &at("tls_config"), errs);
     let body_limit = bytes(raw.body_size_limit, &at("body_size_limit"), errs)
         .unwrap_or(global.body_size_limit_bytes);
     let sample_limit = match raw.sample_limit {
@@ -312,6 +320,7 @@ fn job(value: Value, path: &str, global: &Global, errs: &mut Errors) -> Option<S
         sample_limit,
         external_labels: global.external_labels.clone(),
         targets,
+        tls,
     })
 }
 
@@ -346,13 +355,8 @@ fn job_settings(
         .scheme
         .take()
         .map_or_else(|| "http".to_owned(), |Text(s)| s);
-    match scheme.as_str() {
-        "http" => {}
-        "https" => errs.invalid(
-            at("scheme"),
-            "https is not supported by this build's prometheus receiver yet; scrape over http",
-        ),
-        other => errs.invalid(at("scheme"), format!("\"{other}\": must be http or https")),
+    if !matches!(scheme.as_str(), "http" | "https") {
+        errs.invalid(at("scheme"), format!("\"{scheme}\": must be http or https"));
     }
     let metrics_path = raw
         .metrics_path
@@ -564,8 +568,8 @@ mod tests {
         let err = parse_yaml(
             "{target_allocator: {}, trim_metric_suffixes: true,
               config: {remote_write: [], global: {query_log_file: x},
-               scrape_configs: [{job_name: k, kubernetes_sd_configs: [{role: pod}], scheme: https,
-                 follow_redirects: true, tls_config: {}}]}}",
+               scrape_configs: [{job_name: k, kubernetes_sd_configs: [{role: pod}], scheme: ftp,
+                 follow_redirects: true, basic_auth: {}}]}}",
         )
         .unwrap_err();
         for wanted in [
@@ -574,8 +578,8 @@ mod tests {
             "receivers::prometheus::config::remote_write: is not supported",
             "receivers::prometheus::config::global::query_log_file: is not supported",
             "scrape_configs[0]::kubernetes_sd_configs: is not supported",
-            "scrape_configs[0]::tls_config: is not supported",
-            "scrape_configs[0]::scheme: https is not supported",
+            "scrape_configs[0]::basic_auth: is not supported",
+            "scrape_configs[0]::scheme: \"ftp\": must be http or https",
             "scrape_configs[0]::follow_redirects: redirects are not followed",
         ] {
             assert!(err.contains(wanted), "{wanted}\n{err}");
@@ -603,6 +607,18 @@ mod tests {
             (
                 "config: {scrape_configs: [{job_name: a, static_configs: [{targets: ['http://h:1/x']}]}]}",
                 "targets[0]: \"http://h:1/x\" is not a valid hostname",
+            ),
+            (
+                "config: {scrape_configs: [{job_name: a, scheme: https, tls_config: {ca_ref: x}}]}",
+                "unknown field `ca_ref`",
+            ),
+            (
+                "config: {scrape_configs: [{job_name: a, scheme: https, tls_config: {min_version: TLS10}}]}",
+                "tls_config::min_version: TLS10 is not supported by this build",
+            ),
+            (
+                "config: {scrape_configs: [{job_name: a, scheme: https, tls_config: {ca_file: /nonexistent/ca.pem}}]}",
+                "/nonexistent/ca.pem",
             ),
             (
                 "config: {scrape_configs: [{job_name: a, body_size_limit: 10XB}]}",

@@ -1,5 +1,5 @@
 //! The `prometheus` receiver: scrapes Prometheus endpoints into the metrics pipelines, as
-//! otelcol-contrib's prometheusreceiver does for `static_configs` targets over http.
+//! otelcol-contrib's prometheusreceiver does for `static_configs` targets over http(s).
 //!
 //! Each target is owned by exactly one shard (a stable hash of job and target modulo the
 //! shard count, see `target::owner`); that shard's executor runs its scrape loop with its own
@@ -16,6 +16,7 @@ pub mod relabel;
 pub mod scrape;
 pub mod series;
 pub mod target;
+mod tls;
 
 use std::rc::Rc;
 
@@ -37,7 +38,7 @@ pub fn start(
     config: &PrometheusReceiverConfig,
     routes: Rc<Routes>,
     io: &ShardIo,
-) {
+) -> Result<(), String> {
     // Only the metrics pipelines take its data; the body limit matters for compressed
     // bodies only, and scrape results are handed over uncompressed.
     let ingest = Rc::new(Ingest::new(
@@ -55,9 +56,10 @@ pub fn start(
             }
             owned += 1;
             let scrape =
-                ScrapeLoop::new(id.clone(), job_rc.clone(), target.clone(), ingest.clone());
+                ScrapeLoop::new(id.clone(), job_rc.clone(), target.clone(), ingest.clone())?;
             task::spawn_local(scrape.run(io.drain.clone())).detach();
         }
     }
     tracing::debug!(receiver = %id, shard = io.shard, targets = owned, "prometheus scrape loops started");
+    Ok(())
 }

@@ -36,6 +36,7 @@ use super::relabel::{self, Labels};
 use super::series::StartTimes;
 use super::target::{self, Target};
 use crate::config::ComponentId;
+use crate::exporter::tls::ExporterTls;
 use crate::receiver::otlp::ingest::Ingest;
 use crate::signal::Signal;
 
@@ -87,13 +88,14 @@ pub struct ScrapeLoop {
 }
 
 impl ScrapeLoop {
-    /// The loop for `target` of `job`, feeding `ingest`.
+    /// The loop for `target` of `job`, feeding `ingest`; fails only when its TLS client
+    /// cannot be built (the config check makes that rare).
     pub fn new(
         receiver: ComponentId,
         job: Rc<ScrapeJob>,
         target: Target,
         ingest: Rc<Ingest>,
-    ) -> ScrapeLoop {
+    ) -> Result<ScrapeLoop, String> {
         let settings = Http1Settings {
             connections_max: 1,
             connect_timeout: target.timeout,
@@ -101,16 +103,26 @@ impl ScrapeLoop {
             response_body_bytes_max: job.body_size_limit_bytes,
             ..Http1Settings::default()
         };
-        ScrapeLoop {
+        let mut client = Http1Client::new(target.authority.clone(), settings);
+        if let (true, Some(tls)) = (target.scheme == "https", &job.tls) {
+            let (host, _) = target::split_host_port(&target.authority);
+            let path = format!(
+                "receivers::{receiver}::config::scrape_configs::{}::tls_config",
+                job.name
+            );
+            let tls = Rc::new(ExporterTls::at(&path, &receiver, tls, host)?);
+            client = client.with_tls(move || tls.for_connection());
+        }
+        Ok(ScrapeLoop {
             receiver,
-            client: Http1Client::new(target.authority.clone(), settings),
+            client,
             job,
             target,
             ingest,
             starts: StartTimes::default(),
             previous: HashMap::new(),
             previous_metadata: HashMap::new(),
-        }
+        })
     }
 
     /// Scrapes every interval until `drain` fires.
@@ -175,6 +187,9 @@ impl ScrapeLoop {
         metadata.extend(exposed);
         let up = report[0];
         self.add_report(&mut samples, report, duration.as_secs_f64(), timestamp_ms);
+        // Parsing and mapping a large exposition takes milliseconds of CPU: let the shard's
+        // sockets and other tasks run between the two (`benches/prometheus.rs`).
+        task::yield_to_io().await;
         let resource_metrics = mapping::build(
             &samples,
             &metadata,

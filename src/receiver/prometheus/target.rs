@@ -24,11 +24,12 @@ pub(crate) struct JobSettings {
 /// One target to scrape.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Target {
-    /// `host:port` the client connects to (port 80 when the address has none).
+    /// `host:port` the client connects to (port 80, or 443 for https, when the address has
+    /// none).
     pub authority: String,
     /// The request target: metrics path and query.
     pub path_and_query: String,
-    /// `http`.
+    /// `http` or `https`.
     pub scheme: String,
     /// The target's labels after relabeling (`job`, `instance` and the user's).
     pub labels: Labels,
@@ -70,9 +71,11 @@ pub(crate) fn resolve(
         .get("__scheme__")
         .cloned()
         .unwrap_or_else(|| job.scheme.clone());
-    if scheme != "http" {
-        return Err(format!("scheme \"{scheme}\" is not supported; only http"));
-    }
+    let default_port = match scheme.as_str() {
+        "http" => "80",
+        "https" => "443",
+        _ => return Err(format!("scheme \"{scheme}\": must be http or https")),
+    };
     let path_and_query = request_target(&labels, &job.metrics_path);
     labels
         .entry("instance".to_owned())
@@ -80,7 +83,7 @@ pub(crate) fn resolve(
     labels.retain(|name, value| !name.starts_with("__") && !value.is_empty());
     let authority = match split_host_port(&address) {
         (_, Some(_)) => address.clone(),
-        (host, None) => format!("{host}:80"),
+        (host, None) => format!("{host}:{default_port}"),
     };
     Ok(Some(Target {
         authority,
