@@ -24,7 +24,7 @@ use crate::processor::attributes::{self, AttributesProcessor};
 use crate::processor::probabilistic_sampler::{self, ProbabilisticSampler};
 use crate::processor::resource::{self, ResourceProcessor};
 use crate::processor::transform::Rewrite;
-use crate::processor::{batch, memory_limiter, resourcedetection};
+use crate::processor::{batch, memory_limiter, resourcedetection, tail_sampling};
 use crate::receiver::otlp;
 use crate::signal::Signal;
 
@@ -249,6 +249,21 @@ pub static COMPONENTS: &[ComponentType] = &[
         },
     },
     ComponentType {
+        name: "tail_sampling",
+        aliases: &[],
+        signals: &[Signal::Traces],
+        summary: "keeps or drops whole traces by policies, after a decision wait",
+        factory: Factory::Processor {
+            config: |b, p, e| {
+                tail_sampling::config::parse(b, p, e).map(ProcessorConfig::TailSampling)
+            },
+            stage: |config, parts| match config {
+                ProcessorConfig::TailSampling(c) => Ok(parts.tail_sampling(c)),
+                _ => Err(parts.unbuildable()),
+            },
+        },
+    },
+    ComponentType {
         name: "otlp",
         aliases: &["otlp_grpc"],
         signals: ALL_SIGNALS,
@@ -379,7 +394,6 @@ const NOT_BUILT: &[(Kind, &str, &str)] = &[
     (Kind::Receiver, "jaeger", "not built yet"),
     (Kind::Processor, "filter", "OTTL is not built yet"),
     (Kind::Processor, "transform", "OTTL is not built yet"),
-    (Kind::Processor, "tail_sampling", "not built yet"),
     (Kind::Exporter, "loadbalancing", "not built yet"),
     (Kind::Exporter, "kafka", "not built yet"),
 ];

@@ -6,6 +6,7 @@ use crate::processor::memory_limiter::config::MemoryLimiterConfig;
 use crate::processor::probabilistic_sampler::config::ProbabilisticSamplerConfig;
 use crate::processor::resource::config::ResourceConfig;
 use crate::processor::resourcedetection::config::ResourceDetectionConfig;
+use crate::processor::tail_sampling::config::TailSamplingConfig;
 use crate::signal::Signal;
 
 /// One configured processor.
@@ -23,6 +24,8 @@ pub enum ProcessorConfig {
     ResourceDetection(ResourceDetectionConfig),
     /// `probabilistic_sampler`: keeps a share of spans or log records, by trace id.
     ProbabilisticSampler(ProbabilisticSamplerConfig),
+    /// `tail_sampling`: keeps or drops whole traces by policies, after a wait.
+    TailSampling(TailSamplingConfig),
 }
 
 impl ProcessorConfig {
@@ -35,6 +38,7 @@ impl ProcessorConfig {
             | ProcessorConfig::Resource(_)
             | ProcessorConfig::ResourceDetection(_)
             | ProcessorConfig::ProbabilisticSampler(_)
+            | ProcessorConfig::TailSampling(_)
             | ProcessorConfig::MemoryLimiter(_) => None,
         }
     }

@@ -14,4 +14,5 @@ pub mod memory_limiter;
 pub mod probabilistic_sampler;
 pub mod resource;
 pub mod resourcedetection;
+pub mod tail_sampling;
 pub mod transform;
