@@ -359,102 +359,32 @@ fn policies(raw: Vec<RawPolicy>, path: &str, level: Level, errs: &mut Errors) ->
 
 /// One policy's rule, from its `type` and that type's section.
 fn rule(p: RawPolicy, at: &str, level: Level, errs: &mut Errors) -> Option<Rule> {
-    let kind = p.kind.map(|t| t.0).unwrap_or_default();
-    let nested = |what: &str, errs: &mut Errors| {
-        errs.invalid(
-            join(at, "type"),
-            format!(
-                "policy type {what} is not allowed here (otelcol allows it only at a higher level)"
-            ),
-        );
-        None
-    };
+    let kind = p.kind.clone().map(|t| t.0).unwrap_or_default();
     match kind.as_str() {
-        "always_sample" => Some(Rule::AlwaysSample),
-        "latency" => {
-            let l = p.latency.unwrap_or_default();
-            if l.upper_threshold_ms != 0 && l.upper_threshold_ms < l.threshold_ms {
-                errs.invalid(
-                    join(at, "latency"),
-                    "upper_threshold_ms must be greater than threshold_ms",
-                );
-            }
-            Some(Rule::Latency {
-                threshold_ms: l.threshold_ms,
-                upper_threshold_ms: l.upper_threshold_ms,
-            })
-        }
-        "numeric_attribute" => numeric(p.numeric_attribute.unwrap_or_default(), at, errs),
-        "probabilistic" => {
-            let c = p.probabilistic.unwrap_or_default();
-            if !(c.sampling_percentage.is_finite() && c.sampling_percentage >= 0.0) {
-                errs.invalid(
-                    join(at, "probabilistic::sampling_percentage"),
-                    "sampling_percentage must be a number of 0 or more",
-                );
-            }
-            Some(Rule::Probabilistic {
-                hash_salt: c.hash_salt.0,
-                sampling_percentage: c.sampling_percentage,
-            })
-        }
-        "status_code" => status_code(p.status_code.unwrap_or_default(), at, errs),
-        "string_attribute" => string(p.string_attribute.unwrap_or_default(), at, errs),
-        "rate_limiting" => {
-            let c = p.rate_limiting.unwrap_or_default();
-            if c.spans_per_second <= 0 {
-                errs.invalid(
-                    join(at, "rate_limiting::spans_per_second"),
-                    "spans_per_second must be greater than 0",
-                );
-            }
-            Some(Rule::RateLimiting {
-                spans_per_second: c.spans_per_second,
-            })
-        }
-        "span_count" => {
-            let c = p.span_count.unwrap_or_default();
-            if c.max_spans != 0 && c.max_spans < c.min_spans {
-                errs.invalid(
-                    join(at, "span_count"),
-                    "max_spans must be greater than or equal to min_spans",
-                );
-            }
-            Some(Rule::SpanCount {
-                min_spans: c.min_spans,
-                max_spans: c.max_spans,
-            })
-        }
-        "trace_state" => trace_state(p.trace_state.unwrap_or_default(), at, errs),
-        "boolean_attribute" => {
-            let c = p.boolean_attribute.unwrap_or_default();
-            if c.key.0.is_empty() {
-                errs.invalid(join(at, "boolean_attribute::key"), "key must not be empty");
-            }
-            Some(Rule::BooleanAttribute {
-                key: c.key.0,
-                value: c.value,
-                invert_match: c.invert_match,
-            })
-        }
         "and" if level != Level::Plain => {
-            let subs = p.and.unwrap_or_default().and_sub_policy;
             let at = join(at, "and::and_sub_policy");
-            if subs.is_empty() {
-                errs.invalid(&at, "an and policy needs sub-policies");
-            }
-            Some(Rule::And(policies(subs, &at, Level::Plain, errs)))
+            Some(Rule::And(subs(
+                p.and.unwrap_or_default().and_sub_policy,
+                &at,
+                errs,
+            )))
         }
         "drop" if level == Level::Top => {
-            let subs = p.drop.unwrap_or_default().drop_sub_policy;
             let at = join(at, "drop::drop_sub_policy");
-            if subs.is_empty() {
-                errs.invalid(&at, "a drop policy needs sub-policies");
-            }
-            Some(Rule::Drop(policies(subs, &at, Level::Plain, errs)))
+            Some(Rule::Drop(subs(
+                p.drop.unwrap_or_default().drop_sub_policy,
+                &at,
+                errs,
+            )))
         }
         "composite" if level == Level::Top => composite(p.composite.unwrap_or_default(), at, errs),
-        "and" | "drop" | "composite" => nested(&kind, errs),
+        "and" | "drop" | "composite" => {
+            errs.invalid(
+                join(at, "type"),
+                format!("policy type {kind} is not allowed here (otelcol allows it only at a higher level)"),
+            );
+            None
+        }
         "ottl_condition" => {
             errs.invalid(
                 join(at, "type"),
@@ -473,6 +403,31 @@ fn rule(p: RawPolicy, at: &str, level: Level, errs: &mut Errors) -> Option<Rule>
             errs.invalid(join(at, "type"), "policy type must be set");
             None
         }
+        _ => plain(&kind, p, at, errs),
+    }
+}
+
+/// The sub-policies of an `and` or `drop`, at `at`.
+fn subs(raw: Vec<RawPolicy>, at: &str, errs: &mut Errors) -> Vec<PolicyConfig> {
+    if raw.is_empty() {
+        errs.invalid(at, "this policy needs sub-policies");
+    }
+    policies(raw, at, Level::Plain, errs)
+}
+
+/// A policy that checks the trace itself (every type but the combinators).
+fn plain(kind: &str, p: RawPolicy, at: &str, errs: &mut Errors) -> Option<Rule> {
+    match kind {
+        "always_sample" => Some(Rule::AlwaysSample),
+        "latency" => latency(p.latency.unwrap_or_default(), at, errs),
+        "numeric_attribute" => numeric(p.numeric_attribute.unwrap_or_default(), at, errs),
+        "probabilistic" => probabilistic(p.probabilistic.unwrap_or_default(), at, errs),
+        "status_code" => status_code(p.status_code.unwrap_or_default(), at, errs),
+        "string_attribute" => string(p.string_attribute.unwrap_or_default(), at, errs),
+        "rate_limiting" => rate_limiting(p.rate_limiting.unwrap_or_default(), at, errs),
+        "span_count" => span_count(p.span_count.unwrap_or_default(), at, errs),
+        "trace_state" => trace_state(p.trace_state.unwrap_or_default(), at, errs),
+        "boolean_attribute" => boolean(p.boolean_attribute.unwrap_or_default(), at, errs),
         other => {
             errs.invalid(
                 join(at, "type"),
@@ -481,6 +436,68 @@ fn rule(p: RawPolicy, at: &str, level: Level, errs: &mut Errors) -> Option<Rule>
             None
         }
     }
+}
+
+fn latency(l: RawLatency, at: &str, errs: &mut Errors) -> Option<Rule> {
+    if l.upper_threshold_ms != 0 && l.upper_threshold_ms < l.threshold_ms {
+        errs.invalid(
+            join(at, "latency"),
+            "upper_threshold_ms must be greater than threshold_ms",
+        );
+    }
+    Some(Rule::Latency {
+        threshold_ms: l.threshold_ms,
+        upper_threshold_ms: l.upper_threshold_ms,
+    })
+}
+
+fn probabilistic(c: RawProbabilistic, at: &str, errs: &mut Errors) -> Option<Rule> {
+    if !(c.sampling_percentage.is_finite() && c.sampling_percentage >= 0.0) {
+        errs.invalid(
+            join(at, "probabilistic::sampling_percentage"),
+            "sampling_percentage must be a number of 0 or more",
+        );
+    }
+    Some(Rule::Probabilistic {
+        hash_salt: c.hash_salt.0,
+        sampling_percentage: c.sampling_percentage,
+    })
+}
+
+fn rate_limiting(c: RawRate, at: &str, errs: &mut Errors) -> Option<Rule> {
+    if c.spans_per_second <= 0 {
+        errs.invalid(
+            join(at, "rate_limiting::spans_per_second"),
+            "spans_per_second must be greater than 0",
+        );
+    }
+    Some(Rule::RateLimiting {
+        spans_per_second: c.spans_per_second,
+    })
+}
+
+fn span_count(c: RawSpanCount, at: &str, errs: &mut Errors) -> Option<Rule> {
+    if c.max_spans != 0 && c.max_spans < c.min_spans {
+        errs.invalid(
+            join(at, "span_count"),
+            "max_spans must be greater than or equal to min_spans",
+        );
+    }
+    Some(Rule::SpanCount {
+        min_spans: c.min_spans,
+        max_spans: c.max_spans,
+    })
+}
+
+fn boolean(c: RawBoolean, at: &str, errs: &mut Errors) -> Option<Rule> {
+    if c.key.0.is_empty() {
+        errs.invalid(join(at, "boolean_attribute::key"), "key must not be empty");
+    }
+    Some(Rule::BooleanAttribute {
+        key: c.key.0,
+        value: c.value,
+        invert_match: c.invert_match,
+    })
 }
 
 fn numeric(c: RawNumeric, at: &str, errs: &mut Errors) -> Option<Rule> {

@@ -95,6 +95,9 @@ pub struct TailSampler {
 
 /// How often a held part waits for budget room on its owner, or a full mailbox for room.
 const ROOM_RETRY: Duration = Duration::from_millis(2);
+/// The decision timer's granularity: a trace is decided at most this late, and the timer
+/// wakes at most this often under load (otelcol ticks once a second).
+const DECISION_TICK: Duration = Duration::from_millis(10);
 
 impl TailSampler {
     /// A stage deciding as `config` says and sending kept traces to `next`; `affinity`
@@ -461,7 +464,10 @@ impl TailSampler {
                 self.decide_due(false);
                 continue;
             }
-            if task::timeout(wait, drain.wait()).await.is_some() {
+            if task::timeout(wait.max(DECISION_TICK), drain.wait())
+                .await
+                .is_some()
+            {
                 return;
             }
         }

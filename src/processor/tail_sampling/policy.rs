@@ -152,82 +152,6 @@ impl Evaluator {
     /// The evaluator of `policy`.
     pub fn new(policy: &PolicyConfig) -> Evaluator {
         let check = match &policy.rule {
-            Rule::AlwaysSample => Check::Always,
-            Rule::Latency {
-                threshold_ms,
-                upper_threshold_ms,
-            } => Check::Latency {
-                lower_ms: *threshold_ms,
-                upper_ms: *upper_threshold_ms,
-            },
-            Rule::NumericAttribute {
-                key,
-                min,
-                max,
-                invert_match,
-            } => Check::Numeric {
-                key: key.clone(),
-                min: *min,
-                max: *max,
-                invert: *invert_match,
-            },
-            Rule::Probabilistic {
-                hash_salt,
-                sampling_percentage,
-            } => Check::Probabilistic {
-                salt: if hash_salt.is_empty() {
-                    DEFAULT_HASH_SALT.into()
-                } else {
-                    hash_salt.clone()
-                },
-                threshold: threshold(*sampling_percentage / 100.0),
-            },
-            Rule::StatusCode { codes } => Check::Status {
-                codes: codes.clone(),
-            },
-            Rule::StringAttribute {
-                key,
-                values,
-                regexes,
-                cache_max_size,
-                invert_match,
-            } => Check::Text {
-                key: key.clone(),
-                matcher: match regexes {
-                    Some(list) => Matcher::Regex {
-                        list: list.clone(),
-                        cache: HashMap::new(),
-                        cache_max: (*cache_max_size).max(1),
-                    },
-                    None => Matcher::Exact(values.clone()),
-                },
-                invert: *invert_match,
-            },
-            Rule::RateLimiting { spans_per_second } => Check::Rate {
-                limit: *spans_per_second,
-                second: u64::MAX,
-                spent: 0,
-            },
-            Rule::SpanCount {
-                min_spans,
-                max_spans,
-            } => Check::SpanCount {
-                min: *min_spans,
-                max: *max_spans,
-            },
-            Rule::TraceState { key, values } => Check::TraceState {
-                key: key.clone(),
-                values: values.clone(),
-            },
-            Rule::BooleanAttribute {
-                key,
-                value,
-                invert_match,
-            } => Check::Boolean {
-                key: key.clone(),
-                value: *value,
-                invert: *invert_match,
-            },
             Rule::And(subs) => Check::And(subs.iter().map(Evaluator::new).collect()),
             Rule::Drop(subs) => Check::Drop(subs.iter().map(Evaluator::new).collect()),
             Rule::Composite {
@@ -241,6 +165,7 @@ impl Evaluator {
                     .map(|(p, rate)| (Evaluator::new(p), *rate, 0))
                     .collect(),
             },
+            leaf => leaf_check(leaf),
         };
         Evaluator {
             name: policy.name.clone(),
@@ -371,6 +296,90 @@ fn composite(
         }
     }
     Decision::NotSampled
+}
+
+/// The check of a policy that looks at the trace itself.
+fn leaf_check(rule: &Rule) -> Check {
+    match rule {
+        Rule::AlwaysSample => Check::Always,
+        Rule::Latency {
+            threshold_ms,
+            upper_threshold_ms,
+        } => Check::Latency {
+            lower_ms: *threshold_ms,
+            upper_ms: *upper_threshold_ms,
+        },
+        Rule::NumericAttribute {
+            key,
+            min,
+            max,
+            invert_match,
+        } => Check::Numeric {
+            key: key.clone(),
+            min: *min,
+            max: *max,
+            invert: *invert_match,
+        },
+        Rule::Probabilistic {
+            hash_salt,
+            sampling_percentage,
+        } => Check::Probabilistic {
+            salt: if hash_salt.is_empty() {
+                DEFAULT_HASH_SALT.into()
+            } else {
+                hash_salt.clone()
+            },
+            threshold: threshold(*sampling_percentage / 100.0),
+        },
+        Rule::StatusCode { codes } => Check::Status {
+            codes: codes.clone(),
+        },
+        Rule::StringAttribute {
+            key,
+            values,
+            regexes,
+            cache_max_size,
+            invert_match,
+        } => Check::Text {
+            key: key.clone(),
+            matcher: match regexes {
+                Some(list) => Matcher::Regex {
+                    list: list.clone(),
+                    cache: HashMap::new(),
+                    cache_max: (*cache_max_size).max(1),
+                },
+                None => Matcher::Exact(values.clone()),
+            },
+            invert: *invert_match,
+        },
+        Rule::RateLimiting { spans_per_second } => Check::Rate {
+            limit: *spans_per_second,
+            second: u64::MAX,
+            spent: 0,
+        },
+        Rule::SpanCount {
+            min_spans,
+            max_spans,
+        } => Check::SpanCount {
+            min: *min_spans,
+            max: *max_spans,
+        },
+        Rule::TraceState { key, values } => Check::TraceState {
+            key: key.clone(),
+            values: values.clone(),
+        },
+        Rule::BooleanAttribute {
+            key,
+            value,
+            invert_match,
+        } => Check::Boolean {
+            key: key.clone(),
+            value: *value,
+            invert: *invert_match,
+        },
+        // The combinators are built by `Evaluator::new`; nothing else reaches here.
+        Rule::And(_) | Rule::Drop(_) | Rule::Composite { .. } => Check::Always,
+    }
 }
 
 fn sampled_if(yes: bool) -> Decision {
