@@ -46,11 +46,11 @@ use affinity::{Link, Parcel};
 use config::TailSamplingConfig;
 use decide::DecisionCache;
 use policy::{Decision, Evaluator, TraceView};
-use split::TracePart;
+use split::{Piece, TracePart};
 
 /// One held trace.
 struct Held {
-    parts: Vec<ResourceSpans>,
+    parts: Vec<Piece>,
     spans: u64,
     arrival: Instant,
     reservation: Reservation,
@@ -171,37 +171,47 @@ impl TailSampler {
     fn split(&self, payload: Payload) -> Result<Sorted, TransformError> {
         let mut rest = payload.reservation;
         let mut local = Vec::new();
-        let mut remote: Vec<(usize, Vec<ResourceSpans>, u64)> = Vec::new();
-        let here = self.affinity.as_ref().map(|a| a.shard());
+        let mut remote: split::Remote = Vec::new();
         for chunk in &payload.chunks {
             let rs = ResourceSpans::decode(&chunk.bytes[..])?;
-            for part in split::by_trace(rs) {
-                let owner = self.affinity.as_ref().map(|a| a.owner(&part.id));
-                if owner == here {
-                    let reservation = rest.split_off(part.part.encoded_len());
-                    local.push((part, reservation));
-                    continue;
-                }
-                let owner = owner.unwrap_or_default();
-                match remote.iter_mut().find(|(s, _, _)| *s == owner) {
-                    Some((_, parts, spans)) => {
-                        *spans += part.spans;
-                        parts.push(part.part);
-                    }
-                    None => remote.push((owner, vec![part.part], part.spans)),
-                }
+            let parts = split::sort(rs, |id| self.away(id), &mut remote);
+            for part in parts {
+                let bytes = part.pieces.iter().map(Piece::spans_len).sum();
+                let reservation = rest.split_off(bytes);
+                local.push((part, reservation));
             }
         }
-        let remote = remote
-            .into_iter()
-            .map(|(owner, parts, spans)| (owner, Parcel::new(self.stage(), parts, spans)))
-            .collect();
         Ok(Sorted {
             local,
-            remote,
+            remote: self.parcels(remote),
             rest,
             items: payload.items,
         })
+    }
+
+    /// The shard owning trace `id`, when it is not this one.
+    fn away(&self, id: &[u8; 16]) -> Option<usize> {
+        let link = self.affinity.as_ref()?;
+        let owner = link.owner(id);
+        (owner != link.shard()).then_some(owner)
+    }
+
+    /// One parcel per owner.
+    fn parcels(&self, remote: split::Remote) -> Vec<(usize, Parcel)> {
+        let mut per_owner: Vec<(usize, Vec<ResourceSpans>, u64)> = Vec::new();
+        for (owner, rs, spans) in remote {
+            match per_owner.iter_mut().find(|(o, _, _)| *o == owner) {
+                Some((_, list, n)) => {
+                    list.push(rs);
+                    *n += spans;
+                }
+                None => per_owner.push((owner, vec![rs], spans)),
+            }
+        }
+        per_owner
+            .into_iter()
+            .map(|(owner, parts, spans)| (owner, Parcel::new(self.stage(), parts, spans)))
+            .collect()
     }
 
     fn stage(&self) -> usize {
@@ -282,9 +292,12 @@ impl TailSampler {
         let mut local = Vec::new();
         match parcel.decode() {
             Ok(parts) => {
+                let mut remote = Vec::new();
                 for rs in parts {
-                    for part in split::by_trace(rs) {
-                        let r = reservation.split_off(part.part.encoded_len());
+                    // A parcel holds only traces this shard owns.
+                    for part in split::sort(rs, |_| None, &mut remote) {
+                        let bytes = part.pieces.iter().map(Piece::spans_len).sum();
+                        let r = reservation.split_off(bytes);
                         local.push((part, r));
                     }
                 }
@@ -308,7 +321,7 @@ impl TailSampler {
             for (part, reservation) in parts {
                 if table.sampled.contains(&part.id) {
                     self.count(|c| c.released_sampled.add(part.spans));
-                    out.push((vec![part.part], part.spans, reservation));
+                    out.push((part.pieces, part.spans, reservation));
                     continue;
                 }
                 if table.not_sampled.contains(&part.id) {
@@ -317,7 +330,7 @@ impl TailSampler {
                 }
                 if let Some(held) = table.traces.get_mut(&part.id) {
                     held.spans += part.spans;
-                    held.parts.push(part.part);
+                    held.parts.extend(part.pieces);
                     held.reservation.merge(reservation);
                     continue;
                 }
@@ -333,7 +346,7 @@ impl TailSampler {
                 table.traces.insert(
                     part.id,
                     Held {
-                        parts: vec![part.part],
+                        parts: part.pieces,
                         spans: part.spans,
                         arrival: now,
                         reservation,
@@ -375,12 +388,7 @@ impl TailSampler {
     }
 
     /// One trace's decision; a kept trace joins `out`.
-    fn decide_one(
-        &self,
-        id: [u8; 16],
-        held: Held,
-        out: &mut Vec<(Vec<ResourceSpans>, u64, Reservation)>,
-    ) {
+    fn decide_one(&self, id: [u8; 16], held: Held, out: &mut Vec<(Vec<Piece>, u64, Reservation)>) {
         if self.draining.get() && self.drop_on_shutdown {
             return;
         }
@@ -417,19 +425,15 @@ impl TailSampler {
     }
 
     /// Hands kept traces to the next stage, one payload per trace part list.
-    fn send(&self, out: Vec<(Vec<ResourceSpans>, u64, Reservation)>) {
+    fn send(&self, out: Vec<(Vec<Piece>, u64, Reservation)>) {
         for (parts, spans, reservation) in out {
             let chunks: Vec<ResourceChunk> = parts
-                .iter()
+                .into_iter()
                 .map(|p| {
-                    let items = p
-                        .scope_spans
-                        .iter()
-                        .map(|s| s.spans.len() as u64)
-                        .sum::<u64>();
+                    let items = u32::try_from(p.spans.len()).unwrap_or(u32::MAX);
                     ResourceChunk {
-                        bytes: split::encode(p),
-                        items: u32::try_from(items).unwrap_or(u32::MAX),
+                        bytes: split::encode(&p.into_resource_spans()),
+                        items,
                     }
                 })
                 .collect();

@@ -10,10 +10,11 @@ use std::collections::HashMap;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span};
+use opentelemetry_proto::tonic::trace::v1::Span;
 use regex::Regex;
 
 use super::config::{PolicyConfig, Rule};
+use super::split::Piece;
 
 /// Salt of the probabilistic policy's hash when none is set (otelcol's).
 const DEFAULT_HASH_SALT: &str = "default-hash-seed";
@@ -40,18 +41,15 @@ pub enum Decision {
 pub struct TraceView<'a> {
     /// The trace id.
     pub id: &'a [u8; 16],
-    /// Its resource messages, each holding only spans of this trace.
-    pub parts: &'a [ResourceSpans],
+    /// Its spans, under their resource and scope.
+    pub parts: &'a [Piece],
     /// Spans received for it.
     pub spans: u64,
 }
 
 impl TraceView<'_> {
     fn spans(&self) -> impl Iterator<Item = &Span> {
-        self.parts
-            .iter()
-            .flat_map(|rs| rs.scope_spans.iter())
-            .flat_map(|ss| ss.spans.iter())
+        self.parts.iter().flat_map(|p| p.spans.iter())
     }
 }
 
@@ -427,14 +425,10 @@ fn attribute_rule(
             .filter_map(|kv| kv.value.as_ref().and_then(|v| v.value.as_ref()))
             .any(|v| hit(v, on_span))
     };
-    let any = trace.parts.iter().any(|rs| {
-        let resource = rs.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
-        found(resource, false)
-            || rs
-                .scope_spans
-                .iter()
-                .flat_map(|ss| ss.spans.iter())
-                .any(|s| found(&s.attributes, true))
+    let any = trace.parts.iter().any(|piece| {
+        let resource = piece.header.resource.0.as_ref();
+        let resource = resource.map_or(&[][..], |r| &r.attributes[..]);
+        found(resource, false) || piece.spans.iter().any(|s| found(&s.attributes, true))
     });
     match (invert, any) {
         (false, true) => Decision::Sampled,

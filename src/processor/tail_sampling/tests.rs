@@ -7,7 +7,7 @@ use opentelemetry_proto::tonic::trace::v1::{status, ResourceSpans, ScopeSpans, S
 use super::config::parse_tail;
 use super::decide::{decide, DecisionCache};
 use super::policy::{hash_trace_id, threshold, Decision, Evaluator, TraceView};
-use super::split::by_trace;
+use super::split::{sort, Piece};
 
 fn kv(key: &str, value: any_value::Value) -> KeyValue {
     KeyValue {
@@ -40,23 +40,28 @@ fn part(resource: Vec<KeyValue>, spans: Vec<Span>) -> ResourceSpans {
     }
 }
 
+/// The pieces of resource messages whose spans are all of one trace.
+fn pieces(parts: &[ResourceSpans]) -> Vec<Piece> {
+    let mut remote = Vec::new();
+    parts
+        .iter()
+        .flat_map(|rs| sort(rs.clone(), |_| None, &mut remote))
+        .flat_map(|p| p.pieces)
+        .collect()
+}
+
 /// The decision of the one policy in `yaml` (a `policies:` list item) on `parts`.
 fn one(policy: &str, parts: &[ResourceSpans]) -> Decision {
     let config = parse_tail(&format!("policies: [{policy}]")).unwrap();
     let mut e = Evaluator::new(&config.policies[0]);
-    let spans = parts
-        .iter()
-        .flat_map(|p| &p.scope_spans)
-        .map(|s| s.spans.len() as u64)
-        .sum();
-    e.evaluate(
-        &TraceView {
-            id: &[1; 16],
-            parts,
-            spans,
-        },
-        0,
-    )
+    let parts = pieces(parts);
+    let spans = parts.iter().map(|p| p.spans.len() as u64).sum();
+    let view = TraceView {
+        id: &[1; 16],
+        parts: &parts,
+        spans,
+    };
+    e.evaluate(&view, 0)
 }
 
 #[test]
@@ -158,7 +163,7 @@ fn rate_limiting_counts_spans_per_second() {
     let trace = [part(vec![], vec![span(0, 1)])];
     let view = TraceView {
         id: &[1; 16],
-        parts: &trace,
+        parts: &pieces(&trace),
         spans: 1,
     };
     let got: Vec<Decision> = (0..3).map(|_| e.evaluate(&view, 7)).collect();
@@ -190,7 +195,7 @@ fn composite_allocates_its_rate_and_and_drop_combine() {
     let trace = [part(vec![], vec![span(0, 1)])];
     let view = TraceView {
         id: &[1; 16],
-        parts: &trace,
+        parts: &pieces(&trace),
         spans: 1,
     };
     let mut c = Evaluator::new(&config.policies[0]);
@@ -223,7 +228,7 @@ fn the_final_decision_follows_otelcols_precedence() {
         let trace = [part(resource, vec![span(0, 1)])];
         let view = TraceView {
             id: &[1; 16],
-            parts: &trace,
+            parts: &pieces(&trace),
             spans: 1,
         };
         decide(evaluators, &view, 0, false, |_, _| {})
@@ -244,24 +249,31 @@ fn the_final_decision_follows_otelcols_precedence() {
 }
 
 #[test]
-fn spans_regroup_by_trace_keeping_resource_and_scope() {
-    let mut a = span(0, 1);
-    a.trace_id = vec![1; 16];
-    let mut b = span(0, 1);
-    b.trace_id = vec![2; 16];
-    let mut c = span(0, 1);
-    c.trace_id = vec![1; 16];
+fn spans_sort_by_trace_and_owner_keeping_resource_and_scope() {
+    let with_id = |t: u8| {
+        let mut s = span(0, 1);
+        s.trace_id = vec![t; 16];
+        s
+    };
+    let spans = vec![with_id(1), with_id(2), with_id(1), with_id(3)];
     let rs = part(
         vec![kv("svc", any_value::Value::StringValue("cart".into()))],
-        vec![a, b, c],
+        spans,
     );
-    let parts = by_trace(rs.clone());
-    assert_eq!(parts.len(), 2);
-    assert_eq!((parts[0].id, parts[0].spans), ([1; 16], 2));
-    assert_eq!((parts[1].id, parts[1].spans), ([2; 16], 1));
+    let mut remote = Vec::new();
+    // Trace 3 is shard 1's; the others are this shard's.
+    let owner = |id: &[u8; 16]| (id[0] == 3).then_some(1);
+    let parts = sort(rs.clone(), owner, &mut remote);
+    let got: Vec<([u8; 16], u64)> = parts.iter().map(|p| (p.id, p.spans)).collect();
+    assert_eq!(got, vec![([1; 16], 2), ([2; 16], 1)]);
     for p in &parts {
-        assert_eq!(p.part.resource, rs.resource);
+        assert_eq!(p.pieces[0].header.resource.0, rs.resource);
     }
+    assert_eq!(remote.len(), 1);
+    let (o, away, n) = &remote[0];
+    assert_eq!((*o, *n), (1, 1));
+    assert_eq!(away.resource, rs.resource);
+    assert_eq!(away.scope_spans[0].spans[0].trace_id, vec![3; 16]);
 }
 
 #[test]
