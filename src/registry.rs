@@ -606,7 +606,7 @@ mod tests {
         );
         assert_eq!(
             testing::processor("nonesuch/x", "").map_err(err).unwrap_err(),
-            "processors: unknown type \"nonesuch\" for id \"nonesuch/x\"; this build supports: attributes, batch, memory_limiter, resource, resourcedetection"
+            "processors: unknown type \"nonesuch\" for id \"nonesuch/x\"; this build supports: attributes, batch, memory_limiter, probabilistic_sampler, resource, resourcedetection, tail_sampling"
         );
     }
 
