@@ -68,6 +68,17 @@
 #                          none dropped) before batch, then a `transform` with three statements
 #                          (two sets and a delete_key) before batch; print each one's ratio to
 #                          batch alone for each figure's median
+#   --tail-sampling        run every repeat twice, batch alone then tail_sampling (3 policies:
+#                          status_code ERROR, latency ≥ 500 ms, probabilistic 10 %;
+#                          decision_wait 200ms, num_traces 100000) before batch, and print the
+#                          on/off ratio of each figure's median (CPU per million counts items
+#                          sent; the dropped share is printed as kept_share, not as loss)
+#   --affinity             the cost of trace affinity: run every repeat twice with
+#                          tail_sampling + batch, one shard on --collector-cpu, then one shard
+#                          per --collector-cpus (give two, e.g. 0,1: traces are owned by both
+#                          shards, so about half the spans cross cores), and print the
+#                          two-shard/one-shard ratio of each figure's median (CPU per million
+#                          is the whole process's; other two-shard costs are included)
 #   --no-build             use the binaries already in target/release
 # Environment: COLLECTOR_CMD overrides how the collector is started (used by compare.sh);
 # it is run as `$COLLECTOR_CMD PORT SINK_PORT WORKDIR`, starts the collector in the
@@ -101,6 +112,10 @@ attributes=0
 storage_compare=0
 sampler_pct=""
 run_sampler=0
+tail_compare=0
+affinity_compare=0
+run_tail=0
+run_cores=
 run_storage=memory
 ottl_compare=0
 run_ottl=batch
@@ -129,7 +144,9 @@ while [ $# -gt 0 ]; do
         --storage) storage_compare=1; shift ;;
         --sampler) sampler_pct=$2; shift 2 ;;
         --ottl) ottl_compare=1; shift ;;
-        -h|--help) sed -n '2,75p' "$0"; exit 0 ;;
+        --tail-sampling) tail_compare=1; shift ;;
+        --affinity) affinity_compare=1; shift ;;
+        -h|--help) sed -n '2,86p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -137,9 +154,13 @@ done
 [ -n "$collector_cpus" ] || collector_cpus=$collector_cpu
 sampler_compare=0
 [ -n "$sampler_pct" ] && sampler_compare=1
-if [ $((tls_compare + rebalance_compare + storage_compare + sampler_compare + ottl_compare)) -gt 1 ]; then
-    echo "bench.sh: --tls, --rebalance, --storage, --sampler and --ottl compare one thing each; give one" >&2; exit 2
+if [ $((tls_compare + rebalance_compare + storage_compare + sampler_compare + ottl_compare + tail_compare + affinity_compare)) -gt 1 ]; then
+    echo "bench.sh: --tls, --rebalance, --storage, --sampler, --ottl, --tail-sampling and --affinity compare one thing each; give one" >&2; exit 2
 fi
+if [ "$affinity_compare" = 1 ] && [ "$collector_cpus" = "$collector_cpu" ]; then
+    echo "bench.sh: --affinity needs --collector-cpus with two CPUs (e.g. 0,1)" >&2; exit 2
+fi
+run_cores=$collector_cpus
 
 if [ "$build" = 1 ]; then
     cargo build --release --locked -p shardgate -p shardgate-bench --bins >&2
@@ -214,6 +235,15 @@ start_shardgate() { # port sink_port workdir → writes config, starts, writes w
             actions+=", transform/bench: {error_mode: ignore, ${signal%s}_statements: ['set($item.attributes[\"bench.env\"], \"prod\")', 'set($item.attributes[\"bench.tier\"], 2)', 'delete_key($item.attributes, \"bench.secret\")']}"
             chain="transform/bench, $chain" ;;
     esac
+    if [ "$run_tail" = 1 ]; then
+        # One span per trace from the generator: at 100k spans/s and a 200 ms wait about 20k
+        # traces (10 MB) are held, within num_traces and the shard's 32 MiB budget.
+        actions+=", tail_sampling: {decision_wait: 200ms, num_traces: 100000, policies: ["
+        actions+="{name: errors, type: status_code, status_code: {status_codes: [ERROR]}}, "
+        actions+="{name: slow, type: latency, latency: {threshold_ms: 500}}, "
+        actions+="{name: share, type: probabilistic, probabilistic: {sampling_percentage: 10}}]}"
+        chain="tail_sampling, $chain"
+    fi
     local queue="" extensions="" service_extensions=""
     if [ "$run_storage" != memory ]; then
         queue=", sending_queue: {storage: file_storage}"
@@ -229,14 +259,14 @@ service:
 $service_extensions
   telemetry: {metrics: {readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: $metrics_port}}}}]}}
   pipelines: {$signal: {receivers: [otlp], processors: [$chain], exporters: [otlp]}}
-shards: {cores: [$collector_cpus]$(rebalance_yaml)}
+shards: {cores: [$run_cores]$(rebalance_yaml)}
 YAML
     local args=(--config "$dir/collector.yaml")
     [ -n "$profile" ] && args+=(--profile "$profile")
     # The subshell pins itself, notes the start time and becomes the collector (exec), so the
     # start-to-accepting figure counts neither taskset's own exec nor a clock process.
     (
-        taskset -p -c "$collector_cpus" "$BASHPID" >/dev/null
+        taskset -p -c "$run_cores" "$BASHPID" >/dev/null
         echo "$EPOCHREALTIME" >"$dir/collector.t0"
         exec "$bin/shardgate" "${args[@]}" >"$dir/collector.out" 2>"$dir/collector.log"
     ) &
@@ -498,6 +528,7 @@ for rate in "${rates[@]}"; do
     for i in $(seq "$repeats"); do
         modes=(0)
         [ "$tls_compare" = 1 ] || [ "$rebalance_compare" = 1 ] || [ "$sampler_compare" = 1 ] && modes=(0 1)
+        [ "$tail_compare" = 1 ] || [ "$affinity_compare" = 1 ] && modes=(0 1)
         [ "$storage_compare" = 1 ] && modes=(memory always interval never)
         [ "$ottl_compare" = 1 ] && modes=(batch filter transform)
         for mode in "${modes[@]}"; do
@@ -507,6 +538,12 @@ for rate in "${rates[@]}"; do
             [ "$sampler_compare" = 1 ] && run_sampler=$mode
             [ "$storage_compare" = 1 ] && run_storage=$mode
             [ "$ottl_compare" = 1 ] && run_ottl=$mode
+            [ "$tail_compare" = 1 ] && run_tail=$mode
+            if [ "$affinity_compare" = 1 ]; then
+                run_tail=1
+                run_cores=$collector_cpu
+                [ "$mode" = 1 ] && run_cores=$collector_cpus
+            fi
             one_run "$rate" >"$work/result"
             line=$(cat "$work/result")
             tag=""
@@ -515,19 +552,23 @@ for rate in "${rates[@]}"; do
             [ "$storage_compare" = 1 ] && tag=" queue $mode"
             [ "$sampler_compare" = 1 ] && { [ "$mode" = 1 ] && tag=" sampler $sampler_pct%" || tag=" batch alone"; }
             [ "$ottl_compare" = 1 ] && tag=" $mode"
+            [ "$tail_compare" = 1 ] && { [ "$mode" = 1 ] && tag=" tail_sampling" || tag=" batch alone"; }
+            [ "$affinity_compare" = 1 ] && { [ "$mode" = 1 ] && tag=" tail_sampling, shards $collector_cpus" || tag=" tail_sampling, one shard"; }
             echo "   run $i$tag: ${line#RESULT }"
             if [ "$storage_compare" = 1 ] || [ "$ottl_compare" = 1 ]; then
                 by_policy[$mode]+="$line"$'\n'
             elif [ "$mode" = 1 ]; then tls_results+="$line"$'\n'; else results+="$line"$'\n'; fi
             loss=$(field "$line" loss)
-            if [ "$run_sampler" = 1 ]; then
+            if [ "$run_sampler" = 1 ] || [ "$run_tail" = 1 ]; then
                 # The sampler's drops are not loss: print the share it kept instead.
-                echo "   kept_share=$(awk -v r="$(field "$line" received)" -v a="$(field "$line" acked_total)" 'BEGIN { printf "%.3f", a > 0 ? r / a : 0 }')"
+                echo "   kept_share=$(awk -v r="$(field "$line" received)" -v a="$(field "$line" acked_total)" 'BEGIN { printf "%.3f", (a > 0 ? r / a : 0) }')"
             elif [ "$loss" != 0 ]; then echo "   LOSS: $loss items acked but not received" >&2; status=1; fi
         done
     done
     run_tls=0
     run_sampler=0
+    run_tail=0
+    run_cores=$collector_cpus
     run_storage=memory
     run_ottl=batch
     if [ "$ottl_compare" = 1 ]; then
@@ -546,10 +587,13 @@ for rate in "${rates[@]}"; do
         for policy in always interval never; do
             ratio_line "${by_policy[memory]}" "${by_policy[$policy]}" "$rate" "STORAGE_RATIO policy=$policy"
         done
-    elif [ "$tls_compare" = 1 ] || [ "$rebalance_compare" = 1 ] || [ "$sampler_compare" = 1 ]; then
+    elif [ "$tls_compare" = 1 ] || [ "$rebalance_compare" = 1 ] || [ "$sampler_compare" = 1 ] \
+        || [ "$tail_compare" = 1 ] || [ "$affinity_compare" = 1 ]; then
         off="plaintext" on="TLS in and out" tag=TLS_RATIO
         [ "$rebalance_compare" = 1 ] && off="rebalance off" on="rebalance on" tag=REBALANCE_RATIO
         [ "$sampler_compare" = 1 ] && off="batch alone" on="probabilistic_sampler $sampler_pct% + batch" tag=SAMPLER_RATIO
+        [ "$tail_compare" = 1 ] && off="batch alone" on="tail_sampling (3 policies) + batch" tag=TAIL_SAMPLING_RATIO
+        [ "$affinity_compare" = 1 ] && off="tail_sampling, one shard" on="tail_sampling, shards $collector_cpus" tag=AFFINITY_RATIO
         echo "   $off:"
         summarise <<<"$results"
         echo "   $on:"

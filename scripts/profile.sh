@@ -5,6 +5,7 @@
 # (`cargo build --release -p shardgate -p shardgate-bench --bins`).
 # Usage: scripts/profile.sh [RATE items/s, default 100000] [SECONDS, default 4]
 # STORAGE=always|interval|never puts the exporter's queue on disk (sending_queue.storage).
+# TAIL=1 puts bench.sh's tail_sampling (3 policies, decision_wait 200ms) before batch.
 # KEEP=1 keeps the recording as /tmp/perf.data for further `perf report`/`perf script`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,15 +25,20 @@ if [ -n "${STORAGE:-}" ]; then
     extensions="extensions: {file_storage: {directory: $work/queue, create_directory: true, fsync_policy: $STORAGE}}"
     service_extensions="  extensions: [file_storage]"
 fi
+tail="" chain="batch"
+if [ -n "${TAIL:-}" ]; then
+    tail=", tail_sampling: {decision_wait: 200ms, num_traces: 100000, policies: [{name: errors, type: status_code, status_code: {status_codes: [ERROR]}}, {name: slow, type: latency, latency: {threshold_ms: 500}}, {name: share, type: probabilistic, probabilistic: {sampling_percentage: 10}}]}"
+    chain="tail_sampling, batch"
+fi
 cat >"$work/c.yaml" <<YAML
 receivers: {otlp: {protocols: {grpc: {endpoint: "127.0.0.1:$port"}}}}
-processors: {batch: {send_batch_size: 8192, timeout: 200ms}}
+processors: {batch: {send_batch_size: 8192, timeout: 200ms}$tail}
 exporters: {otlp: {endpoint: "127.0.0.1:$sink_port", tls: {insecure: true}, compression: none$queue}}
 $extensions
 service:
 $service_extensions
   telemetry: {metrics: {readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: $metrics_port}}}}]}}
-  pipelines: {traces: {receivers: [otlp], processors: [batch], exporters: [otlp]}}
+  pipelines: {traces: {receivers: [otlp], processors: [$chain], exporters: [otlp]}}
 shards: {cores: [0]}
 YAML
 taskset -c 1 "$bin/shardgate-sink" --endpoint "127.0.0.1:$sink_port" >/dev/null 2>&1 &

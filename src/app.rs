@@ -13,6 +13,7 @@ use signal_hook::iterator::Signals;
 use crate::config::{Config, CoresSpec, ProcessorConfig};
 use crate::observe::{Phase, Registry};
 use crate::processor::memory_limiter::{self, Monitor};
+use crate::processor::tail_sampling::affinity::{self, AffinityMesh};
 use crate::receiver::Mailboxes;
 use crate::shard;
 use shardgate_shards::pressure::Limits;
@@ -56,6 +57,17 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
     let rebalance = &config.shards.rebalance;
     let mailboxes = (rebalance.enabled && cpus.len() > 1)
         .then(|| Mailboxes::new(cpus.len(), rebalance.queue_bytes_max));
+    // Trace affinity: only when a pipeline samples whole traces over several shards.
+    let samples_traces = config
+        .processors
+        .values()
+        .any(|p| matches!(p, ProcessorConfig::TailSampling(_)));
+    let affinity = (samples_traces && cpus.len() > 1).then(|| {
+        AffinityMesh::new(
+            cpus.len(),
+            config.shards.pending_bytes_max / affinity::MAILBOX_SHARE_DIVISOR,
+        )
+    });
     // Held (locked) until the process ends.
     let queues = Arc::new(crate::storage::dirs::lock_all(&config)?);
     let config = Arc::new(config);
@@ -67,7 +79,14 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
             queues: queues.clone(),
             shards,
         };
-        shard::run(ctx, config.clone(), own, mailboxes.clone(), durable)
+        shard::run(
+            ctx,
+            config.clone(),
+            own,
+            mailboxes.clone(),
+            affinity.clone(),
+            durable,
+        )
     })?;
     if let Err(error) = runtime.wait_ready(START_TIMEOUT) {
         if let Err(unsent) = runtime.drain() {

@@ -26,7 +26,7 @@ use crate::processor::probabilistic_sampler::{self, ProbabilisticSampler};
 use crate::processor::resource::{self, ResourceProcessor};
 use crate::processor::transform::Rewrite;
 use crate::processor::transform_statements::{self, TransformProcessor};
-use crate::processor::{batch, memory_limiter, resourcedetection};
+use crate::processor::{batch, memory_limiter, resourcedetection, tail_sampling};
 use crate::receiver::{jaeger, otlp, prometheus, zipkin};
 use crate::signal::Signal;
 
@@ -338,6 +338,21 @@ pub static COMPONENTS: &[ComponentType] = &[
         },
     },
     ComponentType {
+        name: "tail_sampling",
+        aliases: &[],
+        signals: &[Signal::Traces],
+        summary: "keeps or drops whole traces by policies, after a decision wait",
+        factory: Factory::Processor {
+            config: |b, p, e| {
+                tail_sampling::config::parse(b, p, e).map(ProcessorConfig::TailSampling)
+            },
+            stage: |config, parts| match config {
+                ProcessorConfig::TailSampling(c) => Ok(parts.tail_sampling(c)),
+                _ => Err(parts.unbuildable()),
+            },
+        },
+    },
+    ComponentType {
         name: "otlp",
         aliases: &["otlp_grpc"],
         signals: ALL_SIGNALS,
@@ -463,7 +478,6 @@ const NOT_BUILT: &[(Kind, &str, &str)] = &[
         "memory_ballast",
         "otelcol removed it, and shardgate has no garbage collector to steady; use memory_limiter",
     ),
-    (Kind::Processor, "tail_sampling", "not built yet"),
     (Kind::Exporter, "loadbalancing", "not built yet"),
     (Kind::Exporter, "kafka", "not built yet"),
 ];
@@ -676,7 +690,7 @@ mod tests {
         );
         assert_eq!(
             testing::processor("nonesuch/x", "").map_err(err).unwrap_err(),
-            "processors: unknown type \"nonesuch\" for id \"nonesuch/x\"; this build supports: attributes, batch, filter, memory_limiter, probabilistic_sampler, resource, resourcedetection, transform"
+            "processors: unknown type \"nonesuch\" for id \"nonesuch/x\"; this build supports: attributes, batch, filter, memory_limiter, probabilistic_sampler, resource, resourcedetection, transform, tail_sampling"
         );
     }
 

@@ -4,7 +4,8 @@
 //! 1. receivers stop accepting and tell open connections to finish (HTTP/2 GOAWAY);
 //! 2. once connections have closed, the shard's hand-off mailbox closes: busy peers keep
 //!    their work from then on, and what they had handed over is taken in and answered;
-//! 3. every batch buffer is flushed;
+//! 3. the trace-affinity mailbox closes and what landed in it is taken in; every tail
+//!    sampler decides what it holds; every batch buffer is flushed;
 //! 4. the shard waits until every acknowledged byte is delivered or has failed and been
 //!    counted (its budget is empty), then stops.
 //!
@@ -23,6 +24,7 @@ use crate::observe::{ShardCounters, ShardObserver};
 use crate::pipeline::budget::Budget;
 use crate::pipeline::build::{self, ShardGraph};
 use crate::pipeline::durable;
+use crate::processor::tail_sampling::{self, affinity::AffinityMesh};
 use crate::receiver::handoff::{Abandon, Handoff};
 use crate::receiver::listen::Connections;
 use crate::receiver::{Mailboxes, ShardIo};
@@ -46,12 +48,14 @@ const DRAIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 /// Runs one shard from start to stop; `counters` are this shard's (it is their only writer),
 /// or `None` to count into counters nobody reads; `mailboxes` are every shard's hand-off
-/// mailboxes when shards rebalance.
+/// mailboxes when shards rebalance, `affinity` every shard's trace-affinity mailboxes when
+/// a pipeline samples whole traces over several shards.
 pub async fn run(
     ctx: ShardContext,
     config: Arc<Config>,
     counters: Option<Arc<ShardCounters>>,
     mailboxes: Option<Mailboxes>,
+    affinity: Option<AffinityMesh>,
     durable: Durable,
 ) -> Result<(), String> {
     let drain = ctx.drain_signal();
@@ -62,7 +66,18 @@ pub async fn run(
     };
     task::spawn_local(observer.clone().publish_forever()).detach();
     let queues = open_queues(ctx.shard, &durable, &observer.counters).await?;
-    let graph = build::build(&config, &budget, &observer, &queues).map_err(|e| e.to_string())?;
+    let graph = build::build(
+        &config,
+        &budget,
+        &observer,
+        &queues,
+        affinity.as_ref().map(|m| (m, ctx.shard)),
+    )
+    .map_err(|e| e.to_string())?;
+    // However the shard ends, nothing handed to it stays stranded in its affinity mailbox.
+    let _abandon_affinity = affinity
+        .clone()
+        .map(|m| tail_sampling::affinity::Abandon(m, ctx.shard));
     // What the last run acknowledged and did not deliver goes out before new data comes in
     // (as much of it as the budget holds; the rest follows as room frees up).
     for (exporter, queue) in &queues {
@@ -100,6 +115,18 @@ pub async fn run(
     for batch in &graph.batches {
         task::spawn_local(batch.clone().run_timer(drain.clone())).detach();
     }
+    for tail in &graph.tails {
+        task::spawn_local(tail.clone().run_timer(drain.clone())).detach();
+    }
+    if let Some(mesh) = &affinity {
+        let stages = Rc::new(graph.tails.clone());
+        task::spawn_local(tail_sampling::affinity::serve(
+            mesh.clone(),
+            ctx.shard,
+            stages,
+        ))
+        .detach();
+    }
     if let Some(handoff) = &handoff {
         task::spawn_local(handoff.clone().balance_forever(ctx.load_publisher())).detach();
         task::spawn_local(handoff.clone().serve(drain.clone())).detach();
@@ -107,7 +134,14 @@ pub async fn run(
     tracing::debug!(shard = ctx.shard, cpu = ctx.cpu, "shard ready");
     ctx.ready();
     drain.wait().await;
-    finish(ctx.shard, &graph, &io, config.shards.drain_timeout).await;
+    finish(
+        ctx.shard,
+        &graph,
+        &io,
+        affinity.as_ref(),
+        config.shards.drain_timeout,
+    )
+    .await;
     for queue in queues.values() {
         queue.close().await;
     }
@@ -233,7 +267,13 @@ impl Feeder {
     }
 }
 
-async fn finish(shard: usize, graph: &ShardGraph, io: &ShardIo, timeout: Duration) {
+async fn finish(
+    shard: usize,
+    graph: &ShardGraph,
+    io: &ShardIo,
+    affinity: Option<&AffinityMesh>,
+    timeout: Duration,
+) {
     let deadline = task::deadline_after(timeout);
     while io.connections.open() > 0 && Instant::now() < deadline {
         task::sleep(DRAIN_POLL_INTERVAL).await;
@@ -241,8 +281,14 @@ async fn finish(shard: usize, graph: &ShardGraph, io: &ShardIo, timeout: Duratio
     if let Some(handoff) = &io.handoff {
         handoff.close(deadline).await;
     }
+    if let Some(mesh) = affinity {
+        tail_sampling::affinity::close(mesh, shard, &graph.tails);
+    }
     loop {
         // Requests still in progress may add data after a flush; flush until all is out.
+        for tail in &graph.tails {
+            tail.flush();
+        }
         for batch in &graph.batches {
             batch.flush();
         }

@@ -151,6 +151,12 @@ impl<W: Send> Mesh<W> {
         u16::try_from((queued * 1000 / max).min(1000)).unwrap_or(1000)
     }
 
+    /// Whether `bytes` more would fit in shard `target`'s mailbox now (a later push may
+    /// still find it full: other shards push too).
+    pub fn has_room(&self, target: usize, bytes: usize) -> bool {
+        self.queued_bytes(target).saturating_add(bytes) <= self.bytes_max
+    }
+
     /// Stops shard `own`'s mailbox taking pushes; when this returns, no push is in progress,
     /// so what [`Mesh::pop`] finds after it is all there will ever be.
     pub fn close(&self, own: usize) {

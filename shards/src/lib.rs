@@ -4,10 +4,12 @@
 //! stopped together. Shards share nothing on the data path: the only cross-core traffic is
 //! the small control messages in [`control`], which carry the lifecycle (ready, drain,
 //! stopped), memory-pressure changes ([`pressure`]) and shard loads ([`load`]); the one
-//! path for request bytes between cores is the rebalancing mailboxes of [`handoff`].
+//! path for request bytes between cores is the mailboxes of [`handoff`] (rebalancing, and
+//! trace [`affinity`] for pipelines that sample whole traces).
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod affinity;
 pub mod control;
 pub mod drain;
 pub mod error;

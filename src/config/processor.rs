@@ -7,6 +7,7 @@ use crate::processor::memory_limiter::config::MemoryLimiterConfig;
 use crate::processor::probabilistic_sampler::config::ProbabilisticSamplerConfig;
 use crate::processor::resource::config::ResourceConfig;
 use crate::processor::resourcedetection::config::ResourceDetectionConfig;
+use crate::processor::tail_sampling::config::TailSamplingConfig;
 use crate::processor::transform_statements::config::TransformConfig;
 use crate::signal::Signal;
 
@@ -29,6 +30,8 @@ pub enum ProcessorConfig {
     Transform(Box<TransformConfig>),
     /// `filter`: OTTL conditions (or include/exclude) that remove items.
     Filter(Box<FilterConfig>),
+    /// `tail_sampling`: keeps or drops whole traces by policies, after a wait.
+    TailSampling(TailSamplingConfig),
 }
 
 impl ProcessorConfig {
@@ -41,6 +44,7 @@ impl ProcessorConfig {
             | ProcessorConfig::Resource(_)
             | ProcessorConfig::ResourceDetection(_)
             | ProcessorConfig::ProbabilisticSampler(_)
+            | ProcessorConfig::TailSampling(_)
             | ProcessorConfig::MemoryLimiter(_)
             | ProcessorConfig::Transform(_)
             | ProcessorConfig::Filter(_) => None,

@@ -558,3 +558,23 @@ fn ignored_keys_and_unset_variables_become_warnings() {
     );
     assert!(load(None, None).unwrap().warnings.is_empty());
 }
+
+#[test]
+fn tail_sampling_must_come_before_batch_and_sample_traces_only() {
+    let tail = "processors:\n  batch:\n  tail_sampling:\n    policies: [{name: all, type: always_sample}]\n";
+    let yaml = format!("{MINIMAL}{tail}").replace(
+        "receivers: [otlp]",
+        "receivers: [otlp]\n      processors: [batch, tail_sampling]",
+    );
+    assert_eq!(
+        err_of(&yaml),
+        "service::pipelines::traces::processors: tail_sampling must come before batch: tail_sampling takes spans before anything acknowledges them"
+    );
+    let yaml = format!("{MINIMAL}{tail}").replace(
+        "receivers: [otlp]",
+        "receivers: [otlp]\n      processors: [tail_sampling, batch]",
+    );
+    assert!(parse_str(&yaml, "test.yaml").is_ok());
+    let logs = yaml.replace("    traces:", "    logs:");
+    assert!(err_of(&logs).contains("tail_sampling"), "{}", err_of(&logs));
+}

@@ -48,6 +48,49 @@ pub(crate) fn validate(config: &Config, known: &Known, errs: &mut Errors) {
     check_listeners(config, errs);
     check_authenticators(config, errs);
     check_storage(config, errs);
+    check_tail_sampling(config, errs);
+}
+
+/// A `tail_sampling` takes data as the receivers hand it over (it sorts spans by the shard
+/// owning their trace, and a full owner refuses retryably): nothing that acknowledges
+/// (`batch`) may come before it, and data it holds is in memory only, so its pipeline's
+/// exporters may not keep their queue in storage yet.
+fn check_tail_sampling(config: &Config, errs: &mut Errors) {
+    use crate::config::ProcessorConfig;
+    for p in &config.service.pipelines {
+        let kinds: Vec<_> = p
+            .processors
+            .iter()
+            .map(|id| config.processors.get(id))
+            .collect();
+        let Some(tail) = kinds
+            .iter()
+            .position(|k| matches!(k, Some(ProcessorConfig::TailSampling(_))))
+        else {
+            continue;
+        };
+        let path = format!("service::pipelines::{}::processors", p.id);
+        if kinds[..tail]
+            .iter()
+            .any(|k| matches!(k, Some(ProcessorConfig::Batch(_))))
+        {
+            errs.invalid(
+                &path,
+                format!("{} must come before batch: tail_sampling takes spans before anything acknowledges them", p.processors[tail]),
+            );
+        }
+        if let Some(durable) = p.exporters.iter().find(|e| {
+            config
+                .exporters
+                .get(e)
+                .is_some_and(|x| x.storage().is_some())
+        }) {
+            errs.invalid(
+                &path,
+                format!("{} holds traces in memory only; a pipeline with it cannot feed {durable}, whose sending_queue uses storage (not supported yet)", p.processors[tail]),
+            );
+        }
+    }
 }
 
 /// Every `sending_queue.storage` names an enabled `file_storage` extension whose directory

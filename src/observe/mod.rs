@@ -14,5 +14,5 @@ pub mod registry;
 pub use registry::{
     signal_index, BatchCounters, ExporterCounters, ExporterProbe, Phase, PolicyCounters,
     ProcessorCounters, RebalanceCounters, ReceiverCounters, ReceiverProbe, Registry, ShardCounters,
-    ShardObserver, StorageCounters, TransportCounters,
+    ShardObserver, StorageCounters, TailCounters, TransportCounters,
 };

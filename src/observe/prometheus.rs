@@ -13,7 +13,7 @@ use shardgate_io::h2_server::Abuse;
 
 use super::latency::{LatencySnapshot, LATENCY_BOUNDS_SECONDS};
 use super::process;
-use super::registry::{ProcessorCounters, Registry, ShardCounters};
+use super::registry::{DecisionCounters, ProcessorCounters, Registry, ShardCounters, TailCounters};
 use crate::signal::Signal;
 
 /// The media type of the exposition.
@@ -465,6 +465,106 @@ fn processor_families(shard: &ShardCounters, sh: &str, f: &mut Families) {
             }
         }
         sampler_families(p, sh, f);
+        if let Some(tail) = &p.tail {
+            tail_families(tail, &p.id, sh, f);
+        }
+    }
+}
+
+/// A `tail_sampling` processor's decisions and trace table, under otelcol's names (plus
+/// shardgate's count of spans moved between shards for trace affinity).
+fn tail_families(t: &TailCounters, id: &str, sh: &str, f: &mut Families) {
+    const PREFIX: &str = "otelcol_processor_tail_sampling_";
+    let decisions = |d: &DecisionCounters| {
+        [
+            ("true", "sampled", d.sampled.get()),
+            ("false", "not_sampled", d.not_sampled.get()),
+            ("false", "dropped", d.dropped.get()),
+        ]
+    };
+    for p in &t.policies {
+        for (sampled, decision, value) in decisions(&p.decisions) {
+            f.add(
+                format!("{PREFIX}count_traces_sampled_total"),
+                "Count of traces that were sampled or not per sampling policy",
+                "counter",
+                labels(&[
+                    ("decision", decision),
+                    ("policy", &p.policy),
+                    ("processor", id),
+                    ("sampled", sampled),
+                    ("shard", sh),
+                ]),
+                value as f64,
+            );
+        }
+    }
+    for (sampled, decision, value) in decisions(&t.global) {
+        f.add(
+            format!("{PREFIX}global_count_traces_sampled_total"),
+            "Global count of traces that were sampled or not by at least one policy",
+            "counter",
+            labels(&[
+                ("decision", decision),
+                ("processor", id),
+                ("sampled", sampled),
+                ("shard", sh),
+            ]),
+            value as f64,
+        );
+    }
+    for (sampled, value) in [
+        ("true", t.released_sampled.get()),
+        ("false", t.released_not_sampled.get()),
+    ] {
+        f.add(
+            format!("{PREFIX}early_releases_from_cache_decision_total"),
+            "Number of spans that were able to be immediately released due to a decision cache hit.",
+            "counter",
+            labels(&[("processor", id), ("sampled", sampled), ("shard", sh)]),
+            value as f64,
+        );
+    }
+    let l = labels(&[("processor", id), ("shard", sh)]);
+    for (name, help, kind, value) in [
+        (
+            "new_trace_id_received_total",
+            "Counts the arrival of new traces",
+            "counter",
+            t.new_traces.get(),
+        ),
+        (
+            "sampling_trace_dropped_too_early_total",
+            "Count of traces that needed to be dropped before the configured wait time",
+            "counter",
+            t.dropped_too_early.get(),
+        ),
+        (
+            "sampling_traces_on_memory",
+            "Tracks the number of traces current on memory",
+            "gauge",
+            t.traces_on_memory.get(),
+        ),
+    ] {
+        f.add(
+            format!("{PREFIX}{name}"),
+            help,
+            kind,
+            l.clone(),
+            value as f64,
+        );
+    }
+    for (direction, value) in [
+        ("handed", t.handed_spans.get()),
+        ("taken", t.taken_spans.get()),
+    ] {
+        f.add(
+            "shardgate_processor_tail_sampling_affinity_spans_total".into(),
+            "Spans moved to the shard owning their trace (handed) or taken from peers (taken)",
+            "counter",
+            labels(&[("direction", direction), ("processor", id), ("shard", sh)]),
+            value as f64,
+        );
     }
 }
 

@@ -141,6 +141,91 @@ pub struct ProcessorCounters {
     /// A sampler's decisions by policy (`probabilistic_sampler`), in
     /// `probabilistic_sampler::Policy::ALL` order; empty for other types.
     pub policies: Vec<PolicyCounters>,
+    /// A `tail_sampling` processor's own counters.
+    pub tail: Option<Arc<TailCounters>>,
+}
+
+/// Decisions of one kind, as otelcol's `decision` label names them.
+#[derive(Debug, Default)]
+pub struct DecisionCounters {
+    /// `sampled` (and inverted sampled).
+    pub sampled: Counter,
+    /// `not_sampled` (and inverted not sampled).
+    pub not_sampled: Counter,
+    /// `dropped` (a drop policy).
+    pub dropped: Counter,
+}
+
+impl DecisionCounters {
+    /// Counts one decision under otelcol's label.
+    pub fn count(&self, decision: crate::processor::tail_sampling::policy::Decision) {
+        use crate::processor::tail_sampling::policy::Decision;
+        match decision {
+            Decision::Sampled | Decision::InvertSampled => self.sampled.add(1),
+            Decision::NotSampled | Decision::InvertNotSampled => self.not_sampled.add(1),
+            Decision::Dropped => self.dropped.add(1),
+        }
+    }
+}
+
+/// One policy's trace decisions.
+#[derive(Debug, Default)]
+pub struct TailPolicyCounters {
+    /// The `policy` label (`name`, or `processor-name.name` for a named processor id).
+    pub policy: String,
+    /// Its decisions.
+    pub decisions: DecisionCounters,
+}
+
+impl TailPolicyCounters {
+    /// Counts one decision.
+    pub fn count(&self, decision: crate::processor::tail_sampling::policy::Decision) {
+        self.decisions.count(decision);
+    }
+}
+
+/// One `tail_sampling` processor's counters on one shard (otelcol's metric names).
+#[derive(Debug, Default)]
+pub struct TailCounters {
+    /// Per policy, in evaluation order (drop policies first).
+    pub policies: Vec<TailPolicyCounters>,
+    /// Final decisions.
+    pub global: DecisionCounters,
+    /// Traces seen for the first time.
+    pub new_traces: Counter,
+    /// Traces decided before their wait ended to make room (`num_traces` reached).
+    pub dropped_too_early: Counter,
+    /// Spans of decided traces passed on at once (sampled decision remembered).
+    pub released_sampled: Counter,
+    /// Spans of decided traces released at once (not-sampled decision remembered).
+    pub released_not_sampled: Counter,
+    /// Traces held now.
+    pub traces_on_memory: Gauge,
+    /// Spans handed to the shard owning their trace.
+    pub handed_spans: Counter,
+    /// Spans taken from peers for traces this shard owns.
+    pub taken_spans: Counter,
+}
+
+/// The counters of processor `id` when it is a `tail_sampling`.
+fn tail_counters(config: &Config, id: &ComponentId) -> Option<Arc<TailCounters>> {
+    let Some(crate::config::ProcessorConfig::TailSampling(tail)) = config.processors.get(id) else {
+        return None;
+    };
+    let policies = crate::processor::tail_sampling::policy_names(tail)
+        .into_iter()
+        .map(|name| TailPolicyCounters {
+            policy: match &id.name {
+                Some(processor) if !processor.is_empty() => format!("{processor}.{name}"),
+                _ => name,
+            },
+            ..TailPolicyCounters::default()
+        })
+        .collect();
+    Some(Arc::new(TailCounters {
+        policies,
+        ..TailCounters::default()
+    }))
 }
 
 /// One sampling policy's decisions, per signal.
@@ -262,6 +347,7 @@ impl ShardCounters {
                         incoming: Default::default(),
                         outgoing: Default::default(),
                         policies: policy_counters(config, id),
+                        tail: tail_counters(config, id),
                     }));
                 }
                 // One id in several pipelines shares its counters: the same shard writes them.

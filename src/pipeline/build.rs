@@ -16,6 +16,8 @@ use crate::pipeline::parts::{BuildError, DeliveryParts, StageParts};
 use crate::pipeline::routes::Routes;
 use crate::pipeline::{Next, Stage};
 use crate::processor::batch::BatchProcessor;
+use crate::processor::tail_sampling::affinity::AffinityMesh;
+use crate::processor::tail_sampling::TailSampler;
 use crate::registry;
 use crate::signal::Signal;
 use crate::storage::queue::DurableQueue;
@@ -26,21 +28,27 @@ pub struct ShardGraph {
     pub routes: HashMap<ComponentId, Rc<Routes>>,
     /// Every batch processor, for the timer tasks and the final flush.
     pub batches: Vec<Rc<BatchProcessor>>,
+    /// Every tail-sampling stage, in the order every shard builds them (a parcel from a peer
+    /// names its stage by position).
+    pub tails: Vec<Rc<TailSampler>>,
     /// Every exporter instance, per id and signal (replay sends to them directly).
     pub deliveries: HashMap<(ComponentId, Signal), Rc<Delivery>>,
 }
 
 /// Builds the pipelines of `config` for one shard, admitting data against `budget`;
-/// `durable` holds this shard's durable queue of every exporter that keeps one.
+/// `durable` holds this shard's durable queue of every exporter that keeps one; `affinity`
+/// is the trace-affinity mesh and this shard's index when traces are sampled whole.
 pub fn build(
     config: &Config,
     budget: &Budget,
     observer: &Rc<ShardObserver>,
     durable: &HashMap<ComponentId, Rc<DurableQueue>>,
+    affinity: Option<(&AffinityMesh, usize)>,
 ) -> Result<ShardGraph, BuildError> {
     let mut deliveries: HashMap<(ComponentId, Signal), Rc<Delivery>> = HashMap::new();
     let mut routes: HashMap<ComponentId, Routes> = HashMap::new();
     let mut batches = Vec::new();
+    let mut tails: Vec<Rc<TailSampler>> = Vec::new();
     let share_bytes = exporter_share_bytes(config, budget);
     budget.publish_to(observer.counters.clone());
     for pipeline in &config.service.pipelines {
@@ -111,10 +119,13 @@ pub fn build(
                 budget,
                 observer,
                 next,
+                affinity: affinity.map(|(mesh, shard)| (mesh, shard, tails.len())),
             };
             next = registry::processor_stage(id)?(processor, parts)?;
-            if let Stage::Batch(batch) = &*next {
-                batches.push(batch.clone());
+            match &*next {
+                Stage::Batch(batch) => batches.push(batch.clone()),
+                Stage::TailSampling(tail) => tails.push(tail.clone()),
+                _ => {}
             }
             if let (Some(w), Some(first)) = (&write_ahead, first_batch) {
                 if index == first {
@@ -138,6 +149,7 @@ pub fn build(
             })
             .collect(),
         batches,
+        tails,
         deliveries,
     })
 }

@@ -18,6 +18,7 @@ use crate::exporter::delivery::{Enqueued, Fanout};
 use crate::exporter::ExportError;
 use crate::processor::batch::BatchProcessor;
 use crate::processor::chunk::TransformError;
+use crate::processor::tail_sampling::{SortError, Sorted, TailSampler};
 use crate::processor::transform::Transform;
 use downstream::Downstream;
 use durable::WriteAhead;
@@ -45,6 +46,8 @@ pub enum Stage {
     Transform(Rc<Transform>, Next),
     /// The write to exporters' durable queues, in front of the stage that acknowledges.
     Durable(Rc<WriteAhead>, Next),
+    /// A tail sampler, which acknowledges at once and sends kept traces on when decided.
+    TailSampling(Rc<TailSampler>),
 }
 
 /// What follows a stage.
@@ -62,6 +65,8 @@ pub enum Prepared {
     Durable(Rc<WriteAhead>, Box<Prepared>),
     /// Nothing left to hand on: a processor removed every item (sampled or filtered out).
     Nothing,
+    /// Spans sorted by the shard owning their trace, for a tail sampler.
+    TailSampling(Rc<TailSampler>, Sorted),
 }
 
 impl Prepared {
@@ -80,6 +85,10 @@ impl Prepared {
                 Box::pin(inner.commit()).await
             }
             Prepared::Nothing => Ok(()),
+            Prepared::TailSampling(sampler, sorted) => {
+                sampler.commit(sorted).await;
+                Ok(())
+            }
         }
     }
 
@@ -89,7 +98,7 @@ impl Prepared {
             Prepared::Batch(_, payload) => Some(payload),
             Prepared::Export(_, enqueued) => enqueued.payload_mut(),
             Prepared::Durable(_, inner) => inner.payload_mut(),
-            Prepared::Nothing => None,
+            Prepared::Nothing | Prepared::TailSampling(..) => None,
         }
     }
 }
@@ -123,7 +132,7 @@ impl Stage {
                     stage = next;
                 }
                 Stage::Durable(write_ahead, _) => return Ok(write_ahead.spill(payload).await?),
-                Stage::Batch(_) | Stage::Export(_) => {
+                Stage::Batch(_) | Stage::Export(_) | Stage::TailSampling(_) => {
                     return Err(ExportError::retryable("no durable queue to take the data").into())
                 }
             }
@@ -150,6 +159,13 @@ impl Stage {
                 write_ahead.clone(),
                 Box::new(next.prepare(payload)?),
             )),
+            Stage::TailSampling(sampler) => match sampler.sort(payload) {
+                Ok(sorted) => Ok(Prepared::TailSampling(sampler.clone(), sorted)),
+                Err(SortError::Decode(error)) => Err(error.into()),
+                Err(full @ SortError::PeerFull(_)) => {
+                    Err(ExportError::retryable(full.to_string()).into())
+                }
+            },
         }
     }
 }
@@ -171,6 +187,7 @@ impl Downstream for Stage {
             // Nothing acknowledges in front of the write point, so data never arrives here
             // already acknowledged; if it did, it is handed on as it is.
             Stage::Durable(_, next) => next.dispatch(payload),
+            Stage::TailSampling(sampler) => sampler.consume(payload),
         }
     }
 
@@ -179,6 +196,7 @@ impl Downstream for Stage {
     fn has_room(&self) -> bool {
         match self {
             Stage::Batch(batch) => batch.next().has_room(),
+            Stage::TailSampling(sampler) => sampler.next().has_room(),
             Stage::Export(fanout) => fanout.has_room(),
             Stage::Transform(_, next) | Stage::Durable(_, next) => next.has_room(),
         }

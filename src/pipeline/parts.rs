@@ -16,6 +16,9 @@ use crate::pipeline::budget::Budget;
 use crate::pipeline::routes::Routes;
 use crate::pipeline::{Next, Stage};
 use crate::processor::batch::BatchProcessor;
+use crate::processor::tail_sampling::affinity::{AffinityMesh, Link};
+use crate::processor::tail_sampling::config::TailSamplingConfig;
+use crate::processor::tail_sampling::TailSampler;
 use crate::processor::transform::{Rewrite, Transform};
 use crate::receiver::ShardIo;
 use crate::signal::Signal;
@@ -68,6 +71,10 @@ pub struct StageParts<'a> {
     pub observer: &'a Rc<ShardObserver>,
     /// The stage that follows it.
     pub next: Next,
+    /// The shards' trace-affinity mailboxes (several shards, a pipeline with
+    /// `tail_sampling`), this shard's index, and the index the next tail-sampling stage built
+    /// on this shard gets (the same on every shard).
+    pub affinity: Option<(&'a AffinityMesh, usize, usize)>,
 }
 
 impl StageParts<'_> {
@@ -83,6 +90,16 @@ impl StageParts<'_> {
         let transform =
             Transform::new(self.id.clone(), rewrite).observed(self.observer.counters.clone());
         Rc::new(Stage::Transform(Rc::new(transform), self.next))
+    }
+
+    /// A `tail_sampling` stage with `config`.
+    pub fn tail_sampling(self, config: &TailSamplingConfig) -> Next {
+        let link = self
+            .affinity
+            .map(|(mesh, shard, stage)| Link::new(mesh, shard, stage));
+        let sampler = TailSampler::new(config, self.budget, self.next, link)
+            .observed(self.observer.counters.processor(self.id));
+        Rc::new(Stage::TailSampling(Rc::new(sampler)))
     }
 
     /// The error for a config this type's factory cannot run.

@@ -17,5 +17,6 @@ pub mod memory_limiter;
 pub mod probabilistic_sampler;
 pub mod resource;
 pub mod resourcedetection;
+pub mod tail_sampling;
 pub mod transform;
 pub mod transform_statements;
