@@ -402,7 +402,7 @@ fn unknown_component_types() {
     let err = err_of(&yaml);
     assert_eq!(
         err,
-        "exporters: type \"kafka\" (id \"kafka\") is not in this build: not built yet; this build supports: otlp, otlp_grpc, otlphttp, otlp_http, debug"
+        "exporters: type \"kafka\" (id \"kafka\") is not in this build: not built yet; this build supports: otlp, otlp_grpc, otlphttp, otlp_http, debug, loadbalancing"
     );
 }
 
