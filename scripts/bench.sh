@@ -63,6 +63,10 @@
 #                          of each figure's median; CPU per million counts items sent, and
 #                          the sampled run's `loss` is what the sampler dropped (its share is
 #                          printed as kept_share, not checked as loss)
+#   --loadbalancing        run every repeat twice, the otlp exporter then the loadbalancing
+#                          exporter (routing_key traceID, static resolver) to the same sink as
+#                          its one backend, and print the loadbalancing/otlp ratio of each
+#                          figure's median: the cost of routing each span by its trace id
 #   --no-build             use the binaries already in target/release
 # Environment: COLLECTOR_CMD overrides how the collector is started (used by compare.sh);
 # it is run as `$COLLECTOR_CMD PORT SINK_PORT WORKDIR`, starts the collector in the
@@ -95,6 +99,8 @@ run_rebalance=""
 attributes=0
 storage_compare=0
 sampler_pct=""
+lb_compare=0
+run_lb=0
 run_sampler=0
 run_storage=memory
 while [ $# -gt 0 ]; do
@@ -121,6 +127,7 @@ while [ $# -gt 0 ]; do
         --attributes) attributes=$2; shift 2 ;;
         --storage) storage_compare=1; shift ;;
         --sampler) sampler_pct=$2; shift 2 ;;
+        --loadbalancing) lb_compare=1; shift ;;
         -h|--help) sed -n '2,62p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -129,8 +136,8 @@ done
 [ -n "$collector_cpus" ] || collector_cpus=$collector_cpu
 sampler_compare=0
 [ -n "$sampler_pct" ] && sampler_compare=1
-if [ $((tls_compare + rebalance_compare + storage_compare + sampler_compare)) -gt 1 ]; then
-    echo "bench.sh: --tls, --rebalance, --storage and --sampler compare one thing each; give one" >&2; exit 2
+if [ $((tls_compare + rebalance_compare + storage_compare + sampler_compare + lb_compare)) -gt 1 ]; then
+    echo "bench.sh: --tls, --rebalance, --storage, --sampler and --loadbalancing compare one thing each; give one" >&2; exit 2
 fi
 
 if [ "$build" = 1 ]; then
@@ -198,15 +205,20 @@ start_shardgate() { # port sink_port workdir → writes config, starts, writes w
         extensions="extensions: {file_storage: {directory: $dir/queue, create_directory: true, fsync_policy: $run_storage}}"
         service_extensions="  extensions: [file_storage]"
     fi
+    local exporter="otlp: {endpoint: \"$sink_host:$sink_port\", $exporter_tls, compression: $export_compression$queue}" exporter_id=otlp
+    if [ "$run_lb" = 1 ]; then
+        exporter="loadbalancing: {routing_key: traceID, protocol: {otlp: {$exporter_tls, compression: $export_compression$queue}}, resolver: {static: {hostnames: [\"$sink_host:$sink_port\"]}}}"
+        exporter_id=loadbalancing
+    fi
     cat >"$dir/collector.yaml" <<YAML
 receivers: {otlp: {protocols: {$receiver}}}
 processors: {batch: {send_batch_size: 8192, timeout: 200ms}$actions}
-exporters: {otlp: {endpoint: "$sink_host:$sink_port", $exporter_tls, compression: $export_compression$queue}}
+exporters: {$exporter}
 $extensions
 service:
 $service_extensions
   telemetry: {metrics: {readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: $metrics_port}}}}]}}
-  pipelines: {$signal: {receivers: [otlp], processors: [$chain], exporters: [otlp]}}
+  pipelines: {$signal: {receivers: [otlp], processors: [$chain], exporters: [$exporter_id]}}
 shards: {cores: [$collector_cpus]$(rebalance_yaml)}
 YAML
     local args=(--config "$dir/collector.yaml")
@@ -475,13 +487,14 @@ for rate in "${rates[@]}"; do
     declare -A by_policy=()
     for i in $(seq "$repeats"); do
         modes=(0)
-        [ "$tls_compare" = 1 ] || [ "$rebalance_compare" = 1 ] || [ "$sampler_compare" = 1 ] && modes=(0 1)
+        [ "$tls_compare" = 1 ] || [ "$rebalance_compare" = 1 ] || [ "$sampler_compare" = 1 ] || [ "$lb_compare" = 1 ] && modes=(0 1)
         [ "$storage_compare" = 1 ] && modes=(memory always interval never)
         for mode in "${modes[@]}"; do
             run_tls=0
             [ "$tls_compare" = 1 ] && run_tls=$mode
             [ "$rebalance_compare" = 1 ] && run_rebalance=$mode
             [ "$sampler_compare" = 1 ] && run_sampler=$mode
+            [ "$lb_compare" = 1 ] && run_lb=$mode
             [ "$storage_compare" = 1 ] && run_storage=$mode
             one_run "$rate" >"$work/result"
             line=$(cat "$work/result")
@@ -490,6 +503,7 @@ for rate in "${rates[@]}"; do
             [ "$rebalance_compare" = 1 ] && { [ "$mode" = 1 ] && tag=" rebalance on" || tag=" rebalance off"; }
             [ "$storage_compare" = 1 ] && tag=" queue $mode"
             [ "$sampler_compare" = 1 ] && { [ "$mode" = 1 ] && tag=" sampler $sampler_pct%" || tag=" batch alone"; }
+            [ "$lb_compare" = 1 ] && { [ "$mode" = 1 ] && tag=" loadbalancing" || tag=" otlp"; }
             echo "   run $i$tag: ${line#RESULT }"
             if [ "$storage_compare" = 1 ]; then
                 by_policy[$mode]+="$line"$'\n'
@@ -503,6 +517,7 @@ for rate in "${rates[@]}"; do
     done
     run_tls=0
     run_sampler=0
+    run_lb=0
     run_storage=memory
     if [ "$storage_compare" = 1 ]; then
         for policy in memory always interval never; do
@@ -512,10 +527,11 @@ for rate in "${rates[@]}"; do
         for policy in always interval never; do
             ratio_line "${by_policy[memory]}" "${by_policy[$policy]}" "$rate" "STORAGE_RATIO policy=$policy"
         done
-    elif [ "$tls_compare" = 1 ] || [ "$rebalance_compare" = 1 ] || [ "$sampler_compare" = 1 ]; then
+    elif [ "$tls_compare" = 1 ] || [ "$rebalance_compare" = 1 ] || [ "$sampler_compare" = 1 ] || [ "$lb_compare" = 1 ]; then
         off="plaintext" on="TLS in and out" tag=TLS_RATIO
         [ "$rebalance_compare" = 1 ] && off="rebalance off" on="rebalance on" tag=REBALANCE_RATIO
         [ "$sampler_compare" = 1 ] && off="batch alone" on="probabilistic_sampler $sampler_pct% + batch" tag=SAMPLER_RATIO
+        [ "$lb_compare" = 1 ] && off="otlp exporter" on="loadbalancing exporter (one backend)" tag=LOADBALANCING_RATIO
         echo "   $off:"
         summarise <<<"$results"
         echo "   $on:"
