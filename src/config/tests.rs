@@ -558,3 +558,32 @@ fn ignored_keys_and_unset_variables_become_warnings() {
     );
     assert!(load(None, None).unwrap().warnings.is_empty());
 }
+
+/// A routing key that does not apply to a pipeline's signal is refused there, as otelcol
+/// refuses it at start.
+#[test]
+fn loadbalancing_routing_key_must_fit_the_pipeline() {
+    let yaml = "
+receivers:
+  otlp:
+    protocols:
+      grpc:
+exporters:
+  loadbalancing:
+    routing_key: traceID
+    resolver: {static: {hostnames: [b1, b2]}}
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [loadbalancing]
+    metrics:
+      receivers: [otlp]
+      exporters: [loadbalancing]
+";
+    assert_eq!(
+        err_of(yaml),
+        "service::pipelines::metrics: exporter \"loadbalancing\" does not support metrics: routing_key traceID applies to traces and logs only"
+    );
+    assert!(parse_str(&yaml.replace("traceID", "service"), "test.yaml").is_ok());
+}
