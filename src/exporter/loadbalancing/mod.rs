@@ -330,3 +330,109 @@ async fn removal(backend: &Backend) -> Option<Result<(), ExportError>> {
     }
     None
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::registry::testing::exporter as parse;
+
+    fn balancer(hostnames: &str) -> Balancer {
+        let yaml = format!("protocol: {{otlp: {{tls: {{insecure: true}}}}}}\nresolver: {{static: {{hostnames: [{hostnames}]}}}}");
+        let crate::config::ExporterConfig::LoadBalancing(config) =
+            parse("loadbalancing", &yaml).unwrap()
+        else {
+            panic!()
+        };
+        let balancer = Balancer {
+            id: "loadbalancing".parse().unwrap(),
+            signal: Signal::Traces,
+            key: RoutingKey::TraceId,
+            config: *config.clone(),
+            extensions: BTreeMap::new(),
+            members: RefCell::default(),
+            dns: None,
+            watching: Cell::new(false),
+        };
+        if let ResolverConfig::Static(list) = &config.resolver {
+            balancer.update(list);
+        }
+        balancer
+    }
+
+    fn endpoint(host: &str) -> Endpoint {
+        Endpoint {
+            host: host.into(),
+            port: 4317,
+        }
+    }
+
+    /// Scenario: the resolver drops one backend and adds another. Guarantee: the backends
+    /// that stay keep their exporter (connection, in-flight requests), the dropped one is
+    /// marked so its waiting data re-routes, and the ring is the new set's.
+    #[test]
+    fn a_membership_change_keeps_staying_backends_and_marks_the_dropped_one() {
+        let balancer = balancer("a, b, c");
+        let before: Vec<Rc<Backend>> = balancer.members.borrow().backends.clone();
+        assert_eq!(
+            balancer.members.borrow().ring.endpoints(),
+            ["a:4317", "b:4317", "c:4317"]
+        );
+        balancer.update(&[endpoint("d"), endpoint("c"), endpoint("a")]);
+        let members = balancer.members.borrow();
+        assert_eq!(members.ring, Ring::new(&["a:4317", "c:4317", "d:4317"]));
+        assert!(Rc::ptr_eq(&members.backends[0], &before[0]));
+        assert!(Rc::ptr_eq(&members.backends[1], &before[2]));
+        assert!(before[1].removed.get());
+        assert!(!before[0].removed.get() && !before[2].removed.get());
+        let names: Vec<&str> = members
+            .backends
+            .iter()
+            .map(|b| b.endpoint.as_str())
+            .collect();
+        assert_eq!(names, members.ring.endpoints());
+    }
+
+    #[test]
+    fn routing_groups_each_part_with_its_owner() {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+        use prost::Message;
+        let balancer = balancer("a, b, c");
+        let spans = (0..30u8)
+            .map(|n| Span {
+                trace_id: vec![n; 16],
+                ..Span::default()
+            })
+            .collect();
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans,
+                    ..ScopeSpans::default()
+                }],
+                ..ResourceSpans::default()
+            }],
+        };
+        let body = bytes::Bytes::from(request.encode_to_vec());
+        let chunks = crate::otlp::scan_request(Signal::Traces, &body)
+            .unwrap()
+            .chunks;
+        let routed = balancer.route(&chunks).unwrap();
+        assert!(routed.unroutable.is_none());
+        let ring = balancer.members.borrow().ring.clone();
+        let mut total = 0;
+        for (backend, chunks) in &routed.groups {
+            total += chunks.iter().map(|c| c.items).sum::<u32>();
+            for n in 0..30u8 {
+                let owner = ring.owner_endpoint(&[n; 16]).unwrap();
+                let here = chunks
+                    .iter()
+                    .any(|c| c.bytes.windows(16).any(|w| w == [n; 16]));
+                assert_eq!(here, owner == backend.endpoint, "trace {n}");
+            }
+        }
+        assert_eq!(total, 30);
+        assert_eq!(routed.groups.len(), 3);
+    }
+}
