@@ -24,6 +24,13 @@ const TRACES_PER_REQUEST: usize = 6;
 
 fn yaml(grpc_port: u16, backends: &[&Backend]) -> String {
     let hostnames: Vec<String> = backends.iter().map(|b| b.endpoint()).collect();
+    with_resolver(
+        grpc_port,
+        &format!("static:\n        hostnames: [{}]", hostnames.join(", ")),
+    )
+}
+
+fn with_resolver(grpc_port: u16, resolver: &str) -> String {
     format!(
         "receivers:
   otlp:
@@ -44,8 +51,7 @@ exporters:
         timeout: 2s
         retry_on_failure: {{initial_interval: 100ms, max_interval: 300ms, max_elapsed_time: 60s}}
     resolver:
-      static:
-        hostnames: [{}]
+      {resolver}
 service:
   telemetry:
     logs:
@@ -59,7 +65,6 @@ shards:
   cores: {}
   drain_timeout: 1s
 ",
-        hostnames.join(", "),
         common::two_shards()
     )
 }
@@ -245,4 +250,25 @@ fn a_failing_backend_loses_nothing_acknowledged() {
     std::thread::sleep(Duration::from_millis(300));
     let per_backend = check_placement(&refs, &acknowledged);
     assert!(per_backend[1] > 0, "{per_backend:?}");
+}
+
+/// Scenario: the dns resolver, with an address literal for a name (a name whose answers
+/// change cannot be staged on loopback). Guarantee: the resolver thread's answer reaches every
+/// shard and every acknowledged span arrives once.
+#[test]
+fn the_dns_resolver_feeds_every_shard() {
+    let backend = Backend::start();
+    let port = backend.endpoint().rsplit_once(':').unwrap().1.to_owned();
+    let grpc_port = free_port();
+    let resolver = format!("dns: {{hostname: 127.0.0.1, port: {port}, interval: 1s}}");
+    let mut collector = Collector::start_yaml(&with_resolver(grpc_port, &resolver));
+    collector.wait_ready("loadbalancing dns");
+    let acknowledged = send(grpc_port);
+    assert_eq!(
+        acknowledged.len(),
+        CONNECTIONS * REQUESTS_PER_CONNECTION * TRACES_PER_REQUEST
+    );
+    let arrived = common::wait_until(common::WAIT, || backend.spans().len() >= acknowledged.len());
+    assert!(arrived, "not every span arrived\n{}", collector.logs());
+    check_placement(&[&backend], &acknowledged);
 }

@@ -223,6 +223,29 @@ impl Balancer {
         .detach();
     }
 
+    /// Waits while the ring is empty (the dns resolver has not answered yet, or answered no
+    /// backend could be made for) for as long as `retry_on_failure` would retry, so data
+    /// acknowledged at start-up is not dropped before the first answer.
+    async fn wait_for_backends(&self) -> Result<(), ExportError> {
+        let retry = &self.config.otlp.retry_on_failure;
+        let started = std::time::Instant::now();
+        loop {
+            self.refresh();
+            if !self.members.borrow().ring.is_empty() {
+                return Ok(());
+            }
+            let limit = retry.max_elapsed_time;
+            let spent = !retry.enabled || (!limit.is_zero() && started.elapsed() >= limit);
+            if self.dns.is_none() || spent {
+                return Err(ExportError::retryable(format!(
+                    "exporter {}: no backend resolved",
+                    self.id
+                )));
+            }
+            task::sleep(MEMBERSHIP_CHECK_INTERVAL).await;
+        }
+    }
+
     /// Steps 1–2 of the module doc: the chunks grouped by owner, and the items of the chunks
     /// that could not be routed (a resource without `service.name` under `routing_key:
     /// service`), with why.
@@ -231,7 +254,7 @@ impl Balancer {
         let members = self.members.borrow();
         if members.ring.is_empty() {
             return Err(ExportError::retryable(format!(
-                "exporter {}: no backend resolved yet",
+                "exporter {}: no backend resolved",
                 self.id
             )));
         }
@@ -270,6 +293,7 @@ type Sending = Pin<Box<dyn Future<Output = Result<(), ExportError>>>>;
 /// Steps 2–3: routes `chunks` and delivers each group to its owner.
 fn send(balancer: Rc<Balancer>, chunks: Vec<ResourceChunk>, reservation: Reservation) -> Sending {
     Box::pin(async move {
+        balancer.wait_for_backends().await?;
         let Routed { groups, unroutable } = balancer.route(&chunks)?;
         let mut tasks = Vec::with_capacity(groups.len());
         for (backend, chunks) in groups {
