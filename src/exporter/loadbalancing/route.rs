@@ -10,7 +10,8 @@
 //! 3. writes, per owner, the resource fields then its scope messages, units in their order.
 //!
 //! A scope with no unit (and a resource with none) goes with the first part, so nothing is
-//! dropped. `service` and `resource` keys route a whole resource message, without copying.
+//! dropped. A first walk finds every unit's owner; a chunk with a single owner goes whole, as
+//! received, with no copy. `service` and `resource` keys route a whole resource message, without copying.
 //! Chunks arrive validated by the receivers' scan, so a malformed one is a bug upstream and is
 //! reported as [`RouteError`], never a panic.
 
@@ -260,7 +261,30 @@ fn share(shares: &mut Vec<Share>, owner: usize) -> &mut Share {
     &mut shares[at]
 }
 
-/// Steps 1–3 of the module doc for `traceID` and `metric`.
+/// The owner of every unit of `chunk`, in order (the first walk: no copy yet).
+fn unit_owners(
+    chunk: &ResourceChunk,
+    unit_key: fn(&[u8]) -> Result<&[u8], RouteError>,
+    owner: &mut dyn FnMut(&[u8]) -> usize,
+) -> Result<Vec<usize>, RouteError> {
+    let mut owners = Vec::with_capacity(chunk.items as usize);
+    for field in fields(&chunk.bytes) {
+        let field = field?;
+        if !field.is_child() {
+            continue;
+        }
+        for unit in fields(field.body) {
+            let unit = unit?;
+            if unit.is_child() {
+                owners.push(owner(unit_key(unit.body)?));
+            }
+        }
+    }
+    Ok(owners)
+}
+
+/// Steps 1–3 of the module doc for `traceID` and `metric`. A chunk whose units all have one
+/// owner (or that has none) goes whole, without a copy.
 fn split_units(
     signal: Signal,
     chunk: &ResourceChunk,
@@ -268,6 +292,19 @@ fn split_units(
     owner: &mut dyn FnMut(&[u8]) -> usize,
     out: &mut Vec<Part>,
 ) -> Result<(), RouteError> {
+    let owners = unit_owners(chunk, unit_key, owner)?;
+    match owners.first() {
+        None => {
+            out.push((owner(&[]), chunk.clone()));
+            return Ok(());
+        }
+        Some(first) if owners.iter().all(|o| o == first) => {
+            out.push((*first, chunk.clone()));
+            return Ok(());
+        }
+        Some(_) => {}
+    }
+    let mut next_owner = owners.into_iter();
     let mut header = Vec::new();
     let mut shares: Vec<Share> = Vec::new();
     let mut unowned = Vec::new();
@@ -277,35 +314,9 @@ fn split_units(
             header.extend_from_slice(field.raw);
             continue;
         }
-        let mut scope_header = Vec::new();
-        let mut units: Vec<(usize, Vec<u8>, u32)> = Vec::new();
-        for unit in fields(field.body) {
-            let unit = unit?;
-            if !unit.is_child() {
-                scope_header.extend_from_slice(unit.raw);
-                continue;
-            }
-            let to = owner(unit_key(unit.body)?);
-            match units.iter_mut().find(|(o, _, _)| *o == to) {
-                Some((_, bytes, n)) => {
-                    bytes.extend_from_slice(unit.raw);
-                    *n += 1;
-                }
-                None => units.push((to, unit.raw.to_vec(), 1)),
-            }
-        }
-        if units.is_empty() {
+        if !split_scope(field.body, &mut next_owner, &mut shares)? {
             unowned.extend_from_slice(field.raw);
         }
-        for (to, bytes, n) in units {
-            let share = share(&mut shares, to);
-            put_child(&mut share.scopes, &[&scope_header, &bytes]);
-            share.units += n;
-        }
-    }
-    if shares.is_empty() {
-        out.push((owner(&[]), chunk.clone()));
-        return Ok(());
     }
     if let Some(first) = shares.first_mut() {
         first.scopes.extend_from_slice(&unowned);
@@ -326,6 +337,41 @@ fn split_units(
         out.push((share.owner, chunk));
     }
     Ok(())
+}
+
+/// Step 2 for one scope message: each unit to its owner's share (owners from the first walk),
+/// with the scope's other fields; returns whether the scope had any unit.
+fn split_scope(
+    scope: &[u8],
+    owners: &mut impl Iterator<Item = usize>,
+    shares: &mut Vec<Share>,
+) -> Result<bool, RouteError> {
+    let mut scope_header = Vec::new();
+    let mut units: Vec<(usize, Vec<u8>, u32)> = Vec::new();
+    for unit in fields(scope) {
+        let unit = unit?;
+        if !unit.is_child() {
+            scope_header.extend_from_slice(unit.raw);
+            continue;
+        }
+        let to = owners
+            .next()
+            .ok_or(RouteError::Malformed("the chunk changed between walks"))?;
+        match units.iter_mut().find(|(o, _, _)| *o == to) {
+            Some((_, bytes, n)) => {
+                bytes.extend_from_slice(unit.raw);
+                *n += 1;
+            }
+            None => units.push((to, unit.raw.to_vec(), 1)),
+        }
+    }
+    let any = !units.is_empty();
+    for (to, bytes, n) in units {
+        let share = share(shares, to);
+        put_child(&mut share.scopes, &[&scope_header, &bytes]);
+        share.units += n;
+    }
+    Ok(any)
 }
 
 fn count_points(signal: Signal, bytes: &[u8]) -> Result<u32, RouteError> {

@@ -296,3 +296,25 @@ fn metric_routes_each_metric_with_its_points() {
     )
     .is_err());
 }
+
+#[test]
+fn a_chunk_with_one_owner_goes_whole_without_a_copy() {
+    let request = traces();
+    let body = Bytes::from(request.encode_to_vec());
+    let scanned = scan_request(Signal::Traces, &body).unwrap();
+    let mut parts = Vec::new();
+    route_chunk(
+        Signal::Traces,
+        RoutingKey::TraceId,
+        &scanned.chunks[0],
+        &mut |_| 2,
+        &mut parts,
+    )
+    .unwrap();
+    let [(owner, chunk)] = &parts[..] else {
+        panic!("one part")
+    };
+    assert_eq!(*owner, 2);
+    assert_eq!(chunk, &scanned.chunks[0]);
+    assert_eq!(chunk.bytes.as_ptr(), scanned.chunks[0].bytes.as_ptr());
+}
