@@ -272,3 +272,58 @@ fn the_dns_resolver_feeds_every_shard() {
     assert!(arrived, "not every span arrived\n{}", collector.logs());
     check_placement(&[&backend], &acknowledged);
 }
+
+/// Scenario: the dns resolver reports three backends (its answers come from a file, test fault
+/// `dns_from_file`, since a name whose answers change cannot be staged on loopback); one
+/// answers UNAVAILABLE to everything, then the answers drop it. Guarantee: the data waiting
+/// for it is routed again to the remaining two; every acknowledged span arrives once and
+/// every trace stays whole on one backend (consistent hashing moves only the dropped
+/// backend's traces).
+#[test]
+fn a_backend_dropped_by_the_resolver_has_its_pending_data_routed_again() {
+    let backends = [Backend::start(), Backend::start(), Backend::start()];
+    backends[1].fail_next(1_000_000, tonic::Code::Unavailable, "backend is down");
+    let dir = std::env::temp_dir().join(format!("shardgate-lb-dns-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let answers = dir.join("answers");
+    let write = |list: &[&Backend]| {
+        let lines: Vec<String> = list.iter().map(|b| b.endpoint()).collect();
+        let staged = dir.join("answers.new");
+        std::fs::write(&staged, lines.join("\n")).unwrap();
+        std::fs::rename(&staged, &answers).unwrap();
+    };
+    write(&[&backends[0], &backends[1], &backends[2]]);
+    let grpc_port = free_port();
+    let resolver = format!("dns: {{hostname: {}, interval: 200ms}}", answers.display());
+    let mut collector = Collector::start_yaml_with_env(
+        &with_resolver(grpc_port, &resolver),
+        &[("SHARDGATE_FAULTS", "dns_from_file")],
+    );
+    collector.wait_ready("loadbalancing dns from file");
+    let acknowledged = send(grpc_port);
+    assert_eq!(
+        acknowledged.len(),
+        CONNECTIONS * REQUESTS_PER_CONNECTION * TRACES_PER_REQUEST
+    );
+    assert!(
+        common::wait_until(common::WAIT, || backends[1].rejected() > 0),
+        "the failing backend was never tried"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let pending = acknowledged.len() - backends[0].spans().len() - backends[2].spans().len();
+    assert!(pending > 0, "nothing was waiting for the failing backend");
+    write(&[&backends[0], &backends[2]]);
+    let arrived = common::wait_until(common::WAIT, || {
+        backends[0].spans().len() + backends[2].spans().len() >= acknowledged.len()
+    });
+    assert!(
+        arrived,
+        "the dropped backend's data did not move\n{}",
+        collector.logs()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let per_backend = check_placement(&[&backends[0], &backends[1], &backends[2]], &acknowledged);
+    assert_eq!(per_backend[1], 0);
+    assert!(collector.logs().contains("routing its pending data again"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -111,6 +111,9 @@ impl DnsThread {
 
 /// The sorted addresses of `hostname:port`, or why not within `timeout`.
 fn lookup(config: &DnsResolverConfig) -> Result<Vec<Endpoint>, String> {
+    if crate::fault::Fault::DnsFromFile.is_armed() {
+        return answers_from_file(&config.hostname);
+    }
     let (sender, answer) = crossbeam_channel::bounded(1);
     let target = (config.hostname.clone(), config.port);
     std::thread::Builder::new()
@@ -130,6 +133,26 @@ fn lookup(config: &DnsResolverConfig) -> Result<Vec<Endpoint>, String> {
             port: a.port(),
         })
         .collect();
+    endpoints.sort_by_key(Endpoint::authority);
+    endpoints.dedup();
+    if endpoints.is_empty() {
+        return Err("the name has no address".into());
+    }
+    Ok(endpoints)
+}
+
+/// Test fault `dns_from_file`: the answers are the `ip:port` lines of the file at `path`.
+fn answers_from_file(path: &str) -> Result<Vec<Endpoint>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let mut endpoints = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let address: std::net::SocketAddr =
+            line.parse().map_err(|e| format!("{path}: {line}: {e}"))?;
+        endpoints.push(Endpoint {
+            host: address.ip().to_string(),
+            port: address.port(),
+        });
+    }
     endpoints.sort_by_key(Endpoint::authority);
     endpoints.dedup();
     if endpoints.is_empty() {
