@@ -79,6 +79,10 @@
 #                          shards, so about half the spans cross cores), and print the
 #                          two-shard/one-shard ratio of each figure's median (CPU per million
 #                          is the whole process's; other two-shard costs are included)
+#   --loadbalancing        run every repeat twice, the otlp exporter then the loadbalancing
+#                          exporter (routing_key traceID, static resolver) to the same sink as
+#                          its one backend, and print the loadbalancing/otlp ratio of each
+#                          figure's median: the cost of routing each span by its trace id
 #   --no-build             use the binaries already in target/release
 # Environment: COLLECTOR_CMD overrides how the collector is started (used by compare.sh);
 # it is run as `$COLLECTOR_CMD PORT SINK_PORT WORKDIR`, starts the collector in the
@@ -111,6 +115,8 @@ run_rebalance=""
 attributes=0
 storage_compare=0
 sampler_pct=""
+lb_compare=0
+run_lb=0
 run_sampler=0
 tail_compare=0
 affinity_compare=0
@@ -146,7 +152,8 @@ while [ $# -gt 0 ]; do
         --ottl) ottl_compare=1; shift ;;
         --tail-sampling) tail_compare=1; shift ;;
         --affinity) affinity_compare=1; shift ;;
-        -h|--help) sed -n '2,86p' "$0"; exit 0 ;;
+        --loadbalancing) lb_compare=1; shift ;;
+        -h|--help) sed -n '2,90p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -154,8 +161,8 @@ done
 [ -n "$collector_cpus" ] || collector_cpus=$collector_cpu
 sampler_compare=0
 [ -n "$sampler_pct" ] && sampler_compare=1
-if [ $((tls_compare + rebalance_compare + storage_compare + sampler_compare + ottl_compare + tail_compare + affinity_compare)) -gt 1 ]; then
-    echo "bench.sh: --tls, --rebalance, --storage, --sampler, --ottl, --tail-sampling and --affinity compare one thing each; give one" >&2; exit 2
+if [ $((tls_compare + rebalance_compare + storage_compare + sampler_compare + ottl_compare + tail_compare + affinity_compare + lb_compare)) -gt 1 ]; then
+    echo "bench.sh: --tls, --rebalance, --storage, --sampler, --ottl, --tail-sampling, --affinity and --loadbalancing compare one thing each; give one" >&2; exit 2
 fi
 if [ "$affinity_compare" = 1 ] && [ "$collector_cpus" = "$collector_cpu" ]; then
     echo "bench.sh: --affinity needs --collector-cpus with two CPUs (e.g. 0,1)" >&2; exit 2
@@ -250,15 +257,20 @@ start_shardgate() { # port sink_port workdir → writes config, starts, writes w
         extensions="extensions: {file_storage: {directory: $dir/queue, create_directory: true, fsync_policy: $run_storage}}"
         service_extensions="  extensions: [file_storage]"
     fi
+    local exporter="otlp: {endpoint: \"$sink_host:$sink_port\", $exporter_tls, compression: $export_compression$queue}" exporter_id=otlp
+    if [ "$run_lb" = 1 ]; then
+        exporter="loadbalancing: {routing_key: traceID, protocol: {otlp: {$exporter_tls, compression: $export_compression$queue}}, resolver: {static: {hostnames: [\"$sink_host:$sink_port\"]}}}"
+        exporter_id=loadbalancing
+    fi
     cat >"$dir/collector.yaml" <<YAML
 receivers: {otlp: {protocols: {$receiver}}}
 processors: {batch: {send_batch_size: 8192, timeout: 200ms}$actions}
-exporters: {otlp: {endpoint: "$sink_host:$sink_port", $exporter_tls, compression: $export_compression$queue}}
+exporters: {$exporter}
 $extensions
 service:
 $service_extensions
   telemetry: {metrics: {readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: $metrics_port}}}}]}}
-  pipelines: {$signal: {receivers: [otlp], processors: [$chain], exporters: [otlp]}}
+  pipelines: {$signal: {receivers: [otlp], processors: [$chain], exporters: [$exporter_id]}}
 shards: {cores: [$run_cores]$(rebalance_yaml)}
 YAML
     local args=(--config "$dir/collector.yaml")
@@ -527,7 +539,7 @@ for rate in "${rates[@]}"; do
     declare -A by_policy=()
     for i in $(seq "$repeats"); do
         modes=(0)
-        [ "$tls_compare" = 1 ] || [ "$rebalance_compare" = 1 ] || [ "$sampler_compare" = 1 ] && modes=(0 1)
+        [ "$tls_compare" = 1 ] || [ "$rebalance_compare" = 1 ] || [ "$sampler_compare" = 1 ] || [ "$lb_compare" = 1 ] && modes=(0 1)
         [ "$tail_compare" = 1 ] || [ "$affinity_compare" = 1 ] && modes=(0 1)
         [ "$storage_compare" = 1 ] && modes=(memory always interval never)
         [ "$ottl_compare" = 1 ] && modes=(batch filter transform)
@@ -536,6 +548,7 @@ for rate in "${rates[@]}"; do
             [ "$tls_compare" = 1 ] && run_tls=$mode
             [ "$rebalance_compare" = 1 ] && run_rebalance=$mode
             [ "$sampler_compare" = 1 ] && run_sampler=$mode
+            [ "$lb_compare" = 1 ] && run_lb=$mode
             [ "$storage_compare" = 1 ] && run_storage=$mode
             [ "$ottl_compare" = 1 ] && run_ottl=$mode
             [ "$tail_compare" = 1 ] && run_tail=$mode
@@ -554,6 +567,7 @@ for rate in "${rates[@]}"; do
             [ "$ottl_compare" = 1 ] && tag=" $mode"
             [ "$tail_compare" = 1 ] && { [ "$mode" = 1 ] && tag=" tail_sampling" || tag=" batch alone"; }
             [ "$affinity_compare" = 1 ] && { [ "$mode" = 1 ] && tag=" tail_sampling, shards $collector_cpus" || tag=" tail_sampling, one shard"; }
+            [ "$lb_compare" = 1 ] && { [ "$mode" = 1 ] && tag=" loadbalancing" || tag=" otlp"; }
             echo "   run $i$tag: ${line#RESULT }"
             if [ "$storage_compare" = 1 ] || [ "$ottl_compare" = 1 ]; then
                 by_policy[$mode]+="$line"$'\n'
@@ -569,6 +583,7 @@ for rate in "${rates[@]}"; do
     run_sampler=0
     run_tail=0
     run_cores=$collector_cpus
+    run_lb=0
     run_storage=memory
     run_ottl=batch
     if [ "$ottl_compare" = 1 ]; then
@@ -588,12 +603,13 @@ for rate in "${rates[@]}"; do
             ratio_line "${by_policy[memory]}" "${by_policy[$policy]}" "$rate" "STORAGE_RATIO policy=$policy"
         done
     elif [ "$tls_compare" = 1 ] || [ "$rebalance_compare" = 1 ] || [ "$sampler_compare" = 1 ] \
-        || [ "$tail_compare" = 1 ] || [ "$affinity_compare" = 1 ]; then
+        || [ "$tail_compare" = 1 ] || [ "$affinity_compare" = 1 ] || [ "$lb_compare" = 1 ]; then
         off="plaintext" on="TLS in and out" tag=TLS_RATIO
         [ "$rebalance_compare" = 1 ] && off="rebalance off" on="rebalance on" tag=REBALANCE_RATIO
         [ "$sampler_compare" = 1 ] && off="batch alone" on="probabilistic_sampler $sampler_pct% + batch" tag=SAMPLER_RATIO
         [ "$tail_compare" = 1 ] && off="batch alone" on="tail_sampling (3 policies) + batch" tag=TAIL_SAMPLING_RATIO
         [ "$affinity_compare" = 1 ] && off="tail_sampling, one shard" on="tail_sampling, shards $collector_cpus" tag=AFFINITY_RATIO
+        [ "$lb_compare" = 1 ] && off="otlp exporter" on="loadbalancing exporter (one backend)" tag=LOADBALANCING_RATIO
         echo "   $off:"
         summarise <<<"$results"
         echo "   $on:"

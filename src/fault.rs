@@ -15,6 +15,10 @@ pub enum Fault {
     /// `handoff_stall`: a shard takes nothing out of its hand-off mailbox until it drains, so
     /// a test can hold requests in it (no marker: it applies to every request handed off).
     HandoffStall,
+    /// `dns_from_file`: the loadbalancing exporter's dns resolver reads its answers from the
+    /// file its `hostname` names (one `ip:port` per line) instead of asking the system, so a
+    /// test can change the answers of a "name" (no marker).
+    DnsFromFile,
 }
 
 impl Fault {
@@ -24,6 +28,7 @@ impl Fault {
             Fault::ShardPanic => "shard_panic",
             Fault::RewriteFails => "rewrite_fails",
             Fault::HandoffStall => "handoff_stall",
+            Fault::DnsFromFile => "dns_from_file",
         }
     }
 
@@ -33,6 +38,7 @@ impl Fault {
             Fault::ShardPanic => b"shardgate.fault.shard_panic",
             Fault::RewriteFails => b"shardgate.fault.rewrite_fails",
             Fault::HandoffStall => b"shardgate.fault.handoff_stall",
+            Fault::DnsFromFile => b"shardgate.fault.dns_from_file",
         }
     }
 

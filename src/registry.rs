@@ -17,7 +17,7 @@ use crate::config::extension::ExtensionConfig;
 use crate::config::id::ComponentId;
 use crate::config::processor::ProcessorConfig;
 use crate::config::receiver::ReceiverConfig;
-use crate::exporter::{debug, otlp_grpc, otlp_http};
+use crate::exporter::{debug, loadbalancing, otlp_grpc, otlp_http};
 use crate::extension::{basicauth, bearertokenauth, file_storage, health_check, zpages};
 use crate::pipeline::parts::{BuildError, MakeDelivery, MakeStage, StartReceiver};
 use crate::processor::attributes::{self, AttributesProcessor};
@@ -396,6 +396,22 @@ pub static COMPONENTS: &[ComponentType] = &[
         },
     },
     ComponentType {
+        name: "loadbalancing",
+        aliases: &[],
+        signals: ALL_SIGNALS,
+        summary: "routes by trace id, service, resource or metric to otlp backends (static, dns)",
+        factory: Factory::Exporter {
+            config: |b, p, e| {
+                loadbalancing::config::parse(b, p, e)
+                    .map(|c| ExporterConfig::LoadBalancing(Box::new(c)))
+            },
+            delivery: |config, parts| match config {
+                ExporterConfig::LoadBalancing(c) => loadbalancing::delivery(c, parts),
+                _ => Err(parts.unbuildable()),
+            },
+        },
+    },
+    ComponentType {
         name: "bearertokenauth",
         aliases: &[],
         signals: &[],
@@ -478,7 +494,6 @@ const NOT_BUILT: &[(Kind, &str, &str)] = &[
         "memory_ballast",
         "otelcol removed it, and shardgate has no garbage collector to steady; use memory_limiter",
     ),
-    (Kind::Exporter, "loadbalancing", "not built yet"),
     (Kind::Exporter, "kafka", "not built yet"),
 ];
 
@@ -700,7 +715,7 @@ mod tests {
         let err = |e: ConfigError| e.to_string();
         assert_eq!(
             testing::exporter("kafka/out", "").map_err(err).unwrap_err(),
-            "exporters: type \"kafka\" (id \"kafka/out\") is not in this build: not built yet; this build supports: otlp, otlp_grpc, otlphttp, otlp_http, debug"
+            "exporters: type \"kafka\" (id \"kafka/out\") is not in this build: not built yet; this build supports: otlp, otlp_grpc, otlphttp, otlp_http, debug, loadbalancing"
         );
         for (kind, name, _) in NOT_BUILT {
             assert!(

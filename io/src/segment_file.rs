@@ -54,17 +54,11 @@ impl SegmentError {
 /// big writes; two of them in flight while the next fills.
 const BUFFER_BYTES: usize = 128 << 10;
 
-/// Bytes zeroed at the start of a reused segment before it takes its new name: one block
-/// of any device's alignment, so the stale first header reads as empty padding.
-const REUSE_ZEROED_BYTES: usize = 4096;
-
 /// An append-only segment being written.
 pub struct SegmentWriter {
     path: PathBuf,
     writer: DmaStreamWriter,
     appended: u64,
-    /// A reused file may hold stale bytes past what this writer appends: cut at close.
-    reused: bool,
 }
 
 impl SegmentWriter {
@@ -78,39 +72,10 @@ impl SegmentWriter {
             .await
             .map_err(SegmentError::at(path))?;
         sync_parent(path).await?;
-        Ok(SegmentWriter::over(file, path, false))
+        Ok(SegmentWriter::over(file, path))
     }
 
-    /// Reuses `spare`, a segment whose records were all delivered, as the new segment `path`.
-    ///
-    /// Appends then overwrite blocks the file system has already allocated and written,
-    /// which O_DIRECT writes do inline on the shard's ring; writes that extend a file (a new
-    /// segment's) go to io_uring's worker threads instead: a context switch and more per
-    /// write, the largest cost of a durable queue measured here (benches/RESULTS.md).
-    ///
-    /// Steps, in this order so that a crash between any two leaves nothing replayable:
-    /// 1. zero the spare's first block and sync it (its stale first record reads as padding);
-    /// 2. rename it to `path`, and sync the directory;
-    /// 3. write from offset 0 over the stale bytes; [`SegmentWriter::close`] cuts what is left
-    ///    of them, and replay stops at the first stale record (its number is older).
-    pub async fn reuse(spare: &Path, path: &Path) -> Result<SegmentWriter, SegmentError> {
-        let file = glommio::io::OpenOptions::new()
-            .write(true)
-            .dma_open(spare)
-            .await
-            .map_err(SegmentError::at(spare))?;
-        let mut zeros = file.alloc_dma_buffer(REUSE_ZEROED_BYTES);
-        zeros.as_bytes_mut().fill(0);
-        file.write_at(zeros, 0)
-            .await
-            .map_err(SegmentError::at(spare))?;
-        file.fdatasync().await.map_err(SegmentError::at(spare))?;
-        file.rename(path).await.map_err(SegmentError::at(path))?;
-        sync_parent(path).await?;
-        Ok(SegmentWriter::over(file, path, true))
-    }
-
-    fn over(file: DmaFile, path: &Path, reused: bool) -> SegmentWriter {
+    fn over(file: DmaFile, path: &Path) -> SegmentWriter {
         let writer = DmaStreamWriterBuilder::new(file)
             .with_buffer_size(BUFFER_BYTES)
             .with_write_behind(2)
@@ -119,7 +84,6 @@ impl SegmentWriter {
             path: path.to_owned(),
             writer,
             appended: 0,
-            reused,
         }
     }
 
@@ -161,23 +125,12 @@ impl SegmentWriter {
             .map_err(SegmentError::at(&self.path))
     }
 
-    /// Commits and closes the file (its padding, and a reused file's stale bytes, cut off).
+    /// Commits and closes the file (its padding is cut off).
     pub async fn close(mut self) -> Result<(), SegmentError> {
         self.writer
             .close()
             .await
-            .map_err(SegmentError::io(&self.path))?;
-        if self.reused {
-            let file = glommio::io::OpenOptions::new()
-                .write(true)
-                .dma_open(&self.path)
-                .await
-                .map_err(SegmentError::at(&self.path))?;
-            let cut = file.truncate(self.appended).await;
-            let _ = file.close().await;
-            cut.map_err(SegmentError::at(&self.path))?;
-        }
-        Ok(())
+            .map_err(SegmentError::io(&self.path))
     }
 }
 
@@ -229,14 +182,6 @@ impl SegmentReader {
 /// Deletes the segment `path` (everything in it was delivered).
 pub async fn remove_segment(path: &Path) -> Result<(), SegmentError> {
     glommio::io::remove(path)
-        .await
-        .map_err(SegmentError::at(path))
-}
-
-/// Keeps the delivered segment `path` as `spare`, to be reused by [`SegmentWriter::reuse`]
-/// (no sync: a spare lost in a crash only means a new file next time).
-pub async fn retire_segment(path: &Path, spare: &Path) -> Result<(), SegmentError> {
-    glommio::io::rename(path, spare)
         .await
         .map_err(SegmentError::at(path))
 }

@@ -1,6 +1,7 @@
 //! `exporters:` section: one variant per exporter type; each type's config lives with it.
 
 use crate::exporter::debug::config::DebugExporterConfig;
+use crate::exporter::loadbalancing::config::LoadBalancingExporterConfig;
 use crate::exporter::otlp_grpc::config::OtlpExporterConfig;
 use crate::exporter::otlp_http::config::OtlpHttpExporterConfig;
 
@@ -13,6 +14,8 @@ pub enum ExporterConfig {
     OtlpHttp(Box<OtlpHttpExporterConfig>),
     /// `debug`: writes what passes through to the collector's log.
     Debug(DebugExporterConfig),
+    /// `loadbalancing`: routes by key to one otlp exporter per backend.
+    LoadBalancing(Box<LoadBalancingExporterConfig>),
 }
 
 impl ExporterConfig {
@@ -21,7 +24,18 @@ impl ExporterConfig {
         match self {
             ExporterConfig::Otlp(o) => Some(&o.sending_queue),
             ExporterConfig::OtlpHttp(h) => Some(&h.sending_queue),
+            ExporterConfig::LoadBalancing(l) => Some(&l.otlp.sending_queue),
             ExporterConfig::Debug(_) => None,
+        }
+    }
+
+    /// Why its settings do not fit a pipeline of `signal`, though its type does.
+    pub fn refuses(&self, signal: crate::signal::Signal) -> Option<&'static str> {
+        match self {
+            ExporterConfig::LoadBalancing(l) => l.refuses(signal),
+            ExporterConfig::Otlp(_) | ExporterConfig::OtlpHttp(_) | ExporterConfig::Debug(_) => {
+                None
+            }
         }
     }
 

@@ -402,7 +402,7 @@ fn unknown_component_types() {
     let err = err_of(&yaml);
     assert_eq!(
         err,
-        "exporters: type \"kafka\" (id \"kafka\") is not in this build: not built yet; this build supports: otlp, otlp_grpc, otlphttp, otlp_http, debug"
+        "exporters: type \"kafka\" (id \"kafka\") is not in this build: not built yet; this build supports: otlp, otlp_grpc, otlphttp, otlp_http, debug, loadbalancing"
     );
 }
 
@@ -577,4 +577,33 @@ fn tail_sampling_must_come_before_batch_and_sample_traces_only() {
     assert!(parse_str(&yaml, "test.yaml").is_ok());
     let logs = yaml.replace("    traces:", "    logs:");
     assert!(err_of(&logs).contains("tail_sampling"), "{}", err_of(&logs));
+}
+
+/// A routing key that does not apply to a pipeline's signal is refused there, as otelcol
+/// refuses it at start.
+#[test]
+fn loadbalancing_routing_key_must_fit_the_pipeline() {
+    let yaml = "
+receivers:
+  otlp:
+    protocols:
+      grpc:
+exporters:
+  loadbalancing:
+    routing_key: traceID
+    resolver: {static: {hostnames: [b1, b2]}}
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [loadbalancing]
+    metrics:
+      receivers: [otlp]
+      exporters: [loadbalancing]
+";
+    assert_eq!(
+        err_of(yaml),
+        "service::pipelines::metrics: exporter \"loadbalancing\" does not support metrics: routing_key traceID applies to traces and logs only"
+    );
+    assert!(parse_str(&yaml.replace("traceID", "service"), "test.yaml").is_ok());
 }

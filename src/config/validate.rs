@@ -186,6 +186,7 @@ fn check_authenticators(config: &Config, errs: &mut Errors) {
         let auth = match exporter {
             ExporterConfig::Otlp(o) => o.auth.as_ref(),
             ExporterConfig::OtlpHttp(h) => h.auth.as_ref(),
+            ExporterConfig::LoadBalancing(l) => l.otlp.auth.as_ref(),
             ExporterConfig::Debug(_) => None,
         };
         if let Some(auth) = auth {
@@ -243,7 +244,7 @@ fn check_pipeline(config: &Config, known: &Known, p: &PipelineConfig, errs: &mut
         name: "exporter",
         kind: Kind::Exporter,
         known: &known.exporters,
-        reason: &|_| None,
+        reason: &|id| config.exporters.get(id).and_then(|e| e.refuses(signal)),
     };
     receivers.check(&p.receivers, &path, signal, errs);
     processors.check(&p.processors, &path, signal, errs);

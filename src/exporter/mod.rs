@@ -9,6 +9,7 @@ pub mod debug;
 pub mod delivery;
 pub mod grpc_status;
 pub mod headers;
+pub mod loadbalancing;
 pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod queue;
@@ -67,6 +68,8 @@ pub enum Exporter {
     OtlpHttp(otlp_http::OtlpHttpExporter),
     /// Logs what passes.
     Debug(debug::DebugExporter),
+    /// Routes by key to one otlp exporter per backend.
+    LoadBalancing(loadbalancing::LoadBalancingExporter),
 }
 
 impl Exporter {
@@ -76,6 +79,7 @@ impl Exporter {
             Exporter::OtlpGrpc(exporter) => exporter.export(payload).await,
             Exporter::OtlpHttp(exporter) => exporter.export(payload).await,
             Exporter::Debug(exporter) => exporter.export(payload),
+            Exporter::LoadBalancing(exporter) => exporter.export(payload).await,
         }
     }
 }

@@ -104,6 +104,12 @@ impl Reservation {
         self.bytes += std::mem::take(&mut other.bytes);
     }
 
+    /// An empty reservation on the same budget (for data derived from this data, whose
+    /// bytes this reservation already holds).
+    pub fn detached(&self) -> Reservation {
+        self.budget.empty()
+    }
+
     /// Moves up to `bytes` out of `self` into a new reservation.
     pub fn split_off(&mut self, bytes: usize) -> Reservation {
         let moved = bytes.min(self.bytes);

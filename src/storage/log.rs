@@ -122,14 +122,9 @@ pub struct ShardLog {
     bytes_on_disk: u64,
     /// The segment read from last, kept open for the next read.
     reader: Option<(usize, SegmentReader)>,
-    /// Whether `dir` holds a delivered segment kept for reuse ([`SPARE_NAME`]).
-    spare: bool,
 }
 
 const SEGMENT_PREFIX: &str = "segment-";
-/// The one delivered segment file a log keeps to write its next segment over (see
-/// `SegmentWriter::reuse`); not a segment: never replayed, not counted in `max_size`.
-const SPARE_NAME: &str = "spare";
 
 impl ShardLog {
     /// Opens the log in `dir` (created), scanning the segments found there and in
@@ -161,7 +156,6 @@ impl ShardLog {
             writer: None,
             bytes_on_disk: 0,
             reader: None,
-            spare: dir.join(SPARE_NAME).is_file(),
         };
         // New segments are numbered after every one found here, so names never collide.
         log.next_file = files
@@ -334,12 +328,7 @@ impl ShardLog {
             .dir
             .join(format!("{SEGMENT_PREFIX}{:020}", self.next_file));
         self.next_file += 1;
-        let writer = if self.spare {
-            self.spare = false;
-            SegmentWriter::reuse(&self.dir.join(SPARE_NAME), &path).await?
-        } else {
-            SegmentWriter::create(&path).await?
-        };
+        let writer = SegmentWriter::create(&path).await?;
         self.next_key += 1;
         self.segments.insert(
             key,
@@ -379,12 +368,6 @@ impl ShardLog {
                 reader.close().await;
             }
         }
-        let own = segment.path.parent() == Some(self.dir.as_path());
-        if own && !self.spare {
-            segment_file::retire_segment(&segment.path, &self.dir.join(SPARE_NAME)).await?;
-            self.spare = true;
-            return Ok(());
-        }
         segment_file::remove_segment(&segment.path).await?;
         // An adopted shard's directory goes once its last segment has.
         if let Some(parent) = segment.path.parent() {
@@ -397,12 +380,7 @@ impl ShardLog {
 
     /// Commits and closes the current segment (a clean stop).
     pub async fn close(mut self) -> Result<(), LogError> {
-        self.seal_current().await?;
-        // A clean stop leaves only undelivered data behind.
-        if self.spare {
-            segment_file::remove_segment(&self.dir.join(SPARE_NAME)).await?;
-        }
-        Ok(())
+        self.seal_current().await
     }
 }
 

@@ -10,8 +10,8 @@
 //! payload: len bytes
 //! ```
 //! A record is valid only if it fits in the bytes read, its checksum matches and its number
-//! follows the previous one; a whole record with an older number ends the segment cleanly (the
-//! stale content of a reused segment file, past what was written over it). Replay keeps the valid prefix and reports how the rest looked:
+//! follows the previous one; a whole record with an older number ends the segment cleanly (stale
+//! bytes a reused write buffer padded a killed writer's last block with). Replay keeps the valid prefix and reports how the rest looked:
 //! clean padding, a torn record (a crash during the write) or corruption, with its offset, so
 //! the caller can cut the file there, count and log it. Garbage is never replayed.
 
@@ -134,8 +134,8 @@ pub fn scan(bytes: &[u8], first_seq: Option<u64>) -> Scan<'_> {
             break End::Corrupt { offset };
         }
         match expected {
-            // A whole record older than the one before it: what a reused segment held
-            // before (see `SegmentWriter::reuse`), past the end of what was written over it.
+            // A whole record older than the one before it: stale bytes a reused write buffer
+            // padded the last block with (see `shardgate_io::segment_file`), not damage.
             Some(e) if seq < e => break End::Clean,
             Some(e) if seq != e => break End::Corrupt { offset },
             _ => {}
@@ -215,11 +215,11 @@ mod tests {
         assert_eq!(scan(&mixed, None).end, End::Corrupt { offset: second });
     }
 
-    /// Scenario: a reused segment file: new records written over an older segment's, whose
-    /// later records are still there. Guarantee: replay ends cleanly after the new records,
-    /// whether the stale bytes start at a record or inside one.
+    /// Scenario: a killed writer's last block padded with stale bytes of older records (its
+    /// reused write buffer's). Guarantee: replay ends cleanly after the new records, whether
+    /// the stale bytes start at a record or inside one.
     #[test]
-    fn stale_records_of_a_reused_segment_end_it_cleanly() {
+    fn stale_records_after_the_last_end_it_cleanly() {
         let fresh = segment(&[b"new one", b"new two"], 40);
         let stale = segment(&[b"old", b"older", b"oldest"], 3);
         let mut at_record = fresh.clone();

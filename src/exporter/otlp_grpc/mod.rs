@@ -97,7 +97,7 @@ impl OtlpGrpcExporter {
     }
 
     /// Signs every request with the authenticator `config.auth` names.
-    fn authenticated(
+    pub(crate) fn authenticated(
         mut self,
         config: &OtlpExporterConfig,
         extensions: &BTreeMap<ComponentId, ExtensionConfig>,
