@@ -14,6 +14,7 @@ use serde_yaml::Value;
 use crate::config::de::{self, join, Text};
 use crate::config::duration::GoDuration;
 use crate::config::error::Errors;
+use crate::ottl;
 
 /// Default `decision_wait` (otelcol's).
 pub const DEFAULT_DECISION_WAIT: Duration = Duration::from_secs(30);
@@ -131,6 +132,8 @@ pub enum Rule {
         /// Sample traces where no span or resource matches instead.
         invert_match: bool,
     },
+    /// Samples traces with a span (or span event) one of its OTTL conditions holds for.
+    OttlCondition(Box<OttlRule>),
     /// Samples when every sub-policy samples.
     And(Vec<PolicyConfig>),
     /// Drops the trace when every sub-policy samples; decides nothing otherwise.
@@ -149,6 +152,63 @@ impl PartialEq for Rule {
         // Regexes do not compare; their source text is in `values`.
         format!("{self:?}") == format!("{other:?}")
     }
+}
+
+/// The `ottl_condition` policy: conditions compiled once, in the span and span event
+/// contexts, and what a failing one means.
+#[derive(Clone, Debug)]
+pub struct OttlRule {
+    /// Conditions on each span.
+    pub span: Vec<ottl::Condition>,
+    /// Conditions on each span event.
+    pub spanevent: Vec<ottl::Condition>,
+    /// What a condition that fails to evaluate does (otelcol's `error_mode`).
+    pub error_mode: ottl::ErrorMode,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawOttl {
+    error_mode: Option<Text>,
+    span: Vec<Text>,
+    spanevent: Vec<Text>,
+}
+
+/// Compiles an `ottl_condition` body at `at`; every bad condition is reported, naming it.
+fn ottl_rule(body: Option<Value>, at: &str, errs: &mut Errors) -> Option<Rule> {
+    let at = join(at, "ottl_condition");
+    let raw: RawOttl = errs.take(de::decode(body.unwrap_or(Value::Null), &at))?;
+    let error_mode = match raw.error_mode.as_ref().map(|m| m.0.as_str()) {
+        None => ottl::ErrorMode::Propagate,
+        Some(mode) => ottl::ErrorMode::parse(mode).or_else(|| {
+            errs.invalid(
+                join(&at, "error_mode"),
+                format!("unknown error_mode {mode:?} (ignore, silent or propagate)"),
+            );
+            None
+        })?,
+    };
+    if raw.span.is_empty() && raw.spanevent.is_empty() {
+        errs.invalid(&at, "at least one span or spanevent condition is needed");
+        return None;
+    }
+    let mut compile = |texts: Vec<Text>, key: &str, context: ottl::Context| {
+        let mut out = Vec::new();
+        for (i, text) in texts.iter().enumerate() {
+            match ottl::Condition::parse(&text.0, context, false) {
+                Ok(c) => out.push(c),
+                Err(e) => errs.invalid(format!("{}[{i}]", join(&at, key)), e),
+            }
+        }
+        out
+    };
+    let span = compile(raw.span, "span", ottl::Context::Span);
+    let spanevent = compile(raw.spanevent, "spanevent", ottl::Context::SpanEvent);
+    Some(Rule::OttlCondition(Box::new(OttlRule {
+        span,
+        spanevent,
+        error_mode,
+    })))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -385,13 +445,7 @@ fn rule(p: RawPolicy, at: &str, level: Level, errs: &mut Errors) -> Option<Rule>
             );
             None
         }
-        "ottl_condition" => {
-            errs.invalid(
-                join(at, "type"),
-                "ottl_condition is not supported yet: OTTL is not built in this version",
-            );
-            None
-        }
+        "ottl_condition" => ottl_rule(p.ottl_condition, at, errs),
         "bytes_limiting" | "trace_flags" => {
             errs.invalid(
                 join(at, "type"),

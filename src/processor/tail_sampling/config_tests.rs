@@ -78,8 +78,16 @@ fn bad_settings_name_their_key_and_reason() {
         ),
         ("policies: [{name: a, type: nope}]", "unknown sampling policy type nope"),
         (
-            "policies: [{name: a, type: ottl_condition, ottl_condition: {span: ['x']}}]",
-            "ottl_condition is not supported yet",
+            "policies: [{name: a, type: ottl_condition, ottl_condition: {span: ['IsFoo(name)']}}]",
+            "ottl_condition::span[0]: statement \"IsFoo(name)\"",
+        ),
+        (
+            "policies: [{name: a, type: ottl_condition, ottl_condition: {error_mode: loud, span: ['true']}}]",
+            "ottl_condition::error_mode",
+        ),
+        (
+            "policies: [{name: a, type: ottl_condition, ottl_condition: {}}]",
+            "at least one span or spanevent condition",
         ),
         (
             "policies: [{name: a, type: status_code, status_code: {status_codes: [BAD]}}]",

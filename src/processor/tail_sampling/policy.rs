@@ -13,8 +13,9 @@ use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use regex::Regex;
 
-use super::config::{PolicyConfig, Rule};
+use super::config::{OttlRule, PolicyConfig, Rule};
 use super::split::Piece;
+use crate::ottl;
 
 /// Salt of the probabilistic policy's hash when none is set (otelcol's).
 const DEFAULT_HASH_SALT: &str = "default-hash-seed";
@@ -102,6 +103,7 @@ enum Check {
         value: bool,
         invert: bool,
     },
+    Ottl(Box<OttlRule>),
     And(Vec<Evaluator>),
     Drop(Vec<Evaluator>),
     Composite {
@@ -238,6 +240,7 @@ impl Evaluator {
                 let want = *value;
                 attribute_rule(trace, key, *invert, |v, _| bool_of(v) == want)
             }
+            Check::Ottl(rule) => sampled_if(ottl_holds(rule, trace)),
             Check::And(subs) => all_sample(subs, trace, second, Decision::Sampled),
             Check::Drop(subs) => all_sample(subs, trace, second, Decision::Dropped),
             Check::Composite {
@@ -253,6 +256,57 @@ impl Evaluator {
             }
         }
     }
+}
+
+/// `ottl_condition`: whether a span condition holds for a span, or a span event condition
+/// for an event, of `trace`. A condition that fails to evaluate counts as false (logged
+/// unless `error_mode: silent`). OTTL edits in place, so each span is looked at through a
+/// copy: the held spans stay as received.
+fn ottl_holds(rule: &OttlRule, trace: &TraceView<'_>) -> bool {
+    let holds = |c: &ottl::Condition, t: &ottl::Target<'_>| match c.holds(t) {
+        Ok(b) => b,
+        Err(error) => {
+            if rule.error_mode != ottl::ErrorMode::Silent {
+                tracing::warn!(condition = %c.text, %error, "tail_sampling: an ottl_condition failed; counted as false");
+            }
+            false
+        }
+    };
+    let mut cache = Vec::new();
+    for piece in trace.parts {
+        let mut resource = piece.header.resource.0.clone().unwrap_or_default();
+        let mut scope = piece.header.scope.clone().unwrap_or_default();
+        for span in &piece.spans {
+            let mut span = span.clone();
+            for c in &rule.span {
+                cache.clear();
+                let t = ottl::Target {
+                    resource: &mut resource,
+                    scope: &mut scope,
+                    item: ottl::context::Item::Span(&mut span),
+                    cache: &mut cache,
+                };
+                if holds(c, &t) {
+                    return true;
+                }
+            }
+            for event in 0..span.events.len() {
+                for c in &rule.spanevent {
+                    cache.clear();
+                    let t = ottl::Target {
+                        resource: &mut resource,
+                        scope: &mut scope,
+                        item: ottl::context::Item::SpanEvent(&mut span, event),
+                        cache: &mut cache,
+                    };
+                    if holds(c, &t) {
+                        return true;
+                    }
+                }
+            }
+        }
+    }
+    false
 }
 
 /// `and` and `drop`: `then` when every sub-policy samples, else not sampled.
@@ -375,6 +429,7 @@ fn leaf_check(rule: &Rule) -> Check {
             value: *value,
             invert: *invert_match,
         },
+        Rule::OttlCondition(rule) => Check::Ottl(rule.clone()),
         // The combinators are built by `Evaluator::new`; nothing else reaches here.
         Rule::And(_) | Rule::Drop(_) | Rule::Composite { .. } => Check::Always,
     }

@@ -131,6 +131,45 @@ fn status_span_count_and_trace_state() {
     assert_eq!(one(p, &trace), Decision::NotSampled);
 }
 
+/// otelcol's `ottl_condition` policy: a span condition (here on a resource attribute and a
+/// span attribute) or a span event condition samples the trace; none holding, or one that
+/// fails to evaluate, does not; the held spans are not changed by looking.
+#[test]
+fn ottl_conditions_on_spans_and_span_events() {
+    let mut s = span(0, 1);
+    s.name = "checkout".into();
+    s.attributes = vec![kv("http.status", any_value::Value::IntValue(503))];
+    s.events = vec![opentelemetry_proto::tonic::trace::v1::span::Event {
+        name: "exception".into(),
+        ..Default::default()
+    }];
+    let trace = [part(
+        vec![kv(
+            "service.name",
+            any_value::Value::StringValue("cart".into()),
+        )],
+        vec![s],
+    )];
+    let policy = |body: &str| format!("{{name: o, type: ottl_condition, ottl_condition: {body}}}");
+    let sampled = [
+        r#"{span: ['attributes["http.status"] >= 500']}"#,
+        r#"{span: ['resource.attributes["service.name"] == "cart" and name == "checkout"']}"#,
+        r#"{spanevent: ['name == "exception"']}"#,
+        r#"{span: ['name == "nope"'], spanevent: ['IsMatch(name, "^exc")']}"#,
+    ];
+    for body in sampled {
+        assert_eq!(one(&policy(body), &trace), Decision::Sampled, "{body}");
+    }
+    let not_sampled = [
+        r#"{span: ['attributes["http.status"] < 500']}"#,
+        r#"{spanevent: ['name == "retry"']}"#,
+        r#"{error_mode: silent, span: ['Int("x") > 1']}"#,
+    ];
+    for body in not_sampled {
+        assert_eq!(one(&policy(body), &trace), Decision::NotSampled, "{body}");
+    }
+}
+
 #[test]
 fn probabilistic_uses_otelcols_salted_fnv_hash_and_threshold() {
     // FNV-1a 64 over salt then id: the published vector of "a" is af63dc4c8601ec8c.
