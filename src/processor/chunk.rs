@@ -34,6 +34,64 @@ pub enum TransformError {
     Injected,
 }
 
+/// One field of a message on the wire.
+pub(crate) struct WireField<'a> {
+    /// Its field number.
+    pub number: u32,
+    /// Its wire type.
+    pub wire: WireType,
+    /// Key and body.
+    pub raw: &'a [u8],
+    /// The body (for length-delimited fields, without its length).
+    pub body: &'a [u8],
+}
+
+/// Calls `f` with each field of `msg`, in order.
+pub(crate) fn walk<'a>(
+    msg: &'a [u8],
+    mut f: impl FnMut(WireField<'a>) -> Result<(), TransformError>,
+) -> Result<(), TransformError> {
+    let mut buf = msg;
+    while !buf.is_empty() {
+        let start = msg.len() - buf.len();
+        let (number, wire) = decode_key(&mut buf)?;
+        let len = match wire {
+            WireType::Varint => {
+                decode_varint(&mut buf)?;
+                0
+            }
+            WireType::SixtyFourBit => 8,
+            WireType::ThirtyTwoBit => 4,
+            WireType::LengthDelimited => usize::try_from(decode_varint(&mut buf)?)
+                .map_err(|_| TransformError::Malformed("length overflows usize"))?,
+            WireType::StartGroup | WireType::EndGroup => {
+                return Err(TransformError::Malformed("groups are not allowed"))
+            }
+        };
+        let body_start = msg.len() - buf.len();
+        if wire == WireType::Varint {
+            f(WireField {
+                number,
+                wire,
+                raw: &msg[start..body_start],
+                body: &msg[start..body_start],
+            })?;
+            continue;
+        }
+        if len > buf.len() {
+            return Err(TransformError::Malformed("field overruns the message"));
+        }
+        buf = &buf[len..];
+        f(WireField {
+            number,
+            wire,
+            raw: &msg[start..body_start + len],
+            body: &msg[body_start..body_start + len],
+        })?;
+    }
+    Ok(())
+}
+
 /// A resource chunk with its `resource` decoded and everything else kept as bytes.
 pub struct SplitChunk {
     /// The merged `resource` field.

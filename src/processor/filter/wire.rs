@@ -18,69 +18,13 @@
 use bytes::Bytes;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use prost::encoding::{decode_key, decode_varint, encode_key, encode_varint, WireType};
+use prost::encoding::{decode_varint, encode_key, encode_varint, WireType};
 use prost::Message;
 
 use crate::ottl::paths::Field;
 use crate::ottl::projection::Reads;
-use crate::processor::chunk::TransformError;
+use crate::processor::chunk::{walk, TransformError};
 use crate::processor::transform::Rewritten;
-
-/// One field of a message on the wire.
-struct WireField<'a> {
-    number: u32,
-    wire: WireType,
-    /// Key and body.
-    raw: &'a [u8],
-    /// The body (for length-delimited fields, without its length).
-    body: &'a [u8],
-}
-
-/// Calls `f` with each field of `msg`, in order.
-fn walk<'a>(
-    msg: &'a [u8],
-    mut f: impl FnMut(WireField<'a>) -> Result<(), TransformError>,
-) -> Result<(), TransformError> {
-    let mut buf = msg;
-    while !buf.is_empty() {
-        let start = msg.len() - buf.len();
-        let (number, wire) = decode_key(&mut buf)?;
-        let len = match wire {
-            WireType::Varint => {
-                decode_varint(&mut buf)?;
-                0
-            }
-            WireType::SixtyFourBit => 8,
-            WireType::ThirtyTwoBit => 4,
-            WireType::LengthDelimited => usize::try_from(decode_varint(&mut buf)?)
-                .map_err(|_| TransformError::Malformed("length overflows usize"))?,
-            WireType::StartGroup | WireType::EndGroup => {
-                return Err(TransformError::Malformed("groups are not allowed"))
-            }
-        };
-        let body_start = msg.len() - buf.len();
-        if wire == WireType::Varint {
-            f(WireField {
-                number,
-                wire,
-                raw: &msg[start..body_start],
-                body: &msg[start..body_start],
-            })?;
-            continue;
-        }
-        if len > buf.len() {
-            return Err(TransformError::Malformed("field overruns the message"));
-        }
-        buf = &buf[len..];
-        f(WireField {
-            number,
-            wire,
-            raw: &msg[start..body_start + len],
-            body: &msg[body_start..body_start + len],
-        })?;
-    }
-    Ok(())
-}
 
 /// Which item fields to decode.
 pub struct Plan {

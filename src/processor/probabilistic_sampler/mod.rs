@@ -15,9 +15,8 @@
 //! 4. kept items record the threshold applied (`ot=th:…` in the tracestate, the
 //!    `sampling.threshold` log attribute), so later samplers and backends can count.
 //!
-//! Empty scopes and resources are removed, as otelcol does. The decision needs the items'
-//! fields, so a chunk is decoded and re-encoded with prost (see the closing note of its issue
-//! for the measured cost).
+//! Empty scopes and resources are removed, as otelcol does. Spans are sampled on the wire
+//! (`spans`: a decision reads three fields); log records are decoded with prost (`logs`).
 
 pub mod config;
 pub mod threshold;
@@ -31,7 +30,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
-use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use prost::Message;
 
 use super::chunk::TransformError;
@@ -71,11 +69,7 @@ impl ProbabilisticSampler {
     /// The chunk with the items not sampled removed and the kept ones marked.
     pub fn rewrite(&self, chunk: &[u8]) -> Result<Rewritten, TransformError> {
         let (bytes, items) = match self.signal {
-            Signal::Traces => {
-                let mut rs = ResourceSpans::decode(chunk)?;
-                let items = spans::sample(self, &mut rs);
-                (rs.encode_to_vec(), items)
-            }
+            Signal::Traces => spans::sample(self, chunk)?,
             Signal::Logs => {
                 let mut rl = ResourceLogs::decode(chunk)?;
                 let items = logs::sample(self, &mut rl);
