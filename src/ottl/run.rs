@@ -5,10 +5,10 @@
 //! absent unless a statement gave it content.
 
 use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
-use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
-use opentelemetry_proto::tonic::metrics::v1::ResourceMetrics;
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::metrics::v1::{Metric, ResourceMetrics, ScopeMetrics};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
 use super::context::{Context, Item, Target};
 use super::points;
@@ -31,6 +31,64 @@ pub fn with_scope<R>(
     r
 }
 
+/// What visits the items under one scope: the item itself, or its span events or data
+/// points, as `ctx` asks.
+type Items<T> =
+    fn(&mut T, Context, &mut dyn FnMut(Item<'_>) -> Result<(), EvalError>) -> Result<(), EvalError>;
+
+/// Visits the resource (when `ctx` is the resource context), each scope (the scope context)
+/// or what `items` finds under each scope, with the resource and each scope taken out of
+/// their messages while visited; stops at the first error.
+fn walk<S, T>(
+    slot: &mut Option<Resource>,
+    scopes: &mut [S],
+    parts: fn(&mut S) -> (&mut Option<InstrumentationScope>, &mut Vec<T>),
+    items: Items<T>,
+    ctx: Context,
+    cache: &mut Vec<KeyValue>,
+    f: &mut Visit<'_>,
+) -> Result<(), EvalError> {
+    let present = slot.is_some();
+    let mut resource = slot.take().unwrap_or_default();
+    let mut visit = |resource: &mut Resource, scope: &mut InstrumentationScope, item: Item<'_>| {
+        cache.clear();
+        f(&mut Target {
+            resource,
+            scope,
+            item,
+            cache,
+        })
+    };
+    let mut result = Ok(());
+    if ctx == Context::Resource {
+        result = visit(
+            &mut resource,
+            &mut InstrumentationScope::default(),
+            Item::None,
+        );
+    } else {
+        for s in scopes {
+            let (scope_slot, list) = parts(s);
+            result = with_scope(scope_slot, |scope| {
+                if ctx == Context::Scope {
+                    return visit(&mut resource, scope, Item::None);
+                }
+                for item in list.iter_mut() {
+                    items(item, ctx, &mut |it| visit(&mut resource, scope, it))?;
+                }
+                Ok(())
+            });
+            if result.is_err() {
+                break;
+            }
+        }
+    }
+    if present || resource != Resource::default() {
+        *slot = Some(resource);
+    }
+    result
+}
+
 /// Visits every item of `ctx` in `rs`.
 pub fn spans(
     rs: &mut ResourceSpans,
@@ -38,62 +96,31 @@ pub fn spans(
     cache: &mut Vec<KeyValue>,
     f: &mut Visit<'_>,
 ) -> Result<(), EvalError> {
-    let present = rs.resource.is_some();
-    let mut resource = rs.resource.take().unwrap_or_default();
-    let mut result = Ok(());
-    if ctx == Context::Resource {
-        cache.clear();
-        let mut scope = InstrumentationScope::default();
-        result = f(&mut Target {
-            resource: &mut resource,
-            scope: &mut scope,
-            item: Item::None,
-            cache,
-        });
-    } else {
-        'scopes: for ss in &mut rs.scope_spans {
-            result = with_scope(&mut ss.scope, |scope| {
-                if ctx == Context::Scope {
-                    cache.clear();
-                    return f(&mut Target {
-                        resource: &mut resource,
-                        scope,
-                        item: Item::None,
-                        cache,
-                    });
-                }
-                for span in &mut ss.spans {
-                    if ctx == Context::Span {
-                        cache.clear();
-                        f(&mut Target {
-                            resource: &mut resource,
-                            scope,
-                            item: Item::Span(span),
-                            cache,
-                        })?;
-                        continue;
-                    }
-                    for i in 0..span.events.len() {
-                        cache.clear();
-                        f(&mut Target {
-                            resource: &mut resource,
-                            scope,
-                            item: Item::SpanEvent(span, i),
-                            cache,
-                        })?;
-                    }
-                }
-                Ok(())
-            });
-            if result.is_err() {
-                break 'scopes;
-            }
+    fn parts(ss: &mut ScopeSpans) -> (&mut Option<InstrumentationScope>, &mut Vec<Span>) {
+        (&mut ss.scope, &mut ss.spans)
+    }
+    fn items(
+        span: &mut Span,
+        ctx: Context,
+        each: &mut dyn FnMut(Item<'_>) -> Result<(), EvalError>,
+    ) -> Result<(), EvalError> {
+        if ctx == Context::Span {
+            return each(Item::Span(span));
         }
+        for i in 0..span.events.len() {
+            each(Item::SpanEvent(&mut *span, i))?;
+        }
+        Ok(())
     }
-    if present || resource != Resource::default() {
-        rs.resource = Some(resource);
-    }
-    result
+    walk(
+        &mut rs.resource,
+        &mut rs.scope_spans,
+        parts,
+        items,
+        ctx,
+        cache,
+        f,
+    )
 }
 
 /// Visits every item of `ctx` in `rm`.
@@ -103,62 +130,31 @@ pub fn metrics(
     cache: &mut Vec<KeyValue>,
     f: &mut Visit<'_>,
 ) -> Result<(), EvalError> {
-    let present = rm.resource.is_some();
-    let mut resource = rm.resource.take().unwrap_or_default();
-    let mut result = Ok(());
-    if ctx == Context::Resource {
-        cache.clear();
-        let mut scope = InstrumentationScope::default();
-        result = f(&mut Target {
-            resource: &mut resource,
-            scope: &mut scope,
-            item: Item::None,
-            cache,
-        });
-    } else {
-        for sm in &mut rm.scope_metrics {
-            result = with_scope(&mut sm.scope, |scope| {
-                if ctx == Context::Scope {
-                    cache.clear();
-                    return f(&mut Target {
-                        resource: &mut resource,
-                        scope,
-                        item: Item::None,
-                        cache,
-                    });
-                }
-                for metric in &mut sm.metrics {
-                    if ctx == Context::Metric {
-                        cache.clear();
-                        f(&mut Target {
-                            resource: &mut resource,
-                            scope,
-                            item: Item::Metric(metric),
-                            cache,
-                        })?;
-                        continue;
-                    }
-                    for i in 0..points::count(metric) {
-                        cache.clear();
-                        f(&mut Target {
-                            resource: &mut resource,
-                            scope,
-                            item: Item::DataPoint(metric, i),
-                            cache,
-                        })?;
-                    }
-                }
-                Ok(())
-            });
-            if result.is_err() {
-                break;
-            }
+    fn parts(sm: &mut ScopeMetrics) -> (&mut Option<InstrumentationScope>, &mut Vec<Metric>) {
+        (&mut sm.scope, &mut sm.metrics)
+    }
+    fn items(
+        metric: &mut Metric,
+        ctx: Context,
+        each: &mut dyn FnMut(Item<'_>) -> Result<(), EvalError>,
+    ) -> Result<(), EvalError> {
+        if ctx == Context::Metric {
+            return each(Item::Metric(metric));
         }
+        for i in 0..points::count(metric) {
+            each(Item::DataPoint(&mut *metric, i))?;
+        }
+        Ok(())
     }
-    if present || resource != Resource::default() {
-        rm.resource = Some(resource);
-    }
-    result
+    walk(
+        &mut rm.resource,
+        &mut rm.scope_metrics,
+        parts,
+        items,
+        ctx,
+        cache,
+        f,
+    )
 }
 
 /// Visits every item of `ctx` in `rl`.
@@ -168,48 +164,23 @@ pub fn logs(
     cache: &mut Vec<KeyValue>,
     f: &mut Visit<'_>,
 ) -> Result<(), EvalError> {
-    let present = rl.resource.is_some();
-    let mut resource = rl.resource.take().unwrap_or_default();
-    let mut result = Ok(());
-    if ctx == Context::Resource {
-        cache.clear();
-        let mut scope = InstrumentationScope::default();
-        result = f(&mut Target {
-            resource: &mut resource,
-            scope: &mut scope,
-            item: Item::None,
-            cache,
-        });
-    } else {
-        for sl in &mut rl.scope_logs {
-            result = with_scope(&mut sl.scope, |scope| {
-                if ctx == Context::Scope {
-                    cache.clear();
-                    return f(&mut Target {
-                        resource: &mut resource,
-                        scope,
-                        item: Item::None,
-                        cache,
-                    });
-                }
-                for record in &mut sl.log_records {
-                    cache.clear();
-                    f(&mut Target {
-                        resource: &mut resource,
-                        scope,
-                        item: Item::Log(record),
-                        cache,
-                    })?;
-                }
-                Ok(())
-            });
-            if result.is_err() {
-                break;
-            }
-        }
+    fn parts(sl: &mut ScopeLogs) -> (&mut Option<InstrumentationScope>, &mut Vec<LogRecord>) {
+        (&mut sl.scope, &mut sl.log_records)
     }
-    if present || resource != Resource::default() {
-        rl.resource = Some(resource);
+    fn items(
+        record: &mut LogRecord,
+        _: Context,
+        each: &mut dyn FnMut(Item<'_>) -> Result<(), EvalError>,
+    ) -> Result<(), EvalError> {
+        each(Item::Log(record))
     }
-    result
+    walk(
+        &mut rl.resource,
+        &mut rl.scope_logs,
+        parts,
+        items,
+        ctx,
+        cache,
+        f,
+    )
 }
