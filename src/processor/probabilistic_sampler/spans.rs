@@ -9,7 +9,7 @@
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
-use prost::encoding::{encode_key, encode_varint, WireType};
+use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 use prost::Message;
 
 use super::decide::{check, on_error, Policy, SampleError};
@@ -167,19 +167,32 @@ fn decide(
     Ok(true)
 }
 
-/// Appends `span` with its `trace_state` (field 3) replaced by `trace_state`.
+/// Appends `span` with its `trace_state` (field 3) replaced by `trace_state`, written
+/// straight into `out` (its new length is known before its fields are copied).
 fn put_marked(span: &[u8], trace_state: &str, out: &mut Vec<u8>) -> Result<(), TransformError> {
-    let mut body = Vec::with_capacity(span.len() + trace_state.len() + 4);
+    let mut old_state = 0;
+    walk(span, |f| {
+        if f.number == 3 {
+            old_state += f.raw.len();
+        }
+        Ok(())
+    })?;
+    let new_state = if trace_state.is_empty() {
+        0
+    } else {
+        1 + encoded_len_varint(trace_state.len() as u64) + trace_state.len()
+    };
+    encode_key(2, WireType::LengthDelimited, out);
+    encode_varint((span.len() - old_state + new_state) as u64, out);
     walk(span, |f| {
         if f.number != 3 {
-            body.extend_from_slice(f.raw);
+            out.extend_from_slice(f.raw);
         }
         Ok(())
     })?;
     if !trace_state.is_empty() {
-        put_message(3, trace_state.as_bytes(), &mut body);
+        put_message(3, trace_state.as_bytes(), out);
     }
-    put_message(2, &body, out);
     Ok(())
 }
 

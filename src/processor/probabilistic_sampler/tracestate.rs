@@ -131,20 +131,33 @@ impl TraceState {
 
     /// The `tracestate` value: `ot` first (`rv`, `th`, then its other keys), then the rest.
     pub fn serialize(&self) -> String {
-        let mut otel: Vec<String> = Vec::new();
+        let mut out = String::with_capacity(64);
+        let mut otel_sep = "ot=";
+        let mut otel = |key: &str, value: &str, out: &mut String| {
+            out.push_str(otel_sep);
+            out.push_str(key);
+            out.push(':');
+            out.push_str(value);
+            otel_sep = ";";
+        };
         if let Some((rv, _)) = &self.rvalue {
-            otel.push(format!("rv:{rv}"));
+            otel("rv", rv, &mut out);
         }
         if let Some((th, _)) = &self.tvalue {
-            otel.push(format!("th:{th}"));
+            otel("th", th, &mut out);
         }
-        otel.extend(self.otel_extra.iter().map(|(k, v)| format!("{k}:{v}")));
-        let mut out: Vec<String> = Vec::with_capacity(1 + self.members.len());
-        if !otel.is_empty() {
-            out.push(format!("ot={}", otel.join(";")));
+        for (k, v) in &self.otel_extra {
+            otel(k, v, &mut out);
         }
-        out.extend(self.members.iter().map(|(k, v)| format!("{k}={v}")));
-        out.join(",")
+        for (k, v) in &self.members {
+            if !out.is_empty() {
+                out.push(',');
+            }
+            out.push_str(k);
+            out.push('=');
+            out.push_str(v);
+        }
+        out
     }
 }
 
