@@ -5,7 +5,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log" "${tansu_log:-}"' EXIT
+
+# tests/kafka.rs needs a Kafka-protocol broker: tansu, from crates.io (README, "Kafka"). It
+# builds in the background while the gates run; opt-level 1 halves its build and is plenty
+# for a test broker.
+tansu_pid=""
+tansu_log=$(mktemp)
+if [ -z "${SHARDGATE_TANSU:-}" ] && ! command -v tansu >/dev/null 2>&1; then
+    echo "== cargo install tansu (background)"
+    (CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_DEBUG=false \
+        cargo install tansu --version 0.6.0 --locked --features libsql >"$tansu_log" 2>&1) &
+    tansu_pid=$!
+fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -24,6 +36,11 @@ cargo clippy --workspace --all-targets --locked $features -- -D warnings
 # (thin LTO, one codegen unit) build of everything, 30 s against several minutes on CI.
 echo "== benches (test mode, without the fault hooks)"
 cargo test --locked -p shardgate-bench --benches
+
+if [ -n "$tansu_pid" ]; then
+    echo "== waiting for the tansu install"
+    wait "$tansu_pid" || { cat "$tansu_log"; echo "installing tansu failed" >&2; exit 1; }
+fi
 
 echo "== cargo test $features (debug build: every debug_assert! invariant is checked)"
 cargo test --workspace --locked $features 2>&1 | tee "$log"

@@ -27,6 +27,7 @@ const JOIN_GRACE: Duration = Duration::from_secs(5);
 pub fn run(mut config: Config) -> anyhow::Result<()> {
     let started = Instant::now();
     let cpus = resolve_cores(&config.shards.cores)?;
+    crate::kafka::threads::set_shard_cpus(&cpus);
     let settings = RuntimeSettings {
         cpus: cpus.clone(),
         ring_depth: usize::try_from(config.shards.ring_depth).unwrap_or(usize::MAX),

@@ -14,6 +14,7 @@ pub mod config;
 pub mod exporter;
 pub mod extension;
 pub mod fault;
+pub mod kafka;
 pub mod observe;
 pub mod otlp;
 pub mod ottl;

@@ -17,7 +17,7 @@ use crate::config::extension::ExtensionConfig;
 use crate::config::id::ComponentId;
 use crate::config::processor::ProcessorConfig;
 use crate::config::receiver::ReceiverConfig;
-use crate::exporter::{debug, loadbalancing, otlp_grpc, otlp_http};
+use crate::exporter::{debug, kafka as kafka_exporter, loadbalancing, otlp_grpc, otlp_http};
 use crate::extension::{basicauth, bearertokenauth, file_storage, health_check, zpages};
 use crate::pipeline::parts::{BuildError, MakeDelivery, MakeStage, StartReceiver};
 use crate::processor::attributes::{self, AttributesProcessor};
@@ -27,7 +27,7 @@ use crate::processor::resource::{self, ResourceProcessor};
 use crate::processor::transform::Rewrite;
 use crate::processor::transform_statements::{self, TransformProcessor};
 use crate::processor::{batch, memory_limiter, resourcedetection, tail_sampling};
-use crate::receiver::{jaeger, otlp, prometheus, zipkin};
+use crate::receiver::{jaeger, kafka as kafka_receiver, otlp, prometheus, zipkin};
 use crate::signal::Signal;
 
 /// The four kinds of component, as the config's top-level sections name them.
@@ -166,6 +166,23 @@ pub static COMPONENTS: &[ComponentType] = &[
             start: |id, config, routes, io| match config {
                 ReceiverConfig::Prometheus(c) => {
                     prometheus::start(id, c, routes, io).map_err(BuildError::Receiver)
+                }
+                _ => Err(BuildError::Unbuildable { id: id.clone() }),
+            },
+        },
+    },
+    ComponentType {
+        name: "kafka",
+        aliases: &[],
+        signals: ALL_SIGNALS,
+        summary: "consumes OTLP (protobuf or JSON) from Kafka topics, one consumer per shard in the group",
+        factory: Factory::Receiver {
+            config: |b, p, e| {
+                kafka_receiver::config::parse(b, p, e).map(|c| ReceiverConfig::Kafka(Box::new(c)))
+            },
+            start: |id, config, routes, io| match config {
+                ReceiverConfig::Kafka(c) => {
+                    kafka_receiver::start(id, c, routes, io).map_err(BuildError::Receiver)
                 }
                 _ => Err(BuildError::Unbuildable { id: id.clone() }),
             },
@@ -412,6 +429,21 @@ pub static COMPONENTS: &[ComponentType] = &[
         },
     },
     ComponentType {
+        name: "kafka",
+        aliases: &[],
+        signals: ALL_SIGNALS,
+        summary: "produces OTLP (protobuf or JSON) to Kafka topics through librdkafka",
+        factory: Factory::Exporter {
+            config: |b, p, e| {
+                kafka_exporter::config::parse(b, p, e).map(|c| ExporterConfig::Kafka(Box::new(c)))
+            },
+            delivery: |config, parts| match config {
+                ExporterConfig::Kafka(c) => kafka_exporter::delivery(c, parts),
+                _ => Err(parts.unbuildable()),
+            },
+        },
+    },
+    ComponentType {
         name: "bearertokenauth",
         aliases: &[],
         signals: &[],
@@ -494,7 +526,6 @@ const NOT_BUILT: &[(Kind, &str, &str)] = &[
         "memory_ballast",
         "otelcol removed it, and shardgate has no garbage collector to steady; use memory_limiter",
     ),
-    (Kind::Exporter, "kafka", "not built yet"),
 ];
 
 /// Decodes the body of `id` in the section of `kind` with its type's factory, or reports

@@ -50,6 +50,25 @@ pub fn thread_id() -> i64 {
     i64::from(unsafe { libc::gettid() })
 }
 
+/// Lets the calling thread run on `cpus` only (and the threads it starts later, which inherit
+/// the mask): how helper threads of client libraries are kept off the shards' cores.
+pub fn set_current_thread_cpus(cpus: &[usize]) -> std::io::Result<()> {
+    // SAFETY: an all-zero cpu_set_t is the empty set, a valid value of this plain C struct.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let limit = 8 * std::mem::size_of::<libc::cpu_set_t>();
+    for &cpu in cpus.iter().filter(|&&cpu| cpu < limit) {
+        // SAFETY: `cpu` is below the set's capacity in bits, checked above.
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+    }
+    // SAFETY: pid 0 is the calling thread; the set pointer and size describe one cpu_set_t.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// Hands memory the allocator holds free back to the kernel, so RSS shows live data again
 /// after a burst (glibc keeps freed chunks of its per-thread arenas resident otherwise).
 pub fn release_free_memory() {

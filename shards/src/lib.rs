@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod affinity;
+pub mod bridge;
 pub mod control;
 pub mod drain;
 pub mod error;

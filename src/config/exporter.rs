@@ -1,6 +1,7 @@
 //! `exporters:` section: one variant per exporter type; each type's config lives with it.
 
 use crate::exporter::debug::config::DebugExporterConfig;
+use crate::exporter::kafka::config::KafkaExporterConfig;
 use crate::exporter::loadbalancing::config::LoadBalancingExporterConfig;
 use crate::exporter::otlp_grpc::config::OtlpExporterConfig;
 use crate::exporter::otlp_http::config::OtlpHttpExporterConfig;
@@ -16,6 +17,8 @@ pub enum ExporterConfig {
     Debug(DebugExporterConfig),
     /// `loadbalancing`: routes by key to one otlp exporter per backend.
     LoadBalancing(Box<LoadBalancingExporterConfig>),
+    /// `kafka`: produces to Kafka topics.
+    Kafka(Box<KafkaExporterConfig>),
 }
 
 impl ExporterConfig {
@@ -25,6 +28,7 @@ impl ExporterConfig {
             ExporterConfig::Otlp(o) => Some(&o.sending_queue),
             ExporterConfig::OtlpHttp(h) => Some(&h.sending_queue),
             ExporterConfig::LoadBalancing(l) => Some(&l.otlp.sending_queue),
+            ExporterConfig::Kafka(k) => Some(&k.sending_queue),
             ExporterConfig::Debug(_) => None,
         }
     }
@@ -33,9 +37,10 @@ impl ExporterConfig {
     pub fn refuses(&self, signal: crate::signal::Signal) -> Option<&'static str> {
         match self {
             ExporterConfig::LoadBalancing(l) => l.refuses(signal),
-            ExporterConfig::Otlp(_) | ExporterConfig::OtlpHttp(_) | ExporterConfig::Debug(_) => {
-                None
-            }
+            ExporterConfig::Otlp(_)
+            | ExporterConfig::OtlpHttp(_)
+            | ExporterConfig::Debug(_)
+            | ExporterConfig::Kafka(_) => None,
         }
     }
 

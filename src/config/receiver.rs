@@ -21,6 +21,8 @@ pub enum ReceiverConfig {
     Jaeger(Box<JaegerReceiverConfig>),
     /// `prometheus`: scrapes Prometheus endpoints.
     Prometheus(PrometheusReceiverConfig),
+    /// `kafka`: consumes OTLP from Kafka topics.
+    Kafka(Box<crate::receiver::kafka::config::KafkaReceiverConfig>),
 }
 
 impl ReceiverConfig {
@@ -33,7 +35,7 @@ impl ReceiverConfig {
                 .map(|g| g.endpoint)
                 .chain(otlp.http.iter().map(|h| h.endpoint))
                 .collect(),
-            ReceiverConfig::Prometheus(_) => Vec::new(),
+            ReceiverConfig::Prometheus(_) | ReceiverConfig::Kafka(_) => Vec::new(),
             ReceiverConfig::Zipkin(zipkin) => vec![zipkin.server.endpoint],
             ReceiverConfig::Jaeger(jaeger) => jaeger
                 .grpc
@@ -54,6 +56,7 @@ impl ReceiverConfig {
                 grpc.into_iter().chain(http).collect()
             }
             ReceiverConfig::Prometheus(_) => vec![crate::receiver::prometheus::TRANSPORT],
+            ReceiverConfig::Kafka(_) => vec![crate::receiver::kafka::TRANSPORT],
             ReceiverConfig::Zipkin(_) => vec![crate::receiver::zipkin::TRANSPORT],
             ReceiverConfig::Jaeger(jaeger) => {
                 use crate::receiver::jaeger::{TRANSPORT_GRPC, TRANSPORT_THRIFT_HTTP};
@@ -74,7 +77,7 @@ impl ReceiverConfig {
                 let http = http.map(|a| ("protocols::http::auth::authenticator", a));
                 grpc.into_iter().chain(http).collect()
             }
-            ReceiverConfig::Prometheus(_) => Vec::new(),
+            ReceiverConfig::Prometheus(_) | ReceiverConfig::Kafka(_) => Vec::new(),
             ReceiverConfig::Zipkin(zipkin) => zipkin
                 .server
                 .auth

@@ -187,7 +187,7 @@ fn check_authenticators(config: &Config, errs: &mut Errors) {
             ExporterConfig::Otlp(o) => o.auth.as_ref(),
             ExporterConfig::OtlpHttp(h) => h.auth.as_ref(),
             ExporterConfig::LoadBalancing(l) => l.otlp.auth.as_ref(),
-            ExporterConfig::Debug(_) => None,
+            ExporterConfig::Debug(_) | ExporterConfig::Kafka(_) => None,
         };
         if let Some(auth) = auth {
             clients.push((format!("exporters::{id}::auth::authenticator"), auth));

@@ -9,6 +9,7 @@ pub mod debug;
 pub mod delivery;
 pub mod grpc_status;
 pub mod headers;
+pub mod kafka;
 pub mod loadbalancing;
 pub mod otlp_grpc;
 pub mod otlp_http;
@@ -70,6 +71,8 @@ pub enum Exporter {
     Debug(debug::DebugExporter),
     /// Routes by key to one otlp exporter per backend.
     LoadBalancing(loadbalancing::LoadBalancingExporter),
+    /// Produces to Kafka topics.
+    Kafka(kafka::KafkaExporter),
 }
 
 impl Exporter {
@@ -80,6 +83,7 @@ impl Exporter {
             Exporter::OtlpHttp(exporter) => exporter.export(payload).await,
             Exporter::Debug(exporter) => exporter.export(payload),
             Exporter::LoadBalancing(exporter) => exporter.export(payload).await,
+            Exporter::Kafka(exporter) => exporter.export(payload).await,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod attributes;
 pub mod handoff;
 pub mod http1;
 pub mod jaeger;
+pub mod kafka;
 pub mod listen;
 pub mod otlp;
 pub mod prometheus;

@@ -228,6 +228,12 @@ fn service_name(resource: &Resource) -> Result<String, RouteError> {
         .ok_or(RouteError::NoServiceName)
 }
 
+/// The identity of a chunk's resource: its attributes sorted by key, encoded (what the
+/// `resource` routing key hashes; the kafka exporter keys messages by it too).
+pub fn resource_key(chunk: &ResourceChunk) -> Result<Vec<u8>, RouteError> {
+    Ok(resource_identity(resource(&chunk.bytes)?))
+}
+
 /// A resource's identity: its attributes sorted by key and encoded, so the same attributes in
 /// another order give the same owner.
 fn resource_identity(mut resource: Resource) -> Vec<u8> {
