@@ -62,10 +62,11 @@ pub(crate) fn delivery(
     config: &LoadBalancingExporterConfig,
     parts: DeliveryParts<'_>,
 ) -> Result<Delivery, BuildError> {
-    let balancer = Balancer::new(config, &parts).map_err(BuildError::Exporter)?;
-    let exporter = Exporter::LoadBalancing(LoadBalancingExporter {
-        balancer: Rc::new(balancer),
-    });
+    let balancer = Rc::new(Balancer::new(config, &parts).map_err(BuildError::Exporter)?);
+    // From the start, not the first export: the ring (and `num_backends`) is ready before
+    // data comes, on every shard, including one that gets no data for a while.
+    balancer.start_watching();
+    let exporter = Exporter::LoadBalancing(LoadBalancingExporter { balancer });
     let no_retry = RetryConfig {
         enabled: false,
         ..RetryConfig::default()
