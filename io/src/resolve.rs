@@ -14,6 +14,8 @@
 //!
 //! At most [`LOOKUPS_IN_FLIGHT_MAX`] helper threads run at once in the process; a lookup past
 //! that fails at once ([`ResolveError::Busy`]) and the caller's retry asks again later.
+//! A helper thread inherits its shard's CPU pinning; it spends its life waiting on the network
+//! (the system resolver's sockets), so it takes next to nothing from that core.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
