@@ -5,7 +5,6 @@
 //! true and the owner makes a new one.
 
 use std::cell::Cell;
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -66,14 +65,21 @@ impl H2Client {
     }
 
     /// Connects to `authority`, with TLS when `tls` is given, and completes the HTTP/2
-    /// handshake; TCP connect and TLS handshake together take at most `connect_timeout`.
+    /// handshake; name lookup (off the shard, [`crate::resolve`]), TCP connect and TLS
+    /// handshake together take at most `connect_timeout`.
     pub async fn connect_with(
         authority: &str,
         settings: H2ClientSettings,
         tls: Option<&ClientTls>,
     ) -> Result<H2Client, IoError> {
-        let addr = resolve(authority)?;
-        let timeout = crate::timer::bounded(settings.connect_timeout);
+        let deadline = crate::timer::deadline_after(settings.connect_timeout);
+        let addr = crate::resolve::resolve(authority, settings.connect_timeout)
+            .await
+            .map_err(|error| IoError::Resolve {
+                addr: authority.to_owned(),
+                reason: error.to_string(),
+            })?;
+        let timeout = deadline.saturating_duration_since(std::time::Instant::now());
         let dial = async {
             let stream = TcpStream::connect(addr)
                 .await
@@ -90,7 +96,7 @@ impl H2Client {
         };
         let conn = crate::timer::timeout(timeout, dial)
             .await
-            .ok_or(IoError::Timeout(timeout))??;
+            .ok_or(IoError::Timeout(settings.connect_timeout))??;
         let (send, connection) = h2::client::Builder::new()
             .initial_window_size(settings.stream_window_bytes)
             .initial_connection_window_size(settings.connection_window_bytes)
@@ -162,16 +168,4 @@ async fn read_body(recv: &mut RecvStream) -> Result<Bytes, h2::Error> {
         }
     }
     Ok(first.unwrap_or_else(|| rest.freeze()))
-}
-
-fn resolve(authority: &str) -> Result<SocketAddr, IoError> {
-    let resolve_err = |reason: String| IoError::Resolve {
-        addr: authority.to_owned(),
-        reason,
-    };
-    authority
-        .to_socket_addrs()
-        .map_err(|error| resolve_err(error.to_string()))?
-        .next()
-        .ok_or_else(|| resolve_err("no addresses".to_owned()))
 }

@@ -6,6 +6,7 @@
 //! - [`h2_server`] and [`h2_client`]: HTTP/2 (the `h2` crate) over glommio's TCP streams;
 //! - [`grpc`]: gRPC message framing, status codes and trailers;
 //! - [`compression`]: bounded whole-buffer gzip/deflate for message bodies;
+//! - [`resolve`]: peer names looked up off the shard thread;
 //! - [`system`]: probes of the kernel limits a shard depends on;
 //! - [`timer`]: timers and deadlines from bounded durations only;
 //! - [`tls`]: rustls configs from PEM files, handshakes, and the plaintext-or-TLS stream;
@@ -22,6 +23,7 @@ pub mod h2_server;
 pub mod http1_client;
 pub mod http1_server;
 pub mod listener;
+pub mod resolve;
 pub mod segment_file;
 pub mod stream;
 pub mod system;

@@ -7,6 +7,7 @@
 
 pub mod counters;
 pub mod latency;
+pub mod loadbalancer;
 pub mod process;
 pub mod prometheus;
 pub mod registry;

@@ -37,10 +37,10 @@ struct Family {
 }
 
 #[derive(Default)]
-struct Families(BTreeMap<String, Family>);
+pub(super) struct Families(BTreeMap<String, Family>);
 
 impl Families {
-    fn add(
+    pub(super) fn add(
         &mut self,
         name: String,
         help: &'static str,
@@ -66,7 +66,7 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-fn labels(pairs: &[(&str, &str)]) -> String {
+pub(super) fn labels(pairs: &[(&str, &str)]) -> String {
     let inner: Vec<String> = pairs
         .iter()
         .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
@@ -132,7 +132,7 @@ pub fn render(registry: &Registry) -> String {
 
 /// Histogram families by name: help text and the series lines, so every family's series
 /// stay together as the text format requires.
-type Histograms = BTreeMap<&'static str, (&'static str, String)>;
+pub(super) type Histograms = BTreeMap<&'static str, (&'static str, String)>;
 
 /// Every family of one shard: component counters, busy ratio and latency histograms.
 fn shard_families(shard: &ShardCounters, f: &mut Families, histograms: &mut Histograms) {
@@ -159,6 +159,7 @@ fn shard_families(shard: &ShardCounters, f: &mut Families, histograms: &mut Hist
     }
     rebalance_families(shard, &sh, f);
     storage_families(shard, &sh, f);
+    super::loadbalancer::families(shard, &sh, f, histograms);
     f.add(
         "shardgate_shard_pending_bytes".into(),
         "Bytes acknowledged to clients and not yet delivered (shards.pending_bytes_max bounds it)",
@@ -682,7 +683,7 @@ fn batch_families(shard: &ShardCounters, sh: &str, f: &mut Families, histograms:
 }
 
 /// Writes one histogram series; `cumulative` has one entry per bound plus `+Inf`.
-fn write_histogram(
+pub(super) fn write_histogram(
     out: &mut Histograms,
     name: &'static str,
     help: &'static str,

@@ -308,6 +308,8 @@ pub struct ShardCounters {
     pub rebalance: RebalanceCounters,
     /// Per exporter with a durable queue.
     pub storage: Vec<Arc<StorageCounters>>,
+    /// Per loadbalancing exporter and signal.
+    pub loadbalancers: Vec<Arc<super::loadbalancer::LoadBalancerCounters>>,
 }
 
 impl ShardCounters {
@@ -387,6 +389,7 @@ impl ShardCounters {
                     })
                 })
                 .collect(),
+            loadbalancers: super::loadbalancer::for_config(config),
         }
     }
 

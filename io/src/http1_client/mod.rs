@@ -4,7 +4,8 @@
 //! request cannot be told apart from an unanswered one), so "several requests in flight" means
 //! several connections. The protocol, step by step:
 //! 1. A request takes a permit (at most `connections_max` at once), then an idle connection
-//!    from the pool, or dials a new one (TCP_NODELAY) within `connect_timeout`.
+//!    from the pool, or dials a new one (TCP_NODELAY) within `connect_timeout`, the name
+//!    looked up off the shard thread ([`crate::resolve`]) within the same time.
 //! 2. It writes `METHOD target HTTP/1.1`, `Host`, `Content-Length`, the caller's headers and
 //!    the body in one buffered write.
 //! 3. It reads the response head with `httparse` (at most [`RESPONSE_HEAD_BYTES_MAX`]),
@@ -22,7 +23,6 @@
 mod response;
 
 use std::cell::RefCell;
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -224,12 +224,18 @@ impl Http1Client {
     }
 
     async fn connect(&self) -> Result<Conn, Http1Error> {
-        let addr = resolve(&self.authority)?;
+        let deadline = crate::timer::deadline_after(self.settings.connect_timeout);
+        let addr = crate::resolve::resolve(&self.authority, self.settings.connect_timeout)
+            .await
+            .map_err(|error| Http1Error::Resolve {
+                authority: self.authority.clone(),
+                reason: error.to_string(),
+            })?;
         let connect_err = |source: std::io::Error| Http1Error::Connect {
             authority: self.authority.clone(),
             source,
         };
-        let timeout = crate::timer::bounded(self.settings.connect_timeout);
+        let timeout = deadline.saturating_duration_since(Instant::now());
         let dial = async {
             let stream = TcpStream::connect(addr)
                 .await
@@ -353,18 +359,6 @@ async fn fill(conn: &mut Conn) -> Result<bool, std::io::Error> {
     conn.leftover.reserve(READ_CHUNK_BYTES);
     let n = conn.stream.read_buf(&mut conn.leftover).await?;
     Ok(n > 0)
-}
-
-fn resolve(authority: &str) -> Result<SocketAddr, Http1Error> {
-    let err = |reason: String| Http1Error::Resolve {
-        authority: authority.to_owned(),
-        reason,
-    };
-    authority
-        .to_socket_addrs()
-        .map_err(|e| err(e.to_string()))?
-        .next()
-        .ok_or_else(|| err("no addresses".to_owned()))
 }
 
 #[cfg(test)]

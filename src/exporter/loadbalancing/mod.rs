@@ -29,7 +29,8 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use shardgate_shards::task;
 
@@ -42,6 +43,7 @@ use super::otlp_grpc::OtlpGrpcExporter;
 use super::{ExportError, Exporter};
 use crate::config::client::Endpoint;
 use crate::config::{ComponentId, ExtensionConfig, RetryConfig};
+use crate::observe::loadbalancer::LoadBalancerCounters;
 use crate::otlp::ResourceChunk;
 use crate::pipeline::budget::Reservation;
 use crate::pipeline::parts::{BuildError, DeliveryParts};
@@ -60,10 +62,11 @@ pub(crate) fn delivery(
     config: &LoadBalancingExporterConfig,
     parts: DeliveryParts<'_>,
 ) -> Result<Delivery, BuildError> {
-    let balancer = Balancer::new(config, &parts).map_err(BuildError::Exporter)?;
-    let exporter = Exporter::LoadBalancing(LoadBalancingExporter {
-        balancer: Rc::new(balancer),
-    });
+    let balancer = Rc::new(Balancer::new(config, &parts).map_err(BuildError::Exporter)?);
+    // From the start, not the first export: the ring (and `num_backends`) is ready before
+    // data comes, on every shard, including one that gets no data for a while.
+    balancer.start_watching();
+    let exporter = Exporter::LoadBalancing(LoadBalancingExporter { balancer });
     let no_retry = RetryConfig {
         enabled: false,
         ..RetryConfig::default()
@@ -95,6 +98,8 @@ struct Backend {
     endpoint: String,
     delivery: Delivery,
     removed: Cell<bool>,
+    /// Its `otelcol_loadbalancer_backend_latency` series.
+    latency_slot: usize,
 }
 
 /// The ring and the backend of each of its endpoints (same order).
@@ -113,6 +118,8 @@ struct Balancer {
     members: RefCell<Members>,
     dns: Option<DnsUpdates>,
     watching: Cell<bool>,
+    /// `otelcol_loadbalancer_*` (absent only for a shard built without them).
+    counters: Option<Arc<LoadBalancerCounters>>,
 }
 
 impl Balancer {
@@ -127,8 +134,17 @@ impl Balancer {
         };
         OtlpGrpcExporter::new(parts.id.clone(), &config.backend(&template))?
             .authenticated(&config.otlp, parts.extensions)?;
+        let counters = crate::observe::loadbalancer::find(
+            &parts.observer.counters.loadbalancers,
+            parts.id,
+            parts.signal,
+        );
         let dns = match &config.resolver {
-            ResolverConfig::Dns(dns) => Some(DnsUpdates::start(&parts.id.to_string(), dns)?),
+            ResolverConfig::Dns(dns) => Some(DnsUpdates::start(
+                &parts.id.to_string(),
+                dns,
+                counters.clone(),
+            )?),
             ResolverConfig::Static(_) => None,
         };
         let balancer = Balancer {
@@ -140,8 +156,13 @@ impl Balancer {
             members: RefCell::default(),
             dns,
             watching: Cell::new(false),
+            counters,
         };
         if let ResolverConfig::Static(hostnames) = &config.resolver {
+            // otelcol counts the static list as one successful resolution.
+            if let Some(counters) = &balancer.counters {
+                counters.record_resolution(true);
+            }
             balancer.update(hostnames);
         }
         Ok(balancer)
@@ -185,6 +206,10 @@ impl Balancer {
         tracing::info!(exporter = %self.id, signal = %self.signal, backends = ?names, "backend list changed");
         members.ring = Ring::new(&names);
         members.backends = backends;
+        if let Some(counters) = &self.counters {
+            counters.backend_updates.add(1);
+            counters.backends.set(members.backends.len() as u64);
+        }
     }
 
     fn backend(&self, name: &str, endpoint: &Endpoint) -> Result<Rc<Backend>, String> {
@@ -201,6 +226,7 @@ impl Balancer {
             endpoint: name.to_owned(),
             delivery,
             removed: Cell::new(false),
+            latency_slot: self.counters.as_ref().map_or(0, |c| c.latency_slot(name)),
         }))
     }
 
@@ -328,7 +354,15 @@ async fn deliver(
     backend: Rc<Backend>,
     payload: Payload,
 ) -> Result<(), ExportError> {
-    let delivered = async { Some(backend.delivery.deliver(&payload).await) };
+    let delivered = async {
+        let started = Instant::now();
+        let result = backend.delivery.deliver(&payload).await;
+        if let Some(counters) = &balancer.counters {
+            let millis = started.elapsed().as_secs_f64() * 1000.0;
+            counters.record_outcome(backend.latency_slot, result.is_ok(), millis);
+        }
+        Some(result)
+    };
     let outcome = match balancer.dns.is_some() {
         true => futures_lite::future::or(delivered, removal(&backend)).await,
         false => delivered.await,
@@ -377,6 +411,7 @@ mod tests {
             members: RefCell::default(),
             dns: None,
             watching: Cell::new(false),
+            counters: None,
         };
         if let ResolverConfig::Static(list) = &config.resolver {
             balancer.update(list);

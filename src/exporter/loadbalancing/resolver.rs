@@ -19,6 +19,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::config::DnsResolverConfig;
 use crate::config::client::Endpoint;
+use crate::observe::loadbalancer::LoadBalancerCounters;
 
 /// How many backend lists may wait for the shard: the shard only wants the newest, so one.
 const UPDATES_QUEUED_MAX: usize = 1;
@@ -32,8 +33,13 @@ pub struct DnsUpdates {
 }
 
 impl DnsUpdates {
-    /// Starts the resolver thread of `config` for the exporter named `id`.
-    pub fn start(id: &str, config: &DnsResolverConfig) -> Result<DnsUpdates, String> {
+    /// Starts the resolver thread of `config` for the exporter named `id`; the thread is the
+    /// writer of `counters`' resolution counts.
+    pub fn start(
+        id: &str,
+        config: &DnsResolverConfig,
+        counters: Option<Arc<LoadBalancerCounters>>,
+    ) -> Result<DnsUpdates, String> {
         let (sender, updates) = crossbeam_channel::bounded(UPDATES_QUEUED_MAX);
         let stop = Arc::new(AtomicBool::new(false));
         let resolver = DnsThread {
@@ -42,6 +48,7 @@ impl DnsUpdates {
             stale: updates.clone(),
             stop: stop.clone(),
             id: id.to_owned(),
+            counters,
         };
         std::thread::Builder::new()
             .name("lb-dns".into())
@@ -69,13 +76,18 @@ struct DnsThread {
     stale: Receiver<Vec<Endpoint>>,
     stop: Arc<AtomicBool>,
     id: String,
+    counters: Option<Arc<LoadBalancerCounters>>,
 }
 
 impl DnsThread {
     fn run(self) {
         let mut last: Option<Vec<Endpoint>> = None;
         while !self.stop.load(Ordering::Relaxed) {
-            match lookup(&self.config) {
+            let result = lookup(&self.config);
+            if let Some(counters) = &self.counters {
+                counters.record_resolution(result.is_ok());
+            }
+            match result {
                 Ok(endpoints) if last.as_ref() != Some(&endpoints) => {
                     tracing::info!(exporter = %self.id, backends = endpoints.len(), "dns resolver: new backend list");
                     self.publish(endpoints.clone());
@@ -174,7 +186,7 @@ mod tests {
             interval: Duration::from_millis(50),
             timeout: Duration::from_secs(2),
         };
-        let updates = DnsUpdates::start("loadbalancing", &config).unwrap();
+        let updates = DnsUpdates::start("loadbalancing", &config, None).unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
         let list = loop {
             if let Some(list) = updates.latest() {
