@@ -8,6 +8,7 @@ pub mod budget;
 pub mod build;
 pub mod downstream;
 pub mod durable;
+pub mod metadata;
 pub mod parts;
 pub mod payload;
 pub mod routes;
@@ -74,7 +75,7 @@ impl Prepared {
     pub async fn commit(self) -> Result<(), ExportError> {
         match self {
             Prepared::Batch(batch, payload) => {
-                batch.consume(payload);
+                batch.consume_admitted(payload);
                 Ok(())
             }
             Prepared::Export(fanout, enqueued) => fanout.run(enqueued).await,
@@ -143,7 +144,10 @@ impl Stage {
     /// rewrite it, exporters' queues take their places. Dropping the result undoes it.
     pub fn prepare(&self, payload: Payload) -> Result<Prepared, PipelineError> {
         match self {
-            Stage::Batch(batch) => Ok(Prepared::Batch(batch.clone(), payload)),
+            Stage::Batch(batch) => {
+                batch.admit(&payload)?;
+                Ok(Prepared::Batch(batch.clone(), payload))
+            }
             Stage::Export(fanout) => Ok(Prepared::Export(fanout.clone(), fanout.enqueue(payload)?)),
             Stage::Transform(transform, next) => {
                 let mut payload = payload;
