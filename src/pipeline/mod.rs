@@ -12,6 +12,7 @@ pub mod metadata;
 pub mod parts;
 pub mod payload;
 pub mod routes;
+pub mod tee;
 
 use std::rc::Rc;
 
@@ -24,6 +25,7 @@ use crate::processor::transform::Transform;
 use downstream::Downstream;
 use durable::WriteAhead;
 use payload::Payload;
+use tee::Tee;
 
 /// Why a pipeline did not take data from a receiver.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +51,8 @@ pub enum Stage {
     Durable(Rc<WriteAhead>, Next),
     /// A tail sampler, which acknowledges at once and sends kept traces on when decided.
     TailSampling(Rc<TailSampler>),
+    /// Several ends of one pipeline: its exporters with and without `sending_queue.batch`.
+    Tee(Rc<Tee>),
 }
 
 /// What follows a stage.
@@ -68,6 +72,8 @@ pub enum Prepared {
     Nothing,
     /// Spans sorted by the shard owning their trace, for a tail sampler.
     TailSampling(Rc<TailSampler>, Sorted),
+    /// Every branch's part, for a tee.
+    Tee(Vec<Prepared>),
 }
 
 impl Prepared {
@@ -90,6 +96,7 @@ impl Prepared {
                 sampler.commit(sorted).await;
                 Ok(())
             }
+            Prepared::Tee(parts) => tee::commit_all(parts).await,
         }
     }
 
@@ -99,7 +106,7 @@ impl Prepared {
             Prepared::Batch(_, payload) => Some(payload),
             Prepared::Export(_, enqueued) => enqueued.payload_mut(),
             Prepared::Durable(_, inner) => inner.payload_mut(),
-            Prepared::Nothing | Prepared::TailSampling(..) => None,
+            Prepared::Nothing | Prepared::TailSampling(..) | Prepared::Tee(_) => None,
         }
     }
 }
@@ -133,7 +140,7 @@ impl Stage {
                     stage = next;
                 }
                 Stage::Durable(write_ahead, _) => return Ok(write_ahead.spill(payload).await?),
-                Stage::Batch(_) | Stage::Export(_) | Stage::TailSampling(_) => {
+                Stage::Batch(_) | Stage::Export(_) | Stage::TailSampling(_) | Stage::Tee(_) => {
                     return Err(ExportError::retryable("no durable queue to take the data").into())
                 }
             }
@@ -170,6 +177,7 @@ impl Stage {
                     Err(ExportError::retryable(full.to_string()).into())
                 }
             },
+            Stage::Tee(tee) => tee.prepare(payload),
         }
     }
 }
@@ -192,6 +200,7 @@ impl Downstream for Stage {
             // already acknowledged; if it did, it is handed on as it is.
             Stage::Durable(_, next) => next.dispatch(payload),
             Stage::TailSampling(sampler) => sampler.consume(payload),
+            Stage::Tee(tee) => tee.dispatch(payload),
         }
     }
 
@@ -202,6 +211,7 @@ impl Downstream for Stage {
             Stage::Batch(batch) => batch.next().has_room(),
             Stage::TailSampling(sampler) => sampler.next().has_room(),
             Stage::Export(fanout) => fanout.has_room(),
+            Stage::Tee(tee) => tee.has_room(),
             Stage::Transform(_, next) | Stage::Durable(_, next) => next.has_room(),
         }
     }
