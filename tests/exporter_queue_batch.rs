@@ -103,6 +103,73 @@ service:
     assert_eq!(backend.spans().len(), 5);
 }
 
+/// A pipeline exporting to `otlp/disk` (durable queue in `dir`, to `disk`) and to
+/// `otlp/batched` (`sending_queue.batch`, to `batched`), receiving on `port`.
+fn durable_and_batched(dir: &std::path::Path, port: u16, disk: &str, batched: &str) -> String {
+    format!(
+        "receivers:
+  otlp:
+    protocols:
+      grpc: {{endpoint: 127.0.0.1:{port}}}
+extensions:
+  file_storage: {{directory: {dir}, fsync_policy: always}}
+exporters:
+  otlp/disk:
+    endpoint: {disk}
+    tls: {{insecure: true}}
+    timeout: 1s
+    retry_on_failure: {{initial_interval: 20ms, max_interval: 100ms, max_elapsed_time: 0}}
+    sending_queue: {{storage: file_storage}}
+  otlp/batched:
+    endpoint: {batched}
+    tls: {{insecure: true}}
+    sending_queue: {{batch: {{flush_timeout: 100ms, min_size: 1000}}}}
+service:
+  extensions: [file_storage]
+  pipelines:
+    traces: {{receivers: [otlp], exporters: [otlp/disk, otlp/batched]}}
+shards: {{cores: 1}}
+",
+        dir = dir.display(),
+    )
+}
+
+/// Scenario: a pipeline exports to `otlp/disk` (durable queue, its backend down) and to
+/// `otlp/batched` (`sending_queue.batch`); 10 spans are acknowledged; shardgate is killed
+/// with SIGKILL and restarted with `otlp/disk`'s backend up. Guarantee: the batched exporter
+/// delivered its copy before the kill, and the durable exporter's copy, written to disk
+/// before the client was answered, arrives after the restart.
+#[test]
+fn a_durable_exporter_beside_a_batched_one_keeps_its_copy_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let batched = Backend::start();
+    let dead = format!("127.0.0.1:{}", free_port());
+    let port = free_port();
+    let collector = Collector::start_yaml(&durable_and_batched(
+        dir.path(),
+        port,
+        &dead,
+        &batched.endpoint(),
+    ));
+    for i in 0..10 {
+        common::export_traces(port, named_spans_request(0, i, 1)).unwrap();
+    }
+    assert!(common::wait_until(WAIT, || batched.spans().len() >= 10));
+    drop(collector); // SIGKILL
+    let disk = Backend::start();
+    let port = free_port();
+    let _collector = Collector::start_yaml(&durable_and_batched(
+        dir.path(),
+        port,
+        &disk.endpoint(),
+        &batched.endpoint(),
+    ));
+    assert!(common::wait_until(WAIT, || disk.spans().len() >= 10));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(disk.spans().len(), 10);
+    assert_eq!(batched.spans().len(), 10);
+}
+
 /// Runs `shardgate validate --config FILE` on `yaml`: whether it passed, and its stderr.
 fn validate(yaml: &str) -> (bool, String) {
     let dir = tempfile::tempdir().expect("tempdir");

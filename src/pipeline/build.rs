@@ -193,6 +193,8 @@ impl Ends<'_> {
             });
             ends.push(stage.clone());
         }
+        // The unbatched fan-out goes first: the durable write in front of a tee finds the
+        // data of the exporters that keep a durable queue there (`Prepared::payload_mut`).
         if !fanout.is_empty() || ends.is_empty() {
             ends.insert(0, Rc::new(Stage::Export(Rc::new(Fanout::new(fanout)))));
         }

@@ -106,7 +106,10 @@ impl Prepared {
             Prepared::Batch(_, payload) => Some(payload),
             Prepared::Export(_, enqueued) => enqueued.payload_mut(),
             Prepared::Durable(_, inner) => inner.payload_mut(),
-            Prepared::Nothing | Prepared::TailSampling(..) | Prepared::Tee(_) => None,
+            // Only exporters without `sending_queue.batch` keep a durable queue, and their
+            // fan-out is a tee's first branch (see `pipeline::build`).
+            Prepared::Tee(parts) => parts.first_mut().and_then(Prepared::payload_mut),
+            Prepared::Nothing | Prepared::TailSampling(..) => None,
         }
     }
 }
