@@ -366,3 +366,106 @@ fn take_items(
     }
     (taken, items)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::cell::RefCell;
+
+    use bytes::Bytes;
+
+    use super::*;
+
+    /// A batch as sent on: its metadata pairs and item count.
+    type Sent = (Vec<(String, String)>, u64);
+
+    /// Records every batch sent on.
+    #[derive(Default)]
+    struct Sink(RefCell<Vec<Sent>>);
+
+    impl Downstream for Sink {
+        fn dispatch(&self, payload: Payload) {
+            let metadata = payload.metadata.iter();
+            let metadata = metadata
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            self.0.borrow_mut().push((metadata, payload.items));
+        }
+
+        fn has_room(&self) -> bool {
+            true
+        }
+    }
+
+    fn span(budget: &Budget, tenant: Option<&str>) -> Payload {
+        let chunk = ResourceChunk {
+            bytes: Bytes::from_static(b"x"),
+            items: 1,
+        };
+        let mut headers = vec![("user-agent", "test")];
+        headers.extend(tenant.map(|t| ("X-Tenant", t)));
+        Payload::new(Signal::Traces, vec![chunk], budget.try_reserve(1).unwrap())
+            .with_metadata(Metadata::from_pairs(headers))
+    }
+
+    fn processor(keys: &[&str], limit: u32, budget: &Budget) -> (BatchProcessor, Rc<Sink>) {
+        let config = BatchConfig {
+            send_batch_size: 2,
+            metadata_keys: keys.iter().map(|k| (*k).to_owned()).collect(),
+            metadata_cardinality_limit: limit,
+            ..BatchConfig::default()
+        };
+        let sink = Rc::new(Sink::default());
+        let batch = BatchProcessor::new(Signal::Traces, &config, budget, sink.clone());
+        (batch, sink)
+    }
+
+    fn tenant(t: &str) -> Vec<(String, String)> {
+        vec![("x-tenant".to_owned(), t.to_owned())]
+    }
+
+    /// Scenario: keys `[x-tenant]`, a limit of 2 combinations, batches of 2 items. Guarantee:
+    /// each batch holds one tenant and carries only that key; a third tenant is refused
+    /// while two hold data and admitted once one was sent; every reservation is released.
+    #[test]
+    fn batches_by_tenant_within_the_cardinality_limit() {
+        let budget = Budget::new(1 << 20);
+        let (batch, sink) = processor(&["x-tenant"], 2, &budget);
+        for t in [Some("a"), Some("b")] {
+            let payload = span(&budget, t);
+            batch.admit(&payload).unwrap();
+            batch.consume_admitted(payload);
+        }
+        let c = span(&budget, Some("c"));
+        assert!(batch.admit(&c).unwrap_err().is_retryable());
+        batch.consume_admitted(span(&budget, Some("a")));
+        assert_eq!(*sink.0.borrow(), [(tenant("a"), 2)]);
+        batch.admit(&c).unwrap();
+        batch.consume_admitted(c);
+        let none = span(&budget, None);
+        assert!(
+            batch.admit(&none).is_err(),
+            "a missing key is a combination too"
+        );
+        batch.flush();
+        let mut sent = sink.0.borrow().clone();
+        sent.sort();
+        assert_eq!(sent, [(tenant("a"), 2), (tenant("b"), 1), (tenant("c"), 1)]);
+        assert_eq!(batch.buffered_items(), 0);
+        drop(none);
+        assert_eq!(budget.used_bytes(), 0);
+    }
+
+    /// Without `metadata_keys`, one batch takes every client's data and carries no metadata.
+    #[test]
+    fn without_keys_one_batch_carries_no_metadata() {
+        let budget = Budget::new(1 << 20);
+        let (batch, sink) = processor(&[], 1, &budget);
+        for t in [Some("a"), Some("b"), None, Some("c")] {
+            let payload = span(&budget, t);
+            batch.admit(&payload).unwrap();
+            batch.consume_admitted(payload);
+        }
+        assert_eq!(*sink.0.borrow(), [(vec![], 2), (vec![], 2)]);
+    }
+}
