@@ -18,7 +18,9 @@ use crate::config::id::ComponentId;
 use crate::config::processor::ProcessorConfig;
 use crate::config::receiver::ReceiverConfig;
 use crate::exporter::{debug, kafka as kafka_exporter, loadbalancing, otlp_grpc, otlp_http};
-use crate::extension::{basicauth, bearertokenauth, file_storage, health_check, zpages};
+use crate::extension::{
+    basicauth, bearertokenauth, file_storage, headers_setter, health_check, zpages,
+};
 use crate::pipeline::parts::{BuildError, MakeDelivery, MakeStage, StartReceiver};
 use crate::processor::attributes::{self, AttributesProcessor};
 use crate::processor::filter::{self, FilterProcessor};
@@ -491,6 +493,17 @@ pub static COMPONENTS: &[ComponentType] = &[
         factory: Factory::Extension {
             config: |b, p, e| {
                 file_storage::config::parse(b, p, e).map(ExtensionConfig::FileStorage)
+            },
+        },
+    },
+    ComponentType {
+        name: "headers_setter",
+        aliases: &[],
+        signals: &[],
+        summary: "exporters' request headers from the config or the client metadata",
+        factory: Factory::Extension {
+            config: |b, p, e| {
+                headers_setter::config::parse(b, p, e).map(ExtensionConfig::HeadersSetter)
             },
         },
     },

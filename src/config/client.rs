@@ -342,6 +342,8 @@ pub struct QueueConfig {
     /// `storage`: the `file_storage` extension whose directory holds this queue on disk
     /// (none: the queue is in memory only).
     pub storage: Option<ComponentId>,
+    /// `batch`: batching in front of the exporter, run by the `batch` processor's code.
+    pub batch: Option<crate::processor::batch::config::BatchConfig>,
 }
 
 impl Default for QueueConfig {
@@ -353,6 +355,7 @@ impl Default for QueueConfig {
             block_on_overflow: false,
             sizer: QueueSizer::Requests,
             storage: None,
+            batch: None,
         }
     }
 }
@@ -387,7 +390,16 @@ pub(crate) fn queue(raw: RawQueue, path: &str, errs: &mut Errors) -> QueueConfig
             QueueSizer::Requests
         }
     };
+    let settings = super::queue_batch::Queue {
+        sizer_set: raw.sizer.is_some(),
+        sizer,
+        queue_size: raw.queue_size.unwrap_or(d.queue_size),
+    };
+    let batch = raw
+        .batch
+        .and_then(|b| super::queue_batch::parse(b, &settings, &at("batch"), errs));
     let cfg = QueueConfig {
+        batch,
         enabled: raw.enabled.unwrap_or(d.enabled),
         num_consumers: raw.num_consumers.unwrap_or(d.num_consumers),
         queue_size: raw.queue_size.unwrap_or(d.queue_size),
@@ -404,11 +416,9 @@ pub(crate) fn queue(raw: RawQueue, path: &str, errs: &mut Errors) -> QueueConfig
             }
         }),
     };
-    if raw.batch.is_some() {
-        errs.invalid(
-            at("batch"),
-            "sending_queue.batch is not supported yet; use the batch processor",
-        );
+    if cfg.batch.is_some() && cfg.storage.is_some() {
+        let reason = "batching in front of a durable queue (storage) is not supported yet";
+        errs.invalid(at("batch"), format!("{reason}; use the batch processor"));
     }
     if raw.wait_for_result == Some(true) {
         errs.warn(&at("wait_for_result"), super::de::IGNORED);

@@ -33,6 +33,19 @@ impl ExporterConfig {
         }
     }
 
+    /// Its `sending_queue.batch`, run in front of it (an enabled queue of `otlp` or
+    /// `otlphttp` or `kafka`; validate refuses it inside `loadbalancing`).
+    pub fn batch(&self) -> Option<&crate::config::BatchConfig> {
+        match self {
+            ExporterConfig::Otlp(_) | ExporterConfig::OtlpHttp(_) | ExporterConfig::Kafka(_) => {
+                self.sending_queue()
+                    .filter(|q| q.enabled)
+                    .and_then(|q| q.batch.as_ref())
+            }
+            ExporterConfig::LoadBalancing(_) | ExporterConfig::Debug(_) => None,
+        }
+    }
+
     /// Why its settings do not fit a pipeline of `signal`, though its type does.
     pub fn refuses(&self, signal: crate::signal::Signal) -> Option<&'static str> {
         match self {

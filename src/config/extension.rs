@@ -3,6 +3,7 @@
 use crate::extension::basicauth::config::BasicAuthConfig;
 use crate::extension::bearertokenauth::config::BearerTokenConfig;
 use crate::extension::file_storage::config::FileStorageConfig;
+use crate::extension::headers_setter::config::HeadersSetterConfig;
 use crate::extension::health_check::config::HealthCheckConfig;
 use crate::extension::zpages::config::ZpagesConfig;
 
@@ -19,4 +20,7 @@ pub enum ExtensionConfig {
     Zpages(ZpagesConfig),
     /// `file_storage`: where exporters' durable sending queues keep their segment files.
     FileStorage(FileStorageConfig),
+    /// `headers_setter`: an exporter authenticator setting headers from the config or the
+    /// data's client metadata.
+    HeadersSetter(HeadersSetterConfig),
 }

@@ -18,6 +18,7 @@ pub(crate) mod extension;
 pub(crate) mod id;
 mod metrics;
 pub(crate) mod processor;
+mod queue_batch;
 mod rebalance;
 pub(crate) mod receiver;
 

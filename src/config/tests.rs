@@ -396,7 +396,7 @@ fn unknown_component_types() {
     ));
     assert_eq!(
         err,
-        "extensions: type \"pprof\" (id \"pprof\") is not in this build: shardgate is not a Go program and serves no pprof profiles; profile it with perf (scripts/profile.sh); this build supports: bearertokenauth, basicauth, health_check, zpages, file_storage"
+        "extensions: type \"pprof\" (id \"pprof\") is not in this build: shardgate is not a Go program and serves no pprof profiles; profile it with perf (scripts/profile.sh); this build supports: bearertokenauth, basicauth, health_check, zpages, file_storage, headers_setter"
     );
     let yaml = MINIMAL.replace("exporters:\n  debug:", "exporters:\n  debug:\n  kafka:");
     let err = err_of(&yaml);

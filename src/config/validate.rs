@@ -49,6 +49,22 @@ pub(crate) fn validate(config: &Config, known: &Known, errs: &mut Errors) {
     check_authenticators(config, errs);
     check_storage(config, errs);
     check_tail_sampling(config, errs);
+    check_queue_batch(config, errs);
+}
+
+/// `sending_queue.batch` runs in front of an `otlp` or `otlphttp` exporter; the
+/// `loadbalancing` exporter's backends do not batch yet.
+fn check_queue_batch(config: &Config, errs: &mut Errors) {
+    for (id, exporter) in &config.exporters {
+        if let ExporterConfig::LoadBalancing(l) = exporter {
+            if l.otlp.sending_queue.batch.is_some() {
+                errs.invalid(
+                    format!("exporters::{id}::protocol::otlp::sending_queue::batch"),
+                    "not supported inside loadbalancing yet; batch before it with the batch processor",
+                );
+            }
+        }
+    }
 }
 
 /// A `tail_sampling` takes data as the receivers hand it over (it sorts spans by the shard

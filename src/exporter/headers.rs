@@ -3,8 +3,10 @@
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+use super::ExportError;
 use crate::config::ComponentId;
 use crate::extension::auth::ClientAuth;
+use crate::pipeline::metadata::Metadata;
 
 /// `headers` as header fields (names lowercased); a name or value HTTP cannot carry is an
 /// error naming exporter `id`.
@@ -24,12 +26,22 @@ pub fn fields(
         .collect()
 }
 
-/// Puts `fields` on `map`, then the header of `auth` (which so wins for `Authorization`).
-pub fn apply(map: &mut HeaderMap, fields: &[(HeaderName, HeaderValue)], auth: Option<&ClientAuth>) {
+/// Puts `fields` on `map`, then the headers of `auth` (which so win for `Authorization`),
+/// for data whose client metadata is `metadata`. Headers that cannot be set fail the
+/// request permanently: the same data would fail the same way.
+pub fn apply(
+    map: &mut HeaderMap,
+    fields: &[(HeaderName, HeaderValue)],
+    auth: Option<&ClientAuth>,
+    metadata: &Metadata,
+) -> Result<(), ExportError> {
     for (name, value) in fields {
         map.insert(name.clone(), value.clone());
     }
-    if let Some((name, value)) = auth.and_then(ClientAuth::header) {
-        map.insert(name, value);
+    match auth {
+        Some(auth) => auth
+            .apply(map, metadata)
+            .map_err(|e| ExportError::permanent(e.to_string())),
+        None => Ok(()),
     }
 }

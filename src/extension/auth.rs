@@ -7,7 +7,9 @@ use http::{HeaderName, HeaderValue};
 
 use super::basicauth::{self, Credentials};
 use super::bearertokenauth::BearerToken;
+use super::headers_setter::{HeadersError, HeadersSetter};
 use crate::config::{ComponentId, ExtensionConfig};
+use crate::pipeline::metadata::Metadata;
 
 /// A receiver's authenticator on one shard.
 pub enum ServerAuth {
@@ -66,12 +68,14 @@ impl ServerAuth {
     }
 }
 
-/// An exporter's authenticator on one shard: the header each request carries.
+/// An exporter's authenticator on one shard: the headers each request carries.
 pub enum ClientAuth {
     /// `bearertokenauth` (its token file may change between requests).
     Bearer(BearerToken),
     /// `basicauth` with `client_auth`.
     Basic(HeaderValue),
+    /// `headers_setter` (headers from the config or the data's client metadata).
+    Headers(HeadersSetter),
 }
 
 impl ClientAuth {
@@ -90,16 +94,30 @@ impl ClientAuth {
                     .ok_or_else(|| format!("extension \"{id}\": credentials HTTP cannot carry")),
                 None => Err(not_for(id, "clients (it has no client_auth)")),
             },
+            Some(ExtensionConfig::HeadersSetter(c)) => {
+                HeadersSetter::new(c).map(ClientAuth::Headers)
+            }
             Some(_) => Err(not_for(id, "requests")),
             None => Err(format!("extension \"{id}\" is not configured")),
         }
     }
 
-    /// The header to add to a request, if there is one now.
-    pub fn header(&self) -> Option<(HeaderName, HeaderValue)> {
-        match self {
-            ClientAuth::Bearer(b) => b.client_header(),
-            ClientAuth::Basic(value) => Some((http::header::AUTHORIZATION, value.clone())),
-        }
+    /// Adds this authenticator's headers to a request's `map`, for data whose client
+    /// metadata is `metadata`.
+    pub fn apply(
+        &self,
+        map: &mut http::HeaderMap,
+        metadata: &Metadata,
+    ) -> Result<(), HeadersError> {
+        let (name, value): (HeaderName, HeaderValue) = match self {
+            ClientAuth::Bearer(b) => match b.client_header() {
+                Some(header) => header,
+                None => return Ok(()),
+            },
+            ClientAuth::Basic(value) => (http::header::AUTHORIZATION, value.clone()),
+            ClientAuth::Headers(setter) => return setter.apply(map, metadata),
+        };
+        map.insert(name, value);
+        Ok(())
     }
 }

@@ -651,6 +651,13 @@ fn batch_families(shard: &ShardCounters, sh: &str, f: &mut Families, histograms:
             l.clone(),
             b.timeout_trigger.get() as f64,
         );
+        f.add(
+            "otelcol_processor_batch_metadata_cardinality".into(),
+            "Number of distinct metadata value combinations being processed",
+            "gauge",
+            l.clone(),
+            b.metadata_cardinality.get() as f64,
+        );
         let entry = batch_sizes.entry(l).or_insert_with(|| {
             (
                 vec![0; b.send_size.bounds().len() + 1],

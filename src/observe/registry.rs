@@ -123,6 +123,8 @@ pub struct BatchCounters {
     pub size_trigger: Counter,
     /// Batches sent because `timeout` passed.
     pub timeout_trigger: Counter,
+    /// Distinct `metadata_keys` value combinations holding data.
+    pub metadata_cardinality: Gauge,
 }
 
 /// Items into and out of one rewriting processor (`attributes`, samplers, filters) on one
@@ -363,6 +365,7 @@ impl ShardCounters {
                         send_size: Buckets::new(&BATCH_SEND_SIZE_BOUNDS),
                         size_trigger: Counter::default(),
                         timeout_trigger: Counter::default(),
+                        metadata_cardinality: Gauge::default(),
                     }));
                 }
             }

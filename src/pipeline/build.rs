@@ -14,6 +14,7 @@ use crate::pipeline::budget::Budget;
 use crate::pipeline::durable::WriteAhead;
 use crate::pipeline::parts::{BuildError, DeliveryParts, StageParts};
 use crate::pipeline::routes::Routes;
+use crate::pipeline::tee::Tee;
 use crate::pipeline::{Next, Stage};
 use crate::processor::batch::BatchProcessor;
 use crate::processor::tail_sampling::affinity::AffinityMesh;
@@ -49,41 +50,22 @@ pub fn build(
     let mut routes: HashMap<ComponentId, Routes> = HashMap::new();
     let mut batches = Vec::new();
     let mut tails: Vec<Rc<TailSampler>> = Vec::new();
+    // Per exporter instance with `sending_queue.batch`: its batch stage (shared, as the
+    // instance is, by every pipeline of the signal that lists it).
+    let mut exporter_batches: HashMap<(ComponentId, Signal), Next> = HashMap::new();
     let share_bytes = exporter_share_bytes(config, budget);
     budget.publish_to(observer.counters.clone());
+    let end = Ends {
+        config,
+        budget,
+        observer,
+        durable,
+        share_bytes,
+    };
     for pipeline in &config.service.pipelines {
         let signal = pipeline.id.signal;
         let name = pipeline.id.to_string();
-        let mut fanout = Vec::with_capacity(pipeline.exporters.len());
-        for id in &pipeline.exporters {
-            let key = (id.clone(), signal);
-            if let Some(delivery) = deliveries.get(&key) {
-                fanout.push(delivery.clone());
-                continue;
-            }
-            let exporter_config = config
-                .exporters
-                .get(id)
-                .ok_or_else(|| BuildError::Missing {
-                    pipeline: name.clone(),
-                    kind: "exporter",
-                    id: id.clone(),
-                })?;
-            let parts = DeliveryParts {
-                id,
-                signal,
-                share_bytes,
-                observer,
-                extensions: &config.extensions,
-            };
-            let mut delivery = registry::exporter_delivery(id)?(exporter_config, parts)?;
-            if durable.contains_key(id) {
-                delivery = delivery.durable();
-            }
-            let delivery = Rc::new(delivery);
-            deliveries.insert(key, delivery.clone());
-            fanout.push(delivery);
-        }
+        let exporters = end.build(pipeline, &mut deliveries, &mut exporter_batches)?;
         let queues: Vec<Rc<DurableQueue>> = pipeline
             .exporters
             .iter()
@@ -100,7 +82,7 @@ pub fn build(
                 Some(crate::config::ProcessorConfig::Batch(_))
             )
         });
-        let mut next: Next = Rc::new(Stage::Export(Rc::new(Fanout::new(fanout))));
+        let mut next: Next = exporters;
         if let (Some(w), None) = (&write_ahead, first_batch) {
             next = Rc::new(Stage::Durable(w.clone(), next));
         }
@@ -140,6 +122,11 @@ pub fn build(
                 .push(signal, next.clone());
         }
     }
+    for stage in exporter_batches.values() {
+        if let Stage::Batch(batch) = &**stage {
+            batches.push(batch.clone());
+        }
+    }
     Ok(ShardGraph {
         routes: routes
             .into_iter()
@@ -152,6 +139,95 @@ pub fn build(
         tails,
         deliveries,
     })
+}
+
+/// What the ends of a shard's pipelines (their exporters) are made with.
+struct Ends<'a> {
+    config: &'a Config,
+    budget: &'a Budget,
+    observer: &'a Rc<ShardObserver>,
+    durable: &'a HashMap<ComponentId, Rc<DurableQueue>>,
+    share_bytes: usize,
+}
+
+impl Ends<'_> {
+    /// The end of `pipeline`: one fan-out over its exporters without `sending_queue.batch`,
+    /// and each exporter with it behind its batch stage; a tee when there are several.
+    /// Exporter instances (and their batch stages) are made once per id and signal.
+    fn build(
+        &self,
+        pipeline: &crate::config::PipelineConfig,
+        deliveries: &mut HashMap<(ComponentId, Signal), Rc<Delivery>>,
+        exporter_batches: &mut HashMap<(ComponentId, Signal), Next>,
+    ) -> Result<Next, BuildError> {
+        let signal = pipeline.id.signal;
+        let mut fanout = Vec::with_capacity(pipeline.exporters.len());
+        let mut ends: Vec<Next> = Vec::new();
+        for id in &pipeline.exporters {
+            let exporter_config =
+                self.config
+                    .exporters
+                    .get(id)
+                    .ok_or_else(|| BuildError::Missing {
+                        pipeline: pipeline.id.to_string(),
+                        kind: "exporter",
+                        id: id.clone(),
+                    })?;
+            let key = (id.clone(), signal);
+            let delivery = match deliveries.get(&key) {
+                Some(delivery) => delivery.clone(),
+                None => {
+                    let delivery = Rc::new(self.delivery(id, signal, exporter_config)?);
+                    deliveries.insert(key.clone(), delivery.clone());
+                    delivery
+                }
+            };
+            let Some(batch) = exporter_config.batch() else {
+                fanout.push(delivery);
+                continue;
+            };
+            let stage = exporter_batches.entry(key).or_insert_with(|| {
+                let end: Next = Rc::new(Stage::Export(Rc::new(Fanout::new(vec![delivery]))));
+                let batch = BatchProcessor::new(signal, batch, self.budget, end);
+                Rc::new(Stage::Batch(Rc::new(batch)))
+            });
+            ends.push(stage.clone());
+        }
+        // The unbatched fan-out goes first: the durable write in front of a tee finds the
+        // data of the exporters that keep a durable queue there (`Prepared::payload_mut`).
+        if !fanout.is_empty() || ends.is_empty() {
+            ends.insert(0, Rc::new(Stage::Export(Rc::new(Fanout::new(fanout)))));
+        }
+        Ok(match ends.pop() {
+            Some(only) if ends.is_empty() => only,
+            Some(last) => {
+                ends.push(last);
+                Rc::new(Stage::Tee(Rc::new(Tee::new(self.budget, ends))))
+            }
+            None => Rc::new(Stage::Export(Rc::new(Fanout::new(Vec::new())))),
+        })
+    }
+
+    /// Exporter `id`'s instance for `signal` on this shard.
+    fn delivery(
+        &self,
+        id: &ComponentId,
+        signal: Signal,
+        exporter_config: &crate::config::ExporterConfig,
+    ) -> Result<Delivery, BuildError> {
+        let parts = DeliveryParts {
+            id,
+            signal,
+            share_bytes: self.share_bytes,
+            observer: self.observer,
+            extensions: &self.config.extensions,
+        };
+        let delivery = registry::exporter_delivery(id)?(exporter_config, parts)?;
+        Ok(match self.durable.contains_key(id) {
+            true => delivery.durable(),
+            false => delivery,
+        })
+    }
 }
 
 /// Each exporter instance's share of the shard budget: what a failing exporter may hold

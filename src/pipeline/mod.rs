@@ -8,9 +8,11 @@ pub mod budget;
 pub mod build;
 pub mod downstream;
 pub mod durable;
+pub mod metadata;
 pub mod parts;
 pub mod payload;
 pub mod routes;
+pub mod tee;
 
 use std::rc::Rc;
 
@@ -23,6 +25,7 @@ use crate::processor::transform::Transform;
 use downstream::Downstream;
 use durable::WriteAhead;
 use payload::Payload;
+use tee::Tee;
 
 /// Why a pipeline did not take data from a receiver.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +51,8 @@ pub enum Stage {
     Durable(Rc<WriteAhead>, Next),
     /// A tail sampler, which acknowledges at once and sends kept traces on when decided.
     TailSampling(Rc<TailSampler>),
+    /// Several ends of one pipeline: its exporters with and without `sending_queue.batch`.
+    Tee(Rc<Tee>),
 }
 
 /// What follows a stage.
@@ -67,6 +72,8 @@ pub enum Prepared {
     Nothing,
     /// Spans sorted by the shard owning their trace, for a tail sampler.
     TailSampling(Rc<TailSampler>, Sorted),
+    /// Every branch's part, for a tee.
+    Tee(Vec<Prepared>),
 }
 
 impl Prepared {
@@ -74,7 +81,7 @@ impl Prepared {
     pub async fn commit(self) -> Result<(), ExportError> {
         match self {
             Prepared::Batch(batch, payload) => {
-                batch.consume(payload);
+                batch.consume_admitted(payload);
                 Ok(())
             }
             Prepared::Export(fanout, enqueued) => fanout.run(enqueued).await,
@@ -89,6 +96,7 @@ impl Prepared {
                 sampler.commit(sorted).await;
                 Ok(())
             }
+            Prepared::Tee(parts) => tee::commit_all(parts).await,
         }
     }
 
@@ -98,6 +106,9 @@ impl Prepared {
             Prepared::Batch(_, payload) => Some(payload),
             Prepared::Export(_, enqueued) => enqueued.payload_mut(),
             Prepared::Durable(_, inner) => inner.payload_mut(),
+            // Only exporters without `sending_queue.batch` keep a durable queue, and their
+            // fan-out is a tee's first branch (see `pipeline::build`).
+            Prepared::Tee(parts) => parts.first_mut().and_then(Prepared::payload_mut),
             Prepared::Nothing | Prepared::TailSampling(..) => None,
         }
     }
@@ -132,7 +143,7 @@ impl Stage {
                     stage = next;
                 }
                 Stage::Durable(write_ahead, _) => return Ok(write_ahead.spill(payload).await?),
-                Stage::Batch(_) | Stage::Export(_) | Stage::TailSampling(_) => {
+                Stage::Batch(_) | Stage::Export(_) | Stage::TailSampling(_) | Stage::Tee(_) => {
                     return Err(ExportError::retryable("no durable queue to take the data").into())
                 }
             }
@@ -143,7 +154,10 @@ impl Stage {
     /// rewrite it, exporters' queues take their places. Dropping the result undoes it.
     pub fn prepare(&self, payload: Payload) -> Result<Prepared, PipelineError> {
         match self {
-            Stage::Batch(batch) => Ok(Prepared::Batch(batch.clone(), payload)),
+            Stage::Batch(batch) => {
+                batch.admit(&payload)?;
+                Ok(Prepared::Batch(batch.clone(), payload))
+            }
             Stage::Export(fanout) => Ok(Prepared::Export(fanout.clone(), fanout.enqueue(payload)?)),
             Stage::Transform(transform, next) => {
                 let mut payload = payload;
@@ -166,6 +180,7 @@ impl Stage {
                     Err(ExportError::retryable(full.to_string()).into())
                 }
             },
+            Stage::Tee(tee) => tee.prepare(payload),
         }
     }
 }
@@ -188,6 +203,7 @@ impl Downstream for Stage {
             // already acknowledged; if it did, it is handed on as it is.
             Stage::Durable(_, next) => next.dispatch(payload),
             Stage::TailSampling(sampler) => sampler.consume(payload),
+            Stage::Tee(tee) => tee.dispatch(payload),
         }
     }
 
@@ -198,6 +214,7 @@ impl Downstream for Stage {
             Stage::Batch(batch) => batch.next().has_room(),
             Stage::TailSampling(sampler) => sampler.next().has_room(),
             Stage::Export(fanout) => fanout.has_room(),
+            Stage::Tee(tee) => tee.has_room(),
             Stage::Transform(_, next) | Stage::Durable(_, next) => next.has_room(),
         }
     }

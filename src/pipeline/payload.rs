@@ -2,6 +2,7 @@
 
 use crate::otlp::ResourceChunk;
 use crate::pipeline::budget::Reservation;
+use crate::pipeline::metadata::Metadata;
 use crate::signal::Signal;
 
 /// Encoded `ResourceSpans`/`ResourceMetrics`/`ResourceLogs` of one signal, with their counts
@@ -18,6 +19,8 @@ pub struct Payload {
     pub bytes: usize,
     /// Budget held until every exporter is done with this data.
     pub reservation: Reservation,
+    /// The client metadata it came with (empty unless a receiver keeps it).
+    pub metadata: Metadata,
 }
 
 impl Payload {
@@ -31,6 +34,13 @@ impl Payload {
             items,
             bytes,
             reservation,
+            metadata: Metadata::default(),
         }
+    }
+
+    /// This payload, carrying `metadata`.
+    pub fn with_metadata(mut self, metadata: Metadata) -> Payload {
+        self.metadata = metadata;
+        self
     }
 }

@@ -9,6 +9,8 @@ pub struct Recorded<T> {
     pub at: Instant,
     /// Its `grpc-encoding` header, if any.
     pub encoding: Option<String>,
+    /// Its gRPC metadata (headers), names lowercased; values that are not text left out.
+    pub metadata: Vec<(String, String)>,
     /// The decoded request.
     pub request: T,
 }
@@ -41,9 +43,17 @@ impl BackendState {
             .get("grpc-encoding")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let metadata = request
+            .metadata()
+            .clone()
+            .into_headers()
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
         Ok(Recorded {
             at: Instant::now(),
             encoding,
+            metadata,
             request: request.into_inner(),
         })
     }

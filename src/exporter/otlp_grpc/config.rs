@@ -266,13 +266,16 @@ mod tests {
             err,
             "exporters::otlp::auth::authenticator: authenticator is required"
         );
-        let err = parse("otlp", "endpoint: http://b:1\nsending_queue: {batch: {}}")
-            .unwrap_err()
-            .to_string();
+        let o = otlp("endpoint: http://b:1\nsending_queue: {batch: {min_size: 10}}");
+        assert_eq!(o.sending_queue.batch.unwrap().send_batch_size, 10);
+        let err = parse(
+            "otlp",
+            "endpoint: http://b:1\nsending_queue: {batch: {sizer: bytes}}",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(
-            err.starts_with(
-                "exporters::otlp::sending_queue::batch: sending_queue.batch is not supported yet"
-            ),
+            err.starts_with("exporters::otlp::sending_queue::batch::sizer: "),
             "{err}"
         );
         let err = parse(

@@ -113,7 +113,7 @@ impl OtlpGrpcExporter {
     /// Sends `payload` once and classifies the outcome.
     pub async fn export(&self, payload: &Payload) -> Result<(), ExportError> {
         let body = self.encode(payload).await?;
-        let request = self.request(payload.signal)?;
+        let request = self.request(payload)?;
         let client = self.client().await?;
         let response = match client.unary(request, body, self.timeout).await {
             Ok(response) => response,
@@ -175,7 +175,8 @@ impl OtlpGrpcExporter {
         Ok(Chunks::from(Bytes::from(out)))
     }
 
-    fn request(&self, signal: Signal) -> Result<Request<()>, ExportError> {
+    fn request(&self, payload: &Payload) -> Result<Request<()>, ExportError> {
+        let signal = payload.signal;
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         let uri = format!("{scheme}://{}{}", self.authority, signal.grpc_path());
         let mut builder = Request::post(uri)
@@ -190,7 +191,8 @@ impl OtlpGrpcExporter {
         let mut request = builder
             .body(())
             .map_err(|e| ExportError::permanent(format!("building request: {e}")))?;
-        super::headers::apply(request.headers_mut(), &self.headers, self.auth.as_ref());
+        let map = request.headers_mut();
+        super::headers::apply(map, &self.headers, self.auth.as_ref(), &payload.metadata)?;
         Ok(request)
     }
 

@@ -128,7 +128,7 @@ impl OtlpHttpExporter {
     /// Sends `payload` once and classifies the outcome.
     pub async fn export(&self, payload: &Payload) -> Result<(), ExportError> {
         let body = self.encode(payload).await?;
-        let request = self.request()?;
+        let request = self.request(payload)?;
         let response = self
             .client
             .request(request, body, self.timeout)
@@ -173,7 +173,7 @@ impl OtlpHttpExporter {
         }
     }
 
-    fn request(&self) -> Result<Request<()>, ExportError> {
+    fn request(&self, payload: &Payload) -> Result<Request<()>, ExportError> {
         let content_type = match self.encoding {
             HttpEncoding::Proto => "application/x-protobuf",
             HttpEncoding::Json => "application/json",
@@ -187,7 +187,8 @@ impl OtlpHttpExporter {
         let mut request = builder
             .body(())
             .map_err(|e| ExportError::permanent(format!("building request: {e}")))?;
-        super::headers::apply(request.headers_mut(), &self.headers, self.auth.as_ref());
+        let map = request.headers_mut();
+        super::headers::apply(map, &self.headers, self.auth.as_ref(), &payload.metadata)?;
         Ok(request)
     }
 }

@@ -89,6 +89,7 @@ impl GrpcApi for PostSpans {
         signal: Signal,
         message: Bytes,
         codec: Option<Codec>,
+        metadata: crate::pipeline::metadata::Metadata,
     ) -> Result<(), ReceiveError> {
         let message = match codec {
             None => message,
@@ -98,6 +99,6 @@ impl GrpcApi for PostSpans {
         let batch = proto::decode(&message).map_err(|e| ReceiveError::Invalid(e.to_string()))?;
         let request = translate::to_request(vec![batch], translate::Source::Protobuf);
         let otlp = Bytes::from(request.encode_to_vec());
-        Ok(ingest.protobuf(signal, otlp, None).await?)
+        Ok(ingest.protobuf_with(signal, otlp, None, metadata).await?)
     }
 }

@@ -55,6 +55,9 @@ pub struct GrpcServerConfig {
     /// Connection age, idle time, liveness pings (`keepalive.server_parameters`) and the
     /// client's ping rate (`keepalive.enforcement_policy`).
     pub keepalive: Keepalive,
+    /// Whether each request's gRPC metadata travels with its data (`include_metadata`,
+    /// default false).
+    pub include_metadata: bool,
 }
 
 /// An OTLP/HTTP server.
@@ -83,6 +86,9 @@ pub struct HttpServerConfig {
     pub tls: Option<ServerTlsConfig>,
     /// The authenticator extension every request must pass (`auth.authenticator`).
     pub auth: Option<ComponentId>,
+    /// Whether each request's headers travel with its data (`include_metadata`, default
+    /// false).
+    pub include_metadata: bool,
 }
 
 /// `cors:` of an OTLP/HTTP server (otelcol's confighttp keys).
@@ -130,7 +136,7 @@ pub(crate) struct RawGrpc {
     read_buffer_size: Option<Value>,
     write_buffer_size: Option<Value>,
     keepalive: Option<Value>,
-    include_metadata: Option<Value>,
+    include_metadata: Option<bool>,
     auth: Option<RawAuth>,
     tls: Option<RawTls>,
 }
@@ -147,7 +153,7 @@ pub(crate) struct RawHttp {
     tls: Option<RawTls>,
     auth: Option<RawAuth>,
     cors: Option<RawCors>,
-    include_metadata: Option<Value>,
+    include_metadata: Option<bool>,
     response_headers: Option<Value>,
     compression_algorithms: Option<Value>,
     read_timeout: Option<GoDuration>,
@@ -201,7 +207,6 @@ pub(crate) fn grpc_server(
     for (key, value) in [
         ("read_buffer_size", &raw.read_buffer_size),
         ("write_buffer_size", &raw.write_buffer_size),
-        ("include_metadata", &raw.include_metadata),
     ] {
         warn_ignored(errs, &at(key), value);
     }
@@ -227,6 +232,7 @@ pub(crate) fn grpc_server(
         tls,
         auth,
         keepalive,
+        include_metadata: raw.include_metadata.unwrap_or(false),
         endpoint: listen_addr(raw.endpoint, default_endpoint, &at("endpoint"), errs),
         max_recv_msg_size_bytes,
         max_concurrent_streams: match raw.max_concurrent_streams {
@@ -249,7 +255,6 @@ pub(crate) fn http_server(
 ) -> HttpServerConfig {
     let at = |key: &str| join(path, key);
     for (key, value) in [
-        ("include_metadata", &raw.include_metadata),
         ("response_headers", &raw.response_headers),
         ("compression_algorithms", &raw.compression_algorithms),
         ("write_timeout", &raw.write_timeout),
@@ -270,6 +275,7 @@ pub(crate) fn http_server(
     HttpServerConfig {
         tls,
         auth,
+        include_metadata: raw.include_metadata.unwrap_or(false),
         endpoint: listen_addr(raw.endpoint, default_endpoint, &at("endpoint"), errs),
         traces_url_path: url_path(raw.traces_url_path, "/v1/traces"),
         metrics_url_path: url_path(raw.metrics_url_path, "/v1/metrics"),
@@ -310,7 +316,14 @@ pub(crate) fn plain_http_server(
         }
     }
     let raw: RawHttp = errs.take(de::decode(Value::Mapping(body), path))?;
-    Some(http_server(raw, default_endpoint, path, errs))
+    let config = http_server(raw, default_endpoint, path, errs);
+    if config.include_metadata {
+        errs.warn(
+            &join(path, "include_metadata"),
+            format!("this server ({served}) keeps no client metadata; ignored"),
+        );
+    }
+    Some(config)
 }
 
 /// otelcol treats a zero timeout as "none"; we never run without one, so zero means default.
@@ -369,6 +382,18 @@ mod tests {
         assert_eq!(http.read_timeout, Duration::from_secs(30));
         assert_eq!(http.idle_timeout, Duration::from_secs(60));
         assert_eq!(http.cors, None);
+    }
+
+    #[test]
+    fn include_metadata_is_off_unless_set() {
+        let o = otlp("protocols:\n  grpc:\n  http:\n");
+        assert!(!o.grpc.unwrap().include_metadata);
+        assert!(!o.http.unwrap().include_metadata);
+        let o = otlp(
+            "protocols:\n  grpc: {include_metadata: true}\n  http: {include_metadata: true}\n",
+        );
+        assert!(o.grpc.unwrap().include_metadata);
+        assert!(o.http.unwrap().include_metadata);
     }
 
     #[test]

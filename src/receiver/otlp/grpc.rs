@@ -21,6 +21,7 @@ use shardgate_shards::DrainSignal;
 
 use super::ingest::{Ingest, IngestError};
 use crate::config::ComponentId;
+use crate::pipeline::metadata::Metadata;
 use crate::receiver::tls::{establish, TlsServer};
 use crate::signal::Signal;
 use shardgate_io::compression::{Codec, DecompressError};
@@ -81,14 +82,16 @@ impl ReceiveError {
 pub trait GrpcApi {
     /// The signal the method at `path` carries, or `None` for a method it does not serve.
     fn signal(&self, path: &str) -> Option<Signal>;
-    /// Takes one request message in (`codec` when it is compressed); `Ok` means it is in the
-    /// pipelines and the method's (empty) response may be sent.
+    /// Takes one request message in (`codec` when it is compressed) with the request's client
+    /// `metadata`; `Ok` means it is in the pipelines and the method's (empty) response may be
+    /// sent.
     fn take(
         &self,
         ingest: &Ingest,
         signal: Signal,
         message: Bytes,
         codec: Option<Codec>,
+        metadata: Metadata,
     ) -> impl Future<Output = Result<(), ReceiveError>>;
 }
 
@@ -106,8 +109,11 @@ impl GrpcApi for OtlpExport {
         signal: Signal,
         message: Bytes,
         codec: Option<Codec>,
+        metadata: Metadata,
     ) -> Result<(), ReceiveError> {
-        Ok(ingest.protobuf(signal, message, codec).await?)
+        Ok(ingest
+            .protobuf_with(signal, message, codec, metadata)
+            .await?)
     }
 }
 
@@ -177,6 +183,13 @@ impl<A: GrpcApi> GrpcService<A> {
         };
         // Under memory pressure the body is left unread: refusing costs no memory.
         self.ingest.check_pressure(signal)?;
+        let metadata = self.ingest.metadata(|| {
+            // gRPC metadata is ASCII; a value that is not (a `-bin` key's) is left out.
+            let headers = request.headers().iter();
+            headers
+                .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+                .collect()
+        });
         let mut body = request.into_body();
         let message = grpc::read_unary(&mut body, self.ingest.max_body_bytes).await?;
         let codec = match (message.compressed, codec) {
@@ -189,7 +202,7 @@ impl<A: GrpcApi> GrpcService<A> {
             }
         };
         self.api
-            .take(&self.ingest, signal, message.payload, codec)
+            .take(&self.ingest, signal, message.payload, codec, metadata)
             .await
     }
 }

@@ -142,7 +142,9 @@ impl HttpService {
         budget: Budget,
         auth: Option<ServerAuth>,
     ) -> Ingest {
-        Ingest::new("http", routes, budget, config.max_request_body_size_bytes).with_auth(auth)
+        Ingest::new("http", routes, budget, config.max_request_body_size_bytes)
+            .with_auth(auth)
+            .with_metadata(config.include_metadata)
     }
 
     /// The service for receiver `id` with `config`, taking requests in through `ingest`.
@@ -246,10 +248,15 @@ impl HttpService {
                 return Err(error_answer(&e, encoding));
             }
         };
+        let metadata = self.ingest.metadata(|| {
+            let headers = head.headers.iter();
+            headers.map(|(n, v)| (n.as_str(), v.as_str())).collect()
+        });
         Ok(Route {
             signal,
             encoding,
             codec,
+            metadata,
         })
     }
 
@@ -257,8 +264,9 @@ impl HttpService {
     async fn receive(&self, route: &Route, body: Vec<u8>) -> Result<(), HttpReceiveError> {
         match route.encoding {
             BodyEncoding::Protobuf => {
+                let metadata = route.metadata.clone();
                 self.ingest
-                    .protobuf(route.signal, Bytes::from(body), route.codec)
+                    .protobuf_with(route.signal, Bytes::from(body), route.codec, metadata)
                     .await?
             }
             BodyEncoding::Json => {
@@ -269,9 +277,10 @@ impl HttpService {
                             .map_err(IngestError::from)?
                     }
                 };
-                let protobuf = json::json_to_protobuf(route.signal, &json)?;
+                let protobuf = Bytes::from(json::json_to_protobuf(route.signal, &json)?);
+                let metadata = route.metadata.clone();
                 self.ingest
-                    .protobuf(route.signal, Bytes::from(protobuf), None)
+                    .protobuf_with(route.signal, protobuf, None, metadata)
                     .await?
             }
         }
@@ -333,6 +342,8 @@ pub struct Route {
     signal: Signal,
     encoding: BodyEncoding,
     codec: Option<Codec>,
+    /// Its client metadata (empty without `include_metadata`).
+    metadata: crate::pipeline::metadata::Metadata,
 }
 
 /// The codec of the request's `Content-Encoding` (`None` for identity), or the coding named

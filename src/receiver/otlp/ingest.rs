@@ -25,6 +25,7 @@ use crate::observe::TransportCounters;
 use crate::otlp::{self, ScanError};
 use crate::pipeline::budget::Budget;
 use crate::pipeline::downstream::Downstream;
+use crate::pipeline::metadata::Metadata;
 use crate::pipeline::payload::Payload;
 use crate::pipeline::routes::Routes;
 use crate::pipeline::PipelineError;
@@ -106,6 +107,8 @@ pub struct Ingest {
     auth: Option<ServerAuth>,
     /// Where busy shards send requests, and this intake's position there.
     handoff: Option<(Rc<Handoff<Ingest>>, usize)>,
+    /// Whether requests' headers travel with their data (`include_metadata`).
+    include_metadata: bool,
 }
 
 impl Ingest {
@@ -123,6 +126,22 @@ impl Ingest {
             max_body_bytes,
             auth: None,
             handoff: None,
+            include_metadata: false,
+        }
+    }
+
+    /// Keeps every request's headers with its data when `include_metadata` is set.
+    pub fn with_metadata(mut self, include_metadata: bool) -> Ingest {
+        self.include_metadata = include_metadata;
+        self
+    }
+
+    /// The client metadata of a request whose headers are `headers`: empty (and nothing
+    /// allocated or read) unless this receiver has `include_metadata`.
+    pub fn metadata<'h>(&self, headers: impl FnOnce() -> Vec<(&'h str, &'h str)>) -> Metadata {
+        match self.include_metadata {
+            true => Metadata::from_pairs(headers()),
+            false => Metadata::default(),
         }
     }
 
@@ -201,7 +220,22 @@ impl Ingest {
         body: Bytes,
         codec: Option<Codec>,
     ) -> Result<(), IngestError> {
-        let body = match &self.handoff {
+        self.protobuf_with(signal, body, codec, Metadata::default())
+            .await
+    }
+
+    /// [`Ingest::protobuf`] of a request whose client metadata is `metadata`. A request
+    /// carrying metadata is taken in here, never handed to a peer: its metadata stays with it
+    /// in the shard that read it.
+    pub async fn protobuf_with(
+        &self,
+        signal: Signal,
+        body: Bytes,
+        codec: Option<Codec>,
+        metadata: Metadata,
+    ) -> Result<(), IngestError> {
+        let handoff = self.handoff.as_ref().filter(|_| metadata.is_empty());
+        let body = match handoff {
             None => body,
             Some((handoff, intake)) => match handoff.offer(*intake, signal, body, codec) {
                 Offer::Kept(body) => body,
@@ -213,7 +247,18 @@ impl Ingest {
                 },
             },
         };
-        self.take_in(signal, body, codec).await
+        self.take_in_with(signal, body, codec, metadata).await
+    }
+
+    /// [`Ingest::take_in_with`] of a request without client metadata.
+    pub async fn take_in(
+        &self,
+        signal: Signal,
+        body: Bytes,
+        codec: Option<Codec>,
+    ) -> Result<(), IngestError> {
+        self.take_in_with(signal, body, codec, Metadata::default())
+            .await
     }
 
     /// Takes the request in on this shard, whichever shard's client sent it.
@@ -222,15 +267,16 @@ impl Ingest {
     /// said no (pending-data limit, exporter failure without batch); failed otherwise (items
     /// of a request that does not scan are unknown and count 0). Records the time from here
     /// to the answer of accepted requests in the shard's receive latency.
-    pub async fn take_in(
+    pub async fn take_in_with(
         &self,
         signal: Signal,
         body: Bytes,
         codec: Option<Codec>,
+        metadata: Metadata,
     ) -> Result<(), IngestError> {
         let started = Instant::now();
         let items = Cell::new(0);
-        let result = self.admit(signal, body, codec, &items).await;
+        let result = self.admit(signal, body, codec, metadata, &items).await;
         let Some(probe) = self.routes.probe() else {
             return result;
         };
@@ -262,6 +308,7 @@ impl Ingest {
         signal: Signal,
         body: Bytes,
         codec: Option<Codec>,
+        metadata: Metadata,
         items: &Cell<u64>,
     ) -> Result<(), IngestError> {
         let stages = self.routes.for_signal(signal);
@@ -287,11 +334,13 @@ impl Ingest {
                 let reservation = in_memory.then(|| self.budget.try_reserve(bytes)).flatten();
                 return match reservation {
                     Some(reservation) => {
-                        let payload = Payload::new(signal, scanned.chunks, reservation);
+                        let payload = Payload::new(signal, scanned.chunks, reservation)
+                            .with_metadata(metadata);
                         Ok(only.prepare(payload)?.commit().await?)
                     }
                     None => {
-                        let payload = Payload::new(signal, scanned.chunks, self.budget.empty());
+                        let payload = Payload::new(signal, scanned.chunks, self.budget.empty())
+                            .with_metadata(metadata);
                         Ok(only.spill(payload).await?)
                     }
                 };
@@ -310,7 +359,8 @@ impl Ingest {
                 .budget
                 .try_reserve(bytes)
                 .ok_or(IngestError::Overloaded)?;
-            let prepared = only.prepare(Payload::new(signal, scanned.chunks, reservation))?;
+            let payload = Payload::new(signal, scanned.chunks, reservation).with_metadata(metadata);
+            let prepared = only.prepare(payload)?;
             return Ok(prepared.commit().await?);
         }
         let last = stages.len() - 1;
@@ -326,7 +376,8 @@ impl Ingest {
             } else {
                 chunks.clone().unwrap_or_default()
             };
-            prepared.push(stage.prepare(Payload::new(signal, chunks, reservation))?);
+            let payload = Payload::new(signal, chunks, reservation).with_metadata(metadata.clone());
+            prepared.push(stage.prepare(payload)?);
         }
         // Several pipelines commit side by side: a batch commits at once, an export without
         // batch answers when its exporters do. The first error wins.

@@ -110,6 +110,7 @@ pub(crate) fn serve_grpc<A: grpc::GrpcApi + 'static>(
         config.max_recv_msg_size_bytes,
     )
     .with_auth(auth)
+    .with_metadata(config.include_metadata)
     .shared(io.handoff.as_ref(), &format!("{id}/{transport}"));
     let service = Rc::new(grpc::GrpcService::with_api(id.clone(), intake, api));
     let settings = H2ServerSettings {
