@@ -398,11 +398,11 @@ fn unknown_component_types() {
         err,
         "extensions: type \"pprof\" (id \"pprof\") is not in this build: shardgate is not a Go program and serves no pprof profiles; profile it with perf (scripts/profile.sh); this build supports: bearertokenauth, basicauth, health_check, zpages, file_storage, headers_setter"
     );
-    let yaml = MINIMAL.replace("exporters:\n  debug:", "exporters:\n  debug:\n  kafka:");
+    let yaml = MINIMAL.replace("exporters:\n  debug:", "exporters:\n  debug:\n  kafak:");
     let err = err_of(&yaml);
     assert_eq!(
         err,
-        "exporters: type \"kafka\" (id \"kafka\") is not in this build: not built yet; this build supports: otlp, otlp_grpc, otlphttp, otlp_http, debug, loadbalancing"
+        "exporters: unknown type \"kafak\" for id \"kafak\"; this build supports: otlp, otlp_grpc, otlphttp, otlp_http, debug, loadbalancing, kafka"
     );
 }
 
