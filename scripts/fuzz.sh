@@ -56,8 +56,10 @@ cd fuzz
 # date with the manifests, and the build then has nothing to resolve.
 cargo fetch --locked
 
+# librdkafka's configure links test programs against C libraries the cc crate built with
+# -fsanitize=address (zstd); its link line needs the sanitizer runtime too.
 echo "== cargo fuzz build ${build[*]}"
-cargo fuzz build "${build[@]}"
+LDFLAGS="${LDFLAGS:-} -fsanitize=address" cargo fuzz build "${build[@]}"
 
 # New inputs go to a scratch corpus; the committed seeds (fuzz/corpus/<target>/seed-*) are
 # only read.
