@@ -306,6 +306,11 @@ struct Ports {
 /// A collector with the three Thrift intakes of `jaeger` on free ports (`extra` lines under
 /// `thrift_compact`) into the traces pipeline next to OTLP.
 fn start(backend: &Backend, extra: &str) -> (Collector, Ports) {
+    start_with_shards(backend, extra, "")
+}
+
+/// As [`start`], with `shards` lines added under `shards:`.
+fn start_with_shards(backend: &Backend, extra: &str, shards: &str) -> (Collector, Ports) {
     let ports = Ports {
         compact: free_udp_port(),
         binary: free_udp_port(),
@@ -331,7 +336,8 @@ fn start(backend: &Backend, extra: &str) -> (Collector, Ports) {
             "traces:\n      receivers: [otlp]",
             "traces:\n      receivers: [otlp, jaeger]",
             1,
-        );
+        )
+        .replacen("shards:\n", &format!("shards:\n{shards}"), 1);
     (Collector::start_yaml(&yaml), ports)
 }
 
@@ -468,6 +474,30 @@ fn bad_datagrams_are_dropped_and_counted_as_failed() {
         spans_counted(ports.metrics, "accepted", "udp_thrift_compact"),
         1.0
     );
+}
+
+/// Scenario: the shard may hold less pending data than one batch (`pending_bytes_max: 64`),
+/// and a compact and a binary datagram arrive. Guarantee: UDP cannot ask for a retry, so the
+/// batches are dropped and their spans counted as refused (not failed); nothing reaches the
+/// backend.
+#[test]
+fn batches_refused_for_load_are_dropped_and_counted_as_refused() {
+    let backend = Backend::start();
+    let (_collector, ports) = start_with_shards(&backend, "", "  pending_bytes_max: 64\n");
+    send(ports.compact, &datagram::<Compact>("emitBatch", "c"));
+    send(ports.binary, &datagram::<Binary>("emitBatch", "b"));
+    let refused = |transport| spans_counted(ports.metrics, "refused", transport);
+    assert!(
+        common::wait_until(WAIT, || refused("udp_thrift_compact") == 1.0
+            && refused("udp_thrift_binary") == 1.0),
+        "one refused span per port"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(backend.spans().is_empty());
+    for transport in ["udp_thrift_compact", "udp_thrift_binary"] {
+        assert_eq!(spans_counted(ports.metrics, "failed", transport), 0.0);
+        assert_eq!(spans_counted(ports.metrics, "accepted", transport), 0.0);
+    }
 }
 
 /// Scenario: `validate` on the OpenTelemetry Collector Helm chart's default `jaeger` block.
