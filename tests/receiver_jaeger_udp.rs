@@ -1,12 +1,16 @@
 //! The `jaeger` receiver's agent UDP ports end to end: `emitBatch` datagrams in the Thrift
 //! compact protocol (`thrift_compact`) and the binary protocol (`thrift_binary`), built here
-//! byte by byte as Jaeger clients' UDP senders write them, sent to shardgate (two shards)
-//! and recorded by the gRPC backend; the same batch posted to `thrift_http` for comparison.
+//! byte by byte as Jaeger clients' UDP senders write them and by Apache Thrift's own Rust
+//! protocol writers, sent to shardgate (two shards) and recorded by the gRPC backend; the
+//! same batch posted to `thrift_http` for comparison.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]
 
 mod common;
 
+use std::cell::RefCell;
+use std::io::Write;
 use std::net::UdpSocket;
+use std::rc::Rc;
 use std::time::Duration;
 
 use common::http::post;
@@ -15,6 +19,10 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use opentelemetry_proto::tonic::trace::v1::Span as OtlpSpan;
+use thrift::protocol::{
+    TBinaryOutputProtocol, TCompactOutputProtocol, TFieldIdentifier, TListIdentifier,
+    TMessageIdentifier, TMessageType, TOutputProtocol, TStructIdentifier, TType,
+};
 
 /// A Thrift type, as each protocol writes it.
 #[derive(Clone, Copy)]
@@ -190,6 +198,104 @@ impl Writer for Binary {
     }
 }
 
+/// A buffer Apache Thrift's protocols write into while the test keeps a handle on it.
+#[derive(Clone, Default)]
+struct Shared(Rc<RefCell<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Apache Thrift's Rust protocol writers (`thrift` crate), another implementation than ours.
+struct Apache<P> {
+    protocol: P,
+    out: Shared,
+}
+
+impl Apache<TCompactOutputProtocol<Shared>> {
+    fn compact() -> Self {
+        let out = Shared::default();
+        Apache {
+            protocol: TCompactOutputProtocol::new(out.clone()),
+            out,
+        }
+    }
+}
+
+impl Apache<TBinaryOutputProtocol<Shared>> {
+    /// `strict`: the versioned message header (false: the old one, name first).
+    fn binary(strict: bool) -> Self {
+        let out = Shared::default();
+        Apache {
+            protocol: TBinaryOutputProtocol::new(out.clone(), strict),
+            out,
+        }
+    }
+}
+
+fn ttype(t: T) -> TType {
+    match t {
+        T::I32 => TType::I32,
+        T::I64 => TType::I64,
+        T::Double => TType::Double,
+        T::Str => TType::String,
+        T::Struct => TType::Struct,
+        T::List => TType::List,
+    }
+}
+
+impl<P: TOutputProtocol> Writer for Apache<P> {
+    fn message(&mut self, name: &str) {
+        let head = TMessageIdentifier::new(name, TMessageType::OneWay, 1);
+        self.protocol.write_message_begin(&head).unwrap();
+        self.begin();
+    }
+    fn field(&mut self, t: T, id: i16) {
+        let field = TFieldIdentifier::new("f", ttype(t), id);
+        self.protocol.write_field_begin(&field).unwrap();
+    }
+    fn bool_field(&mut self, id: i16, v: bool) {
+        let field = TFieldIdentifier::new("f", TType::Bool, id);
+        self.protocol.write_field_begin(&field).unwrap();
+        self.protocol.write_bool(v).unwrap();
+    }
+    fn i32(&mut self, v: i32) {
+        self.protocol.write_i32(v).unwrap();
+    }
+    fn i64(&mut self, v: i64) {
+        self.protocol.write_i64(v).unwrap();
+    }
+    fn double(&mut self, v: f64) {
+        self.protocol.write_double(v).unwrap();
+    }
+    fn string(&mut self, s: &str) {
+        self.protocol.write_string(s).unwrap();
+    }
+    fn list(&mut self, element: T, n: usize) {
+        let list = TListIdentifier::new(ttype(element), i32::try_from(n).unwrap());
+        self.protocol.write_list_begin(&list).unwrap();
+    }
+    fn begin(&mut self) {
+        let name = TStructIdentifier::new("s");
+        self.protocol.write_struct_begin(&name).unwrap();
+    }
+    fn stop(&mut self) {
+        self.protocol.write_field_stop().unwrap();
+        self.protocol.write_struct_end().unwrap();
+    }
+    fn bytes(mut self) -> Vec<u8> {
+        self.protocol.write_message_end().unwrap();
+        self.protocol.flush().unwrap();
+        self.out.0.take()
+    }
+}
+
 /// A string `Tag` struct.
 fn tag(w: &mut impl Writer, key: &str, value: &str) {
     w.begin();
@@ -271,7 +377,11 @@ fn batch(w: &mut impl Writer, name: &str) {
 
 /// One agent datagram: `method(1: batch)` as a oneway message.
 fn datagram<W: Writer + Default>(method: &str, name: &str) -> Vec<u8> {
-    let mut w = W::default();
+    datagram_by(W::default(), method, name)
+}
+
+/// [`datagram`] written by `w`.
+fn datagram_by(mut w: impl Writer, method: &str, name: &str) -> Vec<u8> {
     w.message(method);
     w.field(T::Struct, 1);
     batch(&mut w, name);
@@ -286,6 +396,15 @@ fn http_body(name: &str) -> Vec<u8> {
     // `batch` wrote the struct's STOP; a bare body is the struct's fields and that STOP.
     w.bytes()
 }
+
+trait Pipe: Writer + Sized {
+    /// This writer's `emitBatch` datagram of a span `name`.
+    fn pipe(self, name: &str) -> Vec<u8> {
+        datagram_by(self, "emitBatch", name)
+    }
+}
+
+impl<W: Writer> Pipe for W {}
 
 /// A UDP port that was free a moment ago on 127.0.0.1.
 fn free_udp_port() -> u16 {
@@ -361,22 +480,31 @@ fn named<'a>(spans: &'a [Flat<OtlpSpan>], name: &str) -> &'a Flat<OtlpSpan> {
         .unwrap_or_else(|| panic!("no span {name}"))
 }
 
-/// Scenario: one batch sent as a compact datagram, as a binary datagram, and posted to
-/// `/api/traces`. Guarantee: all three spans arrive, each once, mapped alike (resource,
-/// ids, times, kind, status, attributes, events), counted as accepted under otelcol's
-/// transport labels.
+/// Scenario: one batch sent as compact datagrams and binary datagrams (ours, and Apache
+/// Thrift's writers: compact, strict binary, old binary header), and posted to
+/// `/api/traces`. Guarantee: all six spans arrive, each once, mapped alike (resource, ids,
+/// times, kind, status, attributes, events), counted as accepted under otelcol's transport
+/// labels.
 #[test]
 fn agent_datagrams_arrive_mapped_as_thrift_http() {
     let backend = Backend::start();
     let (_collector, ports) = start(&backend, "");
-    send(
-        ports.compact,
-        &datagram::<Compact>("emitBatch", "compact-span"),
-    );
-    send(
-        ports.binary,
-        &datagram::<Binary>("emitBatch", "binary-span"),
-    );
+    let datagrams = [
+        (
+            ports.compact,
+            datagram::<Compact>("emitBatch", "compact-span"),
+        ),
+        (ports.binary, datagram::<Binary>("emitBatch", "binary-span")),
+        (ports.compact, Apache::compact().pipe("apache-compact")),
+        (ports.binary, Apache::binary(true).pipe("apache-binary")),
+        (
+            ports.binary,
+            Apache::binary(false).pipe("apache-binary-old"),
+        ),
+    ];
+    for (port, datagram) in &datagrams {
+        send(*port, datagram);
+    }
     let response = post(
         ports.http,
         "/api/traces",
@@ -385,10 +513,10 @@ fn agent_datagrams_arrive_mapped_as_thrift_http() {
         &http_body("http-span"),
     );
     assert_eq!(response.status, 202);
-    assert!(backend.wait_for_items(3, 0, 0, WAIT), "3 spans delivered");
+    assert!(backend.wait_for_items(6, 0, 0, WAIT), "6 spans delivered");
     std::thread::sleep(Duration::from_millis(300));
     let spans = backend.spans();
-    assert_eq!(spans.len(), 3, "each span once");
+    assert_eq!(spans.len(), 6, "each span once");
 
     let http = named(&spans, "http-span");
     assert_eq!(http.item.kind, SpanKind::Client as i32);
@@ -406,15 +534,25 @@ fn agent_datagrams_arrive_mapped_as_thrift_http() {
         .find(|kv| kv.key == "host.name")
         .and_then(|kv| kv.value.as_ref()?.value.clone());
     assert_eq!(host, Some(Value::StringValue("agent-host".into())));
-    for name in ["compact-span", "binary-span"] {
+    for name in [
+        "compact-span",
+        "binary-span",
+        "apache-compact",
+        "apache-binary",
+        "apache-binary-old",
+    ] {
         let mut udp = named(&spans, name).clone();
         udp.item.name = "http-span".into();
         assert_eq!(&udp, http, "{name} mapped as the Thrift HTTP span");
     }
-    for transport in ["udp_thrift_compact", "udp_thrift_binary", "collector_http"] {
+    for (transport, n) in [
+        ("udp_thrift_compact", 2.0),
+        ("udp_thrift_binary", 3.0),
+        ("collector_http", 1.0),
+    ] {
         assert_eq!(
             spans_counted(ports.metrics, "accepted", transport),
-            1.0,
+            n,
             "{transport}"
         );
     }
