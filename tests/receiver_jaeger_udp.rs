@@ -656,3 +656,40 @@ fn helm_chart_default_jaeger_block_validates() {
     let stderr = common::strip_ansi(&String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{stderr}");
 }
+
+/// Scenario: a second shardgate is started with the UDP port of one already running (whose
+/// shards bound it with SO_REUSEPORT). Guarantee: the second refuses to start, naming the
+/// address, instead of silently taking a share of the first one's datagrams.
+#[test]
+fn a_second_instance_on_the_same_udp_port_fails_startup() {
+    let backend = Backend::start();
+    let (_first, ports) = start(&backend, "");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(
+        &path,
+        format!("receivers:\n  jaeger:\n    protocols:\n      thrift_compact:\n        endpoint: 127.0.0.1:{}\nexporters:\n  debug:\nservice:\n  pipelines:\n    traces:\n      receivers: [jaeger]\n      exporters: [debug]\nshards:\n  cores: 1\n", ports.compact),
+    )
+    .unwrap();
+    let mut second = std::process::Command::new(common::binary())
+        .args(["--config", path.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let exited = common::wait_until(WAIT, || second.try_wait().unwrap().is_some());
+    if !exited {
+        second.kill().unwrap();
+    }
+    let out = second.wait_with_output().unwrap();
+    let stderr = common::strip_ansi(&String::from_utf8_lossy(&out.stderr));
+    assert!(exited, "the second instance kept running: {stderr}");
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{}", ports.compact)) && stderr.contains("in use"),
+        "{stderr}"
+    );
+    // The first instance still takes datagrams on the port.
+    send(ports.compact, &datagram::<Compact>("emitBatch", "after"));
+    assert!(backend.wait_for_items(1, 0, 0, WAIT));
+}

@@ -17,7 +17,7 @@ pub enum ReceiverConfig {
     Otlp(Box<OtlpReceiverConfig>),
     /// `zipkin`: Zipkin v1 and v2 spans over HTTP.
     Zipkin(Box<ZipkinReceiverConfig>),
-    /// `jaeger`: Jaeger api_v2 gRPC and Thrift over HTTP.
+    /// `jaeger`: Jaeger api_v2 gRPC, Thrift over HTTP and the agent's Thrift over UDP.
     Jaeger(Box<JaegerReceiverConfig>),
     /// `prometheus`: scrapes Prometheus endpoints.
     Prometheus(PrometheusReceiverConfig),
