@@ -561,11 +561,11 @@ fn agent_datagrams_arrive_mapped_as_thrift_http() {
 /// Scenario: datagrams that are not Thrift, a truncated `emitBatch`, the agent's
 /// `emitZipkinBatch`, a binary message on the compact port, and one over `max_packet_size`.
 /// Guarantee: each is dropped and counted as failed, nothing reaches the backend, and the
-/// socket then takes a valid datagram.
+/// socket then takes a valid datagram; on SIGTERM the collector drains and exits 0.
 #[test]
 fn bad_datagrams_are_dropped_and_counted_as_failed() {
     let backend = Backend::start();
-    let (_collector, ports) = start(&backend, "        max_packet_size: 2000\n");
+    let (mut collector, ports) = start(&backend, "        max_packet_size: 2000\n");
     let whole = datagram::<Compact>("emitBatch", "valid");
     let oversized = {
         let mut w = Compact::default();
@@ -612,6 +612,12 @@ fn bad_datagrams_are_dropped_and_counted_as_failed() {
         spans_counted(ports.metrics, "accepted", "udp_thrift_compact"),
         1.0
     );
+    // The shards stop reading their UDP sockets when they drain, and the process exits 0.
+    collector.sigterm();
+    let status = collector.wait_exit(WAIT + Duration::from_secs(10));
+    let logs = collector.logs();
+    assert!(status.success(), "exit status {status}; logs:\n{logs}");
+    assert!(logs.contains(common::SHUTDOWN_LINE), "logs:\n{logs}");
 }
 
 /// Scenario: the shard may hold less pending data than one batch (`pending_bytes_max: 64`),
