@@ -38,6 +38,9 @@ pub fn run(mut config: Config) -> anyhow::Result<()> {
         for addr in receiver.listen_addrs() {
             shardgate_io::listener::ensure_free(addr)?;
         }
+        for addr in receiver.udp_listen_addrs() {
+            shardgate_io::udp::ensure_free(addr)?;
+        }
     }
     let drain_timeout = config.shards.drain_timeout;
     let mut signals = Signals::new([SIGTERM, SIGINT]).context("installing signal handlers")?;

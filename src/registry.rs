@@ -210,7 +210,7 @@ pub static COMPONENTS: &[ComponentType] = &[
         name: "jaeger",
         aliases: &[],
         signals: &[Signal::Traces],
-        summary: "Jaeger spans: api_v2 gRPC PostSpans and Thrift batches over HTTP",
+        summary: "Jaeger spans: api_v2 gRPC PostSpans, Thrift batches over HTTP, agent UDP (compact, binary)",
         factory: Factory::Receiver {
             config: |b, p, e| {
                 jaeger::config::parse(b, p, e).map(|c| ReceiverConfig::Jaeger(Box::new(c)))

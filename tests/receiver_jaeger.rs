@@ -507,26 +507,3 @@ fn refusals_are_clear_and_harm_nothing() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(backend.spans().len(), 1, "only the valid batch's span");
 }
-
-/// Scenario: `validate` on a config with the Jaeger agent's UDP protocol. Guarantee: it is
-/// refused, naming the key and what to use instead.
-#[test]
-fn agent_udp_protocols_are_refused_by_validate() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.yaml");
-    std::fs::write(
-        &path,
-        "receivers:\n  jaeger:\n    protocols:\n      thrift_compact:\nexporters:\n  debug:\nservice:\n  pipelines:\n    traces:\n      receivers: [jaeger]\n      exporters: [debug]\n",
-    )
-    .unwrap();
-    let out = std::process::Command::new(common::binary())
-        .args(["validate", "--config", path.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = common::strip_ansi(&String::from_utf8_lossy(&out.stderr));
-    assert!(
-        stderr.contains("receivers::jaeger::protocols::thrift_compact: the Jaeger agent's UDP protocols are not supported"),
-        "{stderr}"
-    );
-}

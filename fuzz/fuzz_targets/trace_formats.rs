@@ -1,5 +1,5 @@
 //! Bytes → the Zipkin (v2 JSON, v2 protobuf, v1 JSON) and Jaeger (api_v2 protobuf, Thrift
-//! binary) decoders and their translation to OTLP; whatever is accepted must translate into
+//! binary, agent `emitBatch` datagrams in Thrift compact and binary) decoders and their translation to OTLP; whatever is accepted must translate into
 //! an export request the structural scan accepts, with every span kept. Must never panic.
 #![no_main]
 
@@ -45,7 +45,14 @@ fuzz_target!(|data: &[u8]| {
     let proto = jaeger::proto::decode(data)
         .ok()
         .map(|b| (b, Source::Protobuf));
-    for (batch, source) in [thrift, proto].into_iter().flatten() {
+    use jaeger::agent::{self, AgentProtocol};
+    let compact = agent::decode(AgentProtocol::Compact, data)
+        .ok()
+        .map(|b| (b, Source::Thrift));
+    let binary = agent::decode(AgentProtocol::Binary, data)
+        .ok()
+        .map(|b| (b, Source::Thrift));
+    for (batch, source) in [thrift, proto, compact, binary].into_iter().flatten() {
         let request = jaeger::translate::to_request(vec![batch], source);
         let n = request
             .resource_spans

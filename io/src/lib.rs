@@ -10,7 +10,8 @@
 //! - [`system`]: probes of the kernel limits a shard depends on;
 //! - [`timer`]: timers and deadlines from bounded durations only;
 //! - [`tls`]: rustls configs from PEM files, handshakes, and the plaintext-or-TLS stream;
-//! - [`stream`]: glommio sockets seen through tokio's I/O traits, with one-`recv` reads.
+//! - [`stream`]: glommio sockets seen through tokio's I/O traits, with one-`recv` reads;
+//! - [`udp`]: per-shard SO_REUSEPORT UDP sockets.
 
 #![warn(missing_docs)]
 
@@ -29,6 +30,7 @@ pub mod stream;
 pub mod system;
 pub mod timer;
 pub mod tls;
+pub mod udp;
 
 pub use error::IoError;
-pub use glommio::net::{TcpListener, TcpStream};
+pub use glommio::net::{TcpListener, TcpStream, UdpSocket};

@@ -17,7 +17,7 @@ pub enum ReceiverConfig {
     Otlp(Box<OtlpReceiverConfig>),
     /// `zipkin`: Zipkin v1 and v2 spans over HTTP.
     Zipkin(Box<ZipkinReceiverConfig>),
-    /// `jaeger`: Jaeger api_v2 gRPC and Thrift over HTTP.
+    /// `jaeger`: Jaeger api_v2 gRPC, Thrift over HTTP and the agent's Thrift over UDP.
     Jaeger(Box<JaegerReceiverConfig>),
     /// `prometheus`: scrapes Prometheus endpoints.
     Prometheus(PrometheusReceiverConfig),
@@ -46,6 +46,19 @@ impl ReceiverConfig {
         }
     }
 
+    /// The UDP addresses this receiver reads datagrams on (a namespace apart from TCP's).
+    pub fn udp_listen_addrs(&self) -> Vec<SocketAddr> {
+        match self {
+            ReceiverConfig::Jaeger(jaeger) => jaeger
+                .thrift_compact
+                .iter()
+                .chain(jaeger.thrift_binary.iter())
+                .map(|u| u.endpoint)
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The transports this receiver takes data in over, as the `transport` label of its
     /// metrics says; each is one intake (`<id>/<transport>`) on every shard.
     pub fn transports(&self) -> Vec<&'static str> {
@@ -59,10 +72,22 @@ impl ReceiverConfig {
             ReceiverConfig::Kafka(_) => vec![crate::receiver::kafka::TRANSPORT],
             ReceiverConfig::Zipkin(_) => vec![crate::receiver::zipkin::TRANSPORT],
             ReceiverConfig::Jaeger(jaeger) => {
-                use crate::receiver::jaeger::{TRANSPORT_GRPC, TRANSPORT_THRIFT_HTTP};
+                use crate::receiver::jaeger::{
+                    TRANSPORT_GRPC, TRANSPORT_THRIFT_HTTP, TRANSPORT_UDP_BINARY,
+                    TRANSPORT_UDP_COMPACT,
+                };
                 let grpc = jaeger.grpc.as_ref().map(|_| TRANSPORT_GRPC);
                 let http = jaeger.thrift_http.as_ref().map(|_| TRANSPORT_THRIFT_HTTP);
-                grpc.into_iter().chain(http).collect()
+                let compact = jaeger
+                    .thrift_compact
+                    .as_ref()
+                    .map(|_| TRANSPORT_UDP_COMPACT);
+                let binary = jaeger.thrift_binary.as_ref().map(|_| TRANSPORT_UDP_BINARY);
+                grpc.into_iter()
+                    .chain(http)
+                    .chain(compact)
+                    .chain(binary)
+                    .collect()
             }
         }
     }

@@ -513,6 +513,24 @@ fn shared_listen_port_is_rejected() {
 }
 
 #[test]
+fn udp_ports_clash_only_with_udp_ports() {
+    let jaeger = |compact: &str, binary: &str| {
+        MINIMAL
+            .replace(
+                "receivers:\n",
+                &format!("receivers:\n  jaeger:\n    protocols:\n      thrift_compact:\n        endpoint: {compact}\n      thrift_binary:\n        endpoint: {binary}\n"),
+            )
+            .replace("receivers: [otlp]", "receivers: [otlp, jaeger]")
+    };
+    // The UDP port 4317 is not the OTLP receiver's TCP port 4317.
+    assert!(parse_str(&jaeger("127.0.0.1:4317", "127.0.0.1:6832"), "x").is_ok());
+    assert_eq!(
+        err_of(&jaeger("0.0.0.0:6831", "127.0.0.1:6831")),
+        "receivers::jaeger: listens on 127.0.0.1:6831 with two protocols"
+    );
+}
+
+#[test]
 fn component_ids_are_checked() {
     let err = err_of(&MINIMAL.replace("exporters:\n  debug:", "exporters:\n  debug:\n  9lives:"));
     assert!(

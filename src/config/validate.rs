@@ -8,7 +8,7 @@ use super::de::join;
 use super::error::{ConfigError, Errors};
 use super::id::ComponentId;
 use super::service::PipelineConfig;
-use super::{Config, ExporterConfig};
+use super::{Config, ExporterConfig, ReceiverConfig};
 use crate::registry::{self, Kind};
 use crate::signal::Signal;
 
@@ -310,6 +310,7 @@ impl Role<'_> {
 
 /// Two receivers in use may not listen on the same port of the same (or the wildcard) address:
 /// with SO_REUSEPORT per shard, such a clash would silently split traffic instead of failing.
+/// TCP and UDP ports are checked apart (a UDP port may share a TCP port's number).
 fn check_listeners(config: &Config, errs: &mut Errors) {
     let used: BTreeSet<&ComponentId> = config
         .service
@@ -317,22 +318,35 @@ fn check_listeners(config: &Config, errs: &mut Errors) {
         .iter()
         .flat_map(|p| p.receivers.iter())
         .collect();
-    let mut seen: Vec<(SocketAddr, &ComponentId)> = Vec::new();
-    for id in used {
-        let Some(receiver) = config.receivers.get(id) else {
-            continue;
-        };
-        for addr in receiver.listen_addrs() {
-            if let Some((_, other)) = seen.iter().find(|(a, _)| clash(*a, addr)) {
-                let reason = if *other == id {
-                    format!("listens on {addr} with two protocols")
-                } else {
-                    format!("listens on {addr}, which receiver \"{other}\" also uses")
-                };
-                errs.invalid(join("receivers", &id.to_string()), reason);
-            }
-            seen.push((addr, id));
+    let tcp = |r: &ReceiverConfig| r.listen_addrs();
+    let udp = |r: &ReceiverConfig| r.udp_listen_addrs();
+    for addrs in [&tcp as &dyn Fn(&ReceiverConfig) -> Vec<SocketAddr>, &udp] {
+        let mut seen: Vec<(SocketAddr, &ComponentId)> = Vec::new();
+        for id in &used {
+            let Some(receiver) = config.receivers.get(*id) else {
+                continue;
+            };
+            check_clashes(id, addrs(receiver), &mut seen, errs);
         }
+    }
+}
+
+fn check_clashes<'a>(
+    id: &'a ComponentId,
+    addrs: Vec<SocketAddr>,
+    seen: &mut Vec<(SocketAddr, &'a ComponentId)>,
+    errs: &mut Errors,
+) {
+    for addr in addrs {
+        if let Some((_, other)) = seen.iter().find(|(a, _)| clash(*a, addr)) {
+            let reason = if *other == id {
+                format!("listens on {addr} with two protocols")
+            } else {
+                format!("listens on {addr}, which receiver \"{other}\" also uses")
+            };
+            errs.invalid(join("receivers", &id.to_string()), reason);
+        }
+        seen.push((addr, id));
     }
 }
 

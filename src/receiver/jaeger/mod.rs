@@ -1,12 +1,16 @@
-//! The `jaeger` receiver: api_v2 `PostSpans` over gRPC and Thrift batches over HTTP on every
-//! shard, translated to OTLP and taken in as an OTLP request is.
+//! The `jaeger` receiver: api_v2 `PostSpans` over gRPC, Thrift batches over HTTP and the
+//! agent's `emitBatch` datagrams over UDP (Thrift compact and binary) on every shard,
+//! translated to OTLP and taken in as an OTLP request is.
 
+pub mod agent;
+pub mod compact;
 pub mod config;
 pub mod http;
 pub mod model;
 pub mod proto;
 pub mod thrift;
 pub mod translate;
+pub mod udp;
 
 #[cfg(test)]
 mod tests;
@@ -24,12 +28,18 @@ use crate::receiver::otlp::ingest::{Ingest, IngestError};
 use crate::receiver::otlp::{serve_grpc, serve_on, server_auth, tls_server, StartError};
 use crate::receiver::ShardIo;
 use crate::signal::Signal;
-use config::JaegerReceiverConfig;
+use agent::AgentProtocol;
+use config::{JaegerReceiverConfig, UdpServerConfig};
+use shardgate_shards::task;
 
 /// The `transport` of the gRPC intake (otelcol's label).
 pub const TRANSPORT_GRPC: &str = "grpc";
 /// The `transport` of the Thrift HTTP intake (otelcol's label).
 pub const TRANSPORT_THRIFT_HTTP: &str = "collector_http";
+/// The `transport` of the agent's compact UDP port (otelcol's label).
+pub const TRANSPORT_UDP_COMPACT: &str = "udp_thrift_compact";
+/// The `transport` of the agent's binary UDP port (otelcol's label).
+pub const TRANSPORT_UDP_BINARY: &str = "udp_thrift_binary";
 
 /// Binds this shard's listeners for receiver `id` and starts serving on them.
 pub fn start(
@@ -70,8 +80,52 @@ pub fn start(
         )?;
     }
     if let Some(grpc) = &config.grpc {
-        serve_grpc(id, TRANSPORT_GRPC, grpc, routes, PostSpans, io)?;
+        serve_grpc(id, TRANSPORT_GRPC, grpc, routes.clone(), PostSpans, io)?;
     }
+    let udp = [
+        (
+            &config.thrift_compact,
+            AgentProtocol::Compact,
+            TRANSPORT_UDP_COMPACT,
+        ),
+        (
+            &config.thrift_binary,
+            AgentProtocol::Binary,
+            TRANSPORT_UDP_BINARY,
+        ),
+    ];
+    for (server, protocol, transport) in udp {
+        if let Some(server) = server {
+            serve_udp(id, server, protocol, transport, routes.clone(), io)?;
+        }
+    }
+    Ok(())
+}
+
+/// Binds this shard's socket of one agent UDP port and reads it until the shard drains.
+fn serve_udp(
+    id: &ComponentId,
+    server: &UdpServerConfig,
+    protocol: AgentProtocol,
+    transport: &'static str,
+    routes: Rc<Routes>,
+    io: &ShardIo,
+) -> Result<(), StartError> {
+    let socket = shardgate_io::udp::bind_reuseport(server.endpoint, server.socket_buffer_size)
+        .map_err(|source| StartError::Listen {
+            id: id.clone(),
+            source,
+        })?;
+    let name = udp::intake_name(id, transport);
+    let ingest = Ingest::new(transport, routes, io.budget.clone(), server.max_packet_size)
+        .shared(io.handoff.as_ref(), &name);
+    let intake = udp::UdpIntake {
+        name,
+        protocol,
+        ingest,
+        max_packet_size: server.max_packet_size,
+    };
+    task::spawn_local(udp::serve(socket, intake, io.drain.clone())).detach();
     Ok(())
 }
 
