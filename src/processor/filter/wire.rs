@@ -36,6 +36,9 @@ pub struct Plan {
     attribute_keys: Option<Option<Vec<Vec<u8>>>>,
     /// Whether the resource and scopes must be decoded (conditions read them).
     pub outer: bool,
+    /// Whether an item whose read fields are byte for byte those of the item before it (in
+    /// the same scope) may take its verdict: the conditions read nothing else (no clock).
+    repeats: bool,
 }
 
 impl Plan {
@@ -56,6 +59,7 @@ impl Plan {
             attributes,
             attribute_keys: reads.attributes.then_some(keys),
             outer: reads.outer,
+            repeats: !reads.clock,
         })
     }
 
@@ -167,6 +171,15 @@ enum Top<'a> {
     Scope(InstrumentationScope, Vec<Part<'a>>),
 }
 
+/// What the conditions said of one item.
+pub struct Verdict {
+    /// Whether to drop it.
+    pub drop: bool,
+    /// Whether no condition failed on it (a failure is reported per item, so such a verdict
+    /// is not reused for the next item).
+    pub clean: bool,
+}
+
 /// Filters `chunk`: `drop` decides per item; `resource_drops` on the resource first.
 pub fn filter<T: Message + Default>(
     chunk: &[u8],
@@ -176,7 +189,7 @@ pub fn filter<T: Message + Default>(
         &mut Resource,
         &mut InstrumentationScope,
         &mut T,
-    ) -> Result<bool, TransformError>,
+    ) -> Result<Verdict, TransformError>,
 ) -> Result<Rewritten, TransformError> {
     let mut resource = Resource::default();
     let mut tops = Vec::new();
@@ -214,6 +227,8 @@ pub fn filter<T: Message + Default>(
         return Ok(Rewritten::Emptied);
     }
     let (mut scratch, mut item) = (Vec::new(), T::default());
+    // The read fields of the last item decided (its verdict is `last_drop`).
+    let mut last = Vec::new();
     let (mut before, mut kept_total, mut changed) = (0u32, 0u32, false);
     let mut keep: Vec<bool> = Vec::new();
     for top in &mut tops {
@@ -221,13 +236,24 @@ pub fn filter<T: Message + Default>(
             continue;
         };
         let (mut items, mut kept) = (0u32, 0u32);
+        let mut last_drop: Option<bool> = None;
         for part in parts.iter() {
             let Part::Item(_, body) = part else { continue };
             items += 1;
             plan.project(body, &mut scratch)?;
-            item.clear();
-            item.merge(scratch.as_slice())?;
-            let dropped = drop(&mut resource, scope, &mut item)?;
+            // Same read fields, same resource and scope: the same verdict, without decoding
+            // or evaluating again (an attribute most items lack projects to nothing).
+            let dropped = match last_drop {
+                Some(verdict) if plan.repeats && last == scratch => verdict,
+                _ => {
+                    item.clear();
+                    item.merge(scratch.as_slice())?;
+                    let verdict = drop(&mut resource, scope, &mut item)?;
+                    last_drop = (plan.repeats && verdict.clean).then_some(verdict.drop);
+                    std::mem::swap(&mut last, &mut scratch);
+                    verdict.drop
+                }
+            };
             keep.push(!dropped);
             kept += u32::from(!dropped);
         }
