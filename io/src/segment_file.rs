@@ -1,12 +1,13 @@
-//! Append-only segment files on the shard's own io_uring, opened with O_DIRECT (glommio's
-//! DMA files): what a shard's durable queue writes its records into.
+//! Append-only segment files: what a shard's durable queue writes its records into, either
+//! with O_DIRECT on the shard's own io_uring (glommio's DMA files) or through the kernel's page
+//! cache ([`WriteMode`]).
 //!
 //! One writer per file and per shard, no lock and no background thread. Appends are held
-//! as the caller's buffers until a flush copies them, once, into aligned buffers behind the
-//! bytes of the file's last partial block and writes them: that block is the only part ever
-//! written twice. [`SegmentWriter::commit`] is the group commit: a flush, then `fdatasync`,
-//! so everything appended before it is durable when it returns. A partial last block is
-//! padded with zeros (the next flush overwrites the padding). Files written by earlier
+//! as the caller's buffers until a flush copies them, once: with direct I/O into aligned
+//! buffers behind the bytes of the file's last partial block (that block is the only part
+//! ever written twice), through the page cache with `pwrite`. [`SegmentWriter::commit`] is the group commit: a flush, then `fdatasync`,
+//! so everything appended before it is durable when it returns. A partial last direct-I/O
+//! block is padded with zeros (the next flush overwrites the padding). Files written by earlier
 //! versions may end in stale bytes of older records instead (glommio's stream writer padded
 //! with its reused buffer); a crash can leave a torn record at the tail; the record format
 //! (`src/storage/record.rs`) finds where valid data ends in either case.
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use futures_lite::AsyncReadExt;
-use glommio::io::{DmaFile, DmaStreamReaderBuilder};
+use glommio::io::{BufferedFile, DmaFile, DmaStreamReaderBuilder};
 
 /// Why a segment file operation failed, naming the file.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +56,31 @@ impl SegmentError {
 /// Most bytes one write of a flush carries: a larger group is written in several.
 const WRITE_BYTES_MAX: usize = 1 << 20;
 
+/// How a segment's flushes reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Direct I/O (O_DIRECT): each flush is written to the device, and a commit's sync only
+    /// has the device's cache left to flush.
+    Direct,
+    /// Through the kernel's page cache: a flush hands the bytes to the kernel, so they survive
+    /// the process (a crash, kill -9) but not a power loss until a commit syncs them; the
+    /// kernel writes them back in large runs, and a segment delivered and deleted before that
+    /// is never written at all.
+    Cached,
+}
+
+/// The open file a segment is written through.
+enum Sink {
+    /// O_DIRECT writes and syncs on the shard's ring.
+    Direct(DmaFile),
+    /// `pwrite` into the page cache (it copies and returns, it does not wait for the device),
+    /// and syncs on the shard's ring through a second handle of the same file.
+    Cached {
+        file: std::fs::File,
+        ring: BufferedFile,
+    },
+}
+
 /// An append-only segment being written.
 ///
 /// Appends are only remembered (the caller's buffers, not copied); [`SegmentWriter::flush`]
@@ -64,8 +90,8 @@ const WRITE_BYTES_MAX: usize = 1 << 20;
 /// zeros.
 pub struct SegmentWriter {
     path: PathBuf,
-    file: DmaFile,
-    /// The file's block size: writes start and end on it.
+    sink: Sink,
+    /// The file's block size: direct writes start and end on it.
     align: usize,
     /// Appended since the last flush, in order.
     pending: Vec<Bytes>,
@@ -82,20 +108,37 @@ pub struct SegmentWriter {
 }
 
 impl SegmentWriter {
-    /// Creates the segment `path`, which must not exist yet, and makes its directory entry
-    /// durable (a file created after a crash's last sync must not vanish with its data).
-    pub async fn create(path: &Path) -> Result<SegmentWriter, SegmentError> {
-        let file = glommio::io::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .dma_open(path)
-            .await
-            .map_err(SegmentError::at(path))?;
+    /// Creates the segment `path`, which must not exist yet, written as `mode` says, and
+    /// makes its directory entry durable (a file created after a crash's last sync must not
+    /// vanish with its data).
+    pub async fn create(path: &Path, mode: WriteMode) -> Result<SegmentWriter, SegmentError> {
+        let (sink, align) = match mode {
+            WriteMode::Direct => {
+                let file = glommio::io::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .dma_open(path)
+                    .await
+                    .map_err(SegmentError::at(path))?;
+                let align = usize::try_from(file.alignment()).unwrap_or(4096).max(1);
+                (Sink::Direct(file), align)
+            }
+            WriteMode::Cached => {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(path)
+                    .map_err(SegmentError::io(path))?;
+                let ring = BufferedFile::open(path)
+                    .await
+                    .map_err(SegmentError::at(path))?;
+                (Sink::Cached { file, ring }, 1)
+            }
+        };
         sync_parent(path).await?;
-        let align = usize::try_from(file.alignment()).unwrap_or(4096).max(1);
         Ok(SegmentWriter {
             path: path.to_owned(),
-            file,
+            sink,
             align,
             pending: Vec::new(),
             tail: Vec::with_capacity(align),
@@ -153,9 +196,25 @@ impl SegmentWriter {
         Ok(self.flushed)
     }
 
+    /// Writes `pending` after what was flushed before.
+    async fn write(&mut self, pending: &[Bytes]) -> std::io::Result<()> {
+        let Sink::Cached { file, .. } = &self.sink else {
+            return self.write_direct(pending).await;
+        };
+        let mut at = self.flushed;
+        for piece in pending {
+            std::os::unix::fs::FileExt::write_all_at(file, piece, at)?;
+            at += piece.len() as u64;
+        }
+        Ok(())
+    }
+
     /// Writes the tail block's bytes and `pending` from `tail_at`, in buffers of at most
     /// [`WRITE_BYTES_MAX`], each padded with zeros to the block size.
-    async fn write(&mut self, pending: &[Bytes]) -> std::io::Result<()> {
+    async fn write_direct(&mut self, pending: &[Bytes]) -> std::io::Result<()> {
+        let Sink::Direct(file) = &self.sink else {
+            return Ok(());
+        };
         let tail = std::mem::take(&mut self.tail);
         let mut parts = Parts::new(&tail, pending);
         let mut left = tail.len() + pending.iter().map(Bytes::len).sum::<usize>();
@@ -163,7 +222,7 @@ impl SegmentWriter {
         while left > 0 {
             let take = left.min(WRITE_BYTES_MAX);
             let size = take.div_ceil(self.align) * self.align;
-            let mut buffer = self.file.alloc_dma_buffer(size);
+            let mut buffer = file.alloc_dma_buffer(size);
             let bytes = buffer.as_bytes_mut();
             parts.copy_to(&mut bytes[..take]);
             bytes[take..].fill(0);
@@ -172,8 +231,7 @@ impl SegmentWriter {
                 let from = take / self.align * self.align;
                 (at + from as u64, bytes[from..take].to_vec())
             });
-            let written = self
-                .file
+            let written = file
                 .write_at(buffer, at)
                 .await
                 .map_err(std::io::Error::from)?;
@@ -196,7 +254,11 @@ impl SegmentWriter {
     pub async fn commit(&mut self) -> Result<u64, SegmentError> {
         let flushed = self.flush().await?;
         if self.synced < flushed {
-            if let Err(error) = self.file.fdatasync().await {
+            let synced = match &self.sink {
+                Sink::Direct(file) => file.fdatasync().await,
+                Sink::Cached { ring, .. } => ring.fdatasync().await,
+            };
+            if let Err(error) = synced {
                 // After a failed sync the device's state is unknown (as after a failed write).
                 let source = std::io::Error::from(error);
                 self.failed = Some(source.kind());
@@ -207,24 +269,41 @@ impl SegmentWriter {
         Ok(flushed)
     }
 
-    /// Commits, cuts the padding after the last record off and closes the file.
-    pub async fn close(mut self) -> Result<(), SegmentError> {
+    /// Writes what is pending, cuts the padding after the last record off, syncs (with
+    /// `sync`) and closes the file.
+    pub async fn close(mut self, sync: bool) -> Result<(), SegmentError> {
         self.flush().await?;
         let path = self.path.clone();
-        self.file
-            .truncate(self.appended)
-            .await
-            .map_err(SegmentError::at(&path))?;
-        self.file
-            .fdatasync()
-            .await
-            .map_err(SegmentError::at(&path))?;
-        self.file.close().await.map_err(SegmentError::at(&path))
+        let at = SegmentError::at(&path);
+        match self.sink {
+            Sink::Direct(file) => {
+                file.truncate(self.appended).await.map_err(at)?;
+                if sync {
+                    file.fdatasync().await.map_err(SegmentError::at(&path))?;
+                }
+                file.close().await.map_err(SegmentError::at(&path))
+            }
+            Sink::Cached { file, ring } => {
+                drop(file);
+                if sync {
+                    ring.fdatasync().await.map_err(at)?;
+                }
+                ring.close().await.map_err(SegmentError::at(&path))
+            }
+        }
     }
 
     /// Closes the file without writing what is pending (after a failed write).
     pub async fn abandon(self) {
-        let _ = self.file.close().await;
+        match self.sink {
+            Sink::Direct(file) => {
+                let _ = file.close().await;
+            }
+            Sink::Cached { file, ring } => {
+                drop(file);
+                let _ = ring.close().await;
+            }
+        }
     }
 
     fn error(&self, source: std::io::Error) -> SegmentError {
@@ -355,14 +434,19 @@ mod tests {
     }
 
     /// Scenario: records appended in three commits, the writer then dropped without a
-    /// close (as a crash leaves it). Guarantee: every committed byte reads back, in order,
-    /// followed at most by zero padding.
+    /// close (as a crash leaves it), in either write mode. Guarantee: every committed byte
+    /// reads back, in order, followed at most by zero padding.
     #[test]
     fn committed_bytes_survive_a_writer_that_never_closed() {
+        committed_bytes_survive(WriteMode::Direct);
+        committed_bytes_survive(WriteMode::Cached);
+    }
+
+    fn committed_bytes_survive(mode: WriteMode) {
         let dir = dir();
         let path = dir.join("segment-0");
         let written = run(async {
-            let mut writer = SegmentWriter::create(&path)
+            let mut writer = SegmentWriter::create(&path, mode)
                 .await
                 .map_err(|e| e.to_string())?;
             let mut written = Vec::new();
@@ -391,14 +475,19 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    /// Scenario: appends of odd sizes, each flushed, then a close. Guarantee: the file holds
-    /// exactly the appended bytes, in order.
+    /// Scenario: appends of odd sizes, each flushed, then a close, in either write mode.
+    /// Guarantee: the file holds exactly the appended bytes, in order.
     #[test]
     fn flushes_of_odd_sizes_read_back_exactly() {
+        flushes_read_back(WriteMode::Direct);
+        flushes_read_back(WriteMode::Cached);
+    }
+
+    fn flushes_read_back(mode: WriteMode) {
         let dir = dir();
         let path = dir.join("segment-2");
         let written = run(async {
-            let mut writer = SegmentWriter::create(&path)
+            let mut writer = SegmentWriter::create(&path, mode)
                 .await
                 .map_err(|e| e.to_string())?;
             let mut written = Vec::new();
@@ -411,7 +500,7 @@ mod tests {
                 let flushed = writer.flush().await.map_err(|e| e.to_string())?;
                 assert_eq!(flushed, written.len() as u64);
             }
-            writer.close().await.map_err(|e| e.to_string())?;
+            writer.close(true).await.map_err(|e| e.to_string())?;
             Ok::<_, String>(written)
         });
         let written = match written {
@@ -433,7 +522,11 @@ mod tests {
         let dir = dir();
         let path = dir.join("segment-1");
         assert!(std::fs::write(&path, b"old").is_ok());
-        let result = run(async { SegmentWriter::create(&path).await.map(|_| ()) });
+        let result = run(async {
+            SegmentWriter::create(&path, WriteMode::Cached)
+                .await
+                .map(|_| ())
+        });
         let Err(error) = result else {
             panic!("created over an existing segment");
         };

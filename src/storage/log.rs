@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use shardgate_io::segment_file::{self, SegmentError, SegmentReader, SegmentWriter};
+use shardgate_io::segment_file::{self, SegmentError, SegmentReader, SegmentWriter, WriteMode};
 
 use super::record::{self, End, RecordError};
 
@@ -67,7 +67,7 @@ impl LogError {
     }
 }
 
-/// Sizes the log keeps to.
+/// Sizes the log keeps to, and how it writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogLimits {
     /// A segment is closed and a new one started once it holds this many bytes (checked
@@ -75,6 +75,11 @@ pub struct LogLimits {
     pub segment_bytes: u64,
     /// Most bytes all this log's segment files may hold.
     pub max_bytes: u64,
+    /// How segments are written: direct I/O, or through the page cache.
+    pub mode: WriteMode,
+    /// Whether a segment closed full is synced: when it is closed (direct I/O), or at the
+    /// next [`ShardLog::commit`] unless it was delivered and deleted by then (page cache).
+    pub sync_closed: bool,
 }
 
 /// Where a record lives, to read it back and to release it once delivered.
@@ -126,6 +131,8 @@ pub struct ShardLog {
     reader: Option<(usize, SegmentReader)>,
     /// Records of the current segment appended since its last flush.
     unflushed: u64,
+    /// Segments closed full in the page cache, not synced yet (see `LogLimits::sync_closed`).
+    unsynced: Vec<(usize, SegmentWriter)>,
 }
 
 const SEGMENT_PREFIX: &str = "segment-";
@@ -161,6 +168,7 @@ impl ShardLog {
             bytes_on_disk: 0,
             reader: None,
             unflushed: 0,
+            unsynced: Vec::new(),
         };
         // New segments are numbered after every one found here, so names never collide.
         log.next_file = files
@@ -262,7 +270,24 @@ impl ShardLog {
 
     /// Writes and makes durable every record appended so far (one fdatasync for all).
     pub async fn commit(&mut self) -> Result<(), LogError> {
+        self.sync_closed().await;
         self.write_out(true).await
+    }
+
+    /// Syncs and closes the segments closed full since the last commit; one delivered and
+    /// deleted meanwhile is only closed (its pages are gone with it, never written). A
+    /// failure is logged: those records were answered already, and new ones go elsewhere.
+    async fn sync_closed(&mut self) {
+        for (key, writer) in std::mem::take(&mut self.unsynced) {
+            if !self.segments.contains_key(&key) {
+                writer.abandon().await;
+                continue;
+            }
+            let path = writer.path().to_owned();
+            if let Err(error) = writer.close(true).await {
+                tracing::warn!(segment = %path.display(), %error, "Durable queue: syncing a full segment failed");
+            }
+        }
     }
 
     /// Reads record `id`'s payload back (written and flushed or committed before), checking
@@ -361,7 +386,7 @@ impl ShardLog {
             .dir
             .join(format!("{SEGMENT_PREFIX}{:020}", self.next_file));
         self.next_file += 1;
-        let writer = SegmentWriter::create(&path).await?;
+        let writer = SegmentWriter::create(&path, self.limits.mode).await?;
         self.next_key += 1;
         self.segments.insert(
             key,
@@ -380,7 +405,14 @@ impl ShardLog {
         let Some((key, writer)) = self.writer.take() else {
             return Ok(());
         };
-        writer.close().await?;
+        match (self.limits.mode, self.limits.sync_closed) {
+            (WriteMode::Cached, true) => {
+                let mut writer = writer;
+                writer.flush().await?;
+                self.unsynced.push((key, writer));
+            }
+            _ => writer.close(self.limits.sync_closed).await?,
+        }
         let done = self.segments.get_mut(&key).is_some_and(|s| {
             s.sealed = true;
             s.released >= s.records
@@ -413,7 +445,9 @@ impl ShardLog {
 
     /// Commits and closes the current segment (a clean stop).
     pub async fn close(mut self) -> Result<(), LogError> {
-        self.seal_current().await
+        self.seal_current().await?;
+        self.sync_closed().await;
+        Ok(())
     }
 }
 
@@ -460,20 +494,32 @@ mod tests {
     const SMALL: LogLimits = LogLimits {
         segment_bytes: 1000,
         max_bytes: 1 << 20,
+        mode: WriteMode::Direct,
+        sync_closed: true,
     };
 
     fn payload(i: u64) -> Bytes {
         Bytes::from(format!("request {i} ").repeat(10).into_bytes())
     }
 
-    /// Scenario: 50 records flushed in groups of 5 over several segments, committed, then the process "dies"
-    /// (the log is dropped without close). Guarantee: a reopen replays all 50, in order,
-    /// intact; releasing them all deletes every segment they were in.
+    /// Scenario: 50 records flushed in groups of 5 over several segments, committed, then
+    /// the process "dies" (the log is dropped without close), in either write mode.
+    /// Guarantee: a reopen replays all 50, in order, intact; releasing them all deletes every
+    /// segment they were in.
     #[test]
     fn committed_records_replay_after_a_crash_and_released_segments_go() {
-        let dir = root("crash").join("shard-0");
+        replay_after_a_crash(SMALL, "crash");
+        let cached = LogLimits {
+            mode: WriteMode::Cached,
+            ..SMALL
+        };
+        replay_after_a_crash(cached, "crash-cached");
+    }
+
+    fn replay_after_a_crash(limits: LogLimits, name: &str) {
+        let dir = root(name).join("shard-0");
         run(async {
-            let (mut log, replayed, _) = ShardLog::open(&dir, &[], SMALL).await.unwrap();
+            let (mut log, replayed, _) = ShardLog::open(&dir, &[], limits).await.unwrap();
             assert!(replayed.is_empty());
             // Groups of 5, as the queue's writer flushes them: segments roll over between.
             for i in 0..50 {
@@ -490,7 +536,7 @@ mod tests {
             log.commit().await.unwrap();
             assert!(log.segments() > 3, "{} segments", log.segments());
             drop(log);
-            let (mut log, replayed, cuts) = ShardLog::open(&dir, &[], SMALL).await.unwrap();
+            let (mut log, replayed, cuts) = ShardLog::open(&dir, &[], limits).await.unwrap();
             assert!(cuts.is_empty(), "{cuts:?}");
             let mut got: Vec<Vec<u8>> = Vec::new();
             for r in &replayed {
@@ -559,6 +605,8 @@ mod tests {
         let limits = LogLimits {
             segment_bytes: 1000,
             max_bytes: 2048,
+            mode: WriteMode::Cached,
+            sync_closed: true,
         };
         run(async {
             let (mut log, _, _) = ShardLog::open(&dir, &[], limits).await.unwrap();

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_channel::{mpsc, oneshot};
 use futures_lite::StreamExt;
+use shardgate_io::segment_file::WriteMode;
 use shardgate_shards::task;
 
 use super::log::{LogError, LogLimits, RecordId, ShardLog};
@@ -113,6 +114,14 @@ impl DurableQueue {
                 0 => u64::MAX,
                 max => max,
             },
+            // `always` answers after a sync, which direct writes make cheap; `interval` and
+            // `never` promise only that the kernel has the data (it survives kill -9), which
+            // the page cache gives without a device write per request.
+            mode: match config.fsync_policy {
+                FsyncPolicy::Always => WriteMode::Direct,
+                FsyncPolicy::Interval | FsyncPolicy::Never => WriteMode::Cached,
+            },
+            sync_closed: config.fsync_policy != FsyncPolicy::Never,
         };
         let (log, replayed, cuts) =
             ShardLog::open(dir, adopted, limits)
@@ -367,7 +376,7 @@ impl Writer {
                 next = inbox.try_recv().ok();
             }
             if !appended.is_empty() {
-                self.finish_group(&mut appended).await;
+                self.finish_group(&mut appended, sync).await;
             } else if sync {
                 if let Err(error) = self.log.commit().await {
                     tracing::warn!(%error, "Durable queue: periodic sync failed");
@@ -390,10 +399,12 @@ impl Writer {
         }
     }
 
-    /// Makes a group of appends keep the policy's promise and answers each.
-    async fn finish_group(&mut self, appended: &mut Vec<Pending>) {
+    /// Makes a group of appends keep the policy's promise and answers each; `sync`: the
+    /// interval's sync is due too (it is not skipped for a group that has appends).
+    async fn finish_group(&mut self, appended: &mut Vec<Pending>, sync: bool) {
         let written = match self.policy {
             FsyncPolicy::Always => self.log.commit().await,
+            FsyncPolicy::Interval if sync => self.log.commit().await,
             FsyncPolicy::Interval | FsyncPolicy::Never => self.log.flush().await,
         };
         let written = written.map_err(|e| describe(&e));
