@@ -73,8 +73,10 @@ pub enum WriteMode {
 enum Sink {
     /// O_DIRECT writes and syncs on the shard's ring.
     Direct(DmaFile),
-    /// `pwrite` into the page cache (it copies and returns, it does not wait for the device),
-    /// and syncs on the shard's ring through a second handle of the same file.
+    /// `pwrite` into the page cache (it copies and returns, it does not wait for the device,
+    /// unless the kernel throttles a writer whose dirty pages outrun the disk: then it blocks
+    /// the shard for that while, as any write must wait then), and syncs on the shard's ring
+    /// through a second handle of the same file.
     Cached {
         file: std::fs::File,
         ring: BufferedFile,
