@@ -6,6 +6,9 @@
 # Usage: scripts/profile.sh [RATE items/s, default 100000] [SECONDS, default 4]
 # STORAGE=always|interval|never puts the exporter's queue on disk (sending_queue.storage).
 # TAIL=1 puts bench.sh's tail_sampling (3 policies, decision_wait 200ms) before batch.
+# OTTL=filter|transform puts bench.sh's --ottl filter (one condition) or transform (three
+# statements) before batch. CALLGRAPH=dwarf records call graphs from DWARF (Rust release code
+# has no frame pointers, so `-g` attributes most samples to no caller).
 # KEEP=1 keeps the recording as /tmp/perf.data for further `perf report`/`perf script`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +33,16 @@ if [ -n "${TAIL:-}" ]; then
     tail=", tail_sampling: {decision_wait: 200ms, num_traces: 100000, policies: [{name: errors, type: status_code, status_code: {status_codes: [ERROR]}}, {name: slow, type: latency, latency: {threshold_ms: 500}}, {name: share, type: probabilistic, probabilistic: {sampling_percentage: 10}}]}"
     chain="tail_sampling, batch"
 fi
+case "${OTTL:-}" in
+    filter)
+        tail+=", filter/bench: {error_mode: ignore, traces: {span: ['attributes[\"bench.drop\"] == true']}}"
+        chain="filter/bench, $chain" ;;
+    transform)
+        tail+=", transform/bench: {error_mode: ignore, trace_statements: ['set(span.attributes[\"bench.env\"], \"prod\")', 'set(span.attributes[\"bench.tier\"], 2)', 'delete_key(span.attributes, \"bench.secret\")']}"
+        chain="transform/bench, $chain" ;;
+esac
+callgraph=(-F 3000 -g)
+[ "${CALLGRAPH:-}" = dwarf ] && callgraph=(-F 500 --call-graph dwarf,16384)
 cat >"$work/c.yaml" <<YAML
 receivers: {otlp: {protocols: {grpc: {endpoint: "127.0.0.1:$port"}}}}
 processors: {batch: {send_batch_size: 8192, timeout: 200ms}$tail}
@@ -55,7 +68,7 @@ sleep 2
 # each wake-up of a halted core is one, and on loopback the sender pays for it.
 ipis() { awk '$1 == "CAL:" {print $2, $3}' /proc/interrupts; }
 ipi0=$(ipis)
-perf record -F 3000 -g -p "$collector" -o "$work/perf.data" -- sleep "$seconds" 2>/dev/null
+perf record "${callgraph[@]}" -p "$collector" -o "$work/perf.data" -- sleep "$seconds" 2>/dev/null
 ipi1=$(ipis)
 wait "$load"
 grep '^LOAD' "$work/load.out"

@@ -1,19 +1,22 @@
-//! Append-only segment files on the shard's own io_uring, opened with O_DIRECT (glommio's
-//! DMA files): what a shard's durable queue writes its records into.
+//! Append-only segment files: what a shard's durable queue writes its records into, either
+//! with O_DIRECT on the shard's own io_uring (glommio's DMA files) or through the kernel's page
+//! cache ([`WriteMode`]).
 //!
-//! One writer per file and per shard, no lock and no background thread. Records are copied
-//! into the writer's aligned buffers; [`SegmentWriter::commit`] is the group commit: it
-//! writes every buffer, pads a partial last block (the next commit overwrites the padding),
-//! and waits for `fdatasync`, so everything appended before it is durable when it returns.
-//! The padding is whatever the reused write buffer held: zeros, or stale bytes of earlier
-//! records (measured: a killed writer's tail held whole older records). A crash can leave a
-//! torn record or such padding at the tail; the record format (`src/storage/record.rs`) finds
-//! where valid data ends.
+//! One writer per file and per shard, no lock and no background thread. Appends are held
+//! as the caller's buffers until a flush copies them, once: with direct I/O into aligned
+//! buffers behind the bytes of the file's last partial block (that block is the only part
+//! ever written twice), through the page cache with `pwrite`. [`SegmentWriter::commit`] is the group commit: a flush, then `fdatasync`,
+//! so everything appended before it is durable when it returns. A partial last direct-I/O
+//! block is padded with zeros (the next flush overwrites the padding). Files written by earlier
+//! versions may end in stale bytes of older records instead (glommio's stream writer padded
+//! with its reused buffer); a crash can leave a torn record at the tail; the record format
+//! (`src/storage/record.rs`) finds where valid data ends in either case.
 
 use std::path::{Path, PathBuf};
 
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::io::{DmaFile, DmaStreamReaderBuilder, DmaStreamWriter, DmaStreamWriterBuilder};
+use bytes::Bytes;
+use futures_lite::AsyncReadExt;
+use glommio::io::{BufferedFile, DmaFile, DmaStreamReaderBuilder};
 
 /// Why a segment file operation failed, naming the file.
 #[derive(Debug, thiserror::Error)]
@@ -50,41 +53,103 @@ impl SegmentError {
     }
 }
 
-/// Write buffer of a segment writer: large enough that a commit of many requests is a few
-/// big writes; two of them in flight while the next fills.
-const BUFFER_BYTES: usize = 128 << 10;
+/// Most bytes one write of a flush carries: a larger group is written in several.
+const WRITE_BYTES_MAX: usize = 1 << 20;
+
+/// How a segment's flushes reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Direct I/O (O_DIRECT): each flush is written to the device, and a commit's sync only
+    /// has the device's cache left to flush.
+    Direct,
+    /// Through the kernel's page cache: a flush hands the bytes to the kernel, so they survive
+    /// the process (a crash, kill -9) but not a power loss until a commit syncs them; the
+    /// kernel writes them back in large runs, and a segment delivered and deleted before that
+    /// is never written at all.
+    Cached,
+}
+
+/// The open file a segment is written through.
+enum Sink {
+    /// O_DIRECT writes and syncs on the shard's ring.
+    Direct(DmaFile),
+    /// `pwrite` into the page cache (it copies and returns, it does not wait for the device,
+    /// unless the kernel throttles a writer whose dirty pages outrun the disk: then it blocks
+    /// the shard for that while, as any write must wait then), and syncs on the shard's ring
+    /// through a second handle of the same file.
+    Cached {
+        file: std::fs::File,
+        ring: BufferedFile,
+    },
+}
 
 /// An append-only segment being written.
+///
+/// Appends are only remembered (the caller's buffers, not copied); [`SegmentWriter::flush`]
+/// copies what was appended since the last flush, behind the bytes of the file's last partial
+/// block, into direct-I/O buffers and writes them, so each appended byte is copied once and
+/// written once, plus at most one block rewritten per flush. Padding after the last record is
+/// zeros.
 pub struct SegmentWriter {
     path: PathBuf,
-    writer: DmaStreamWriter,
+    sink: Sink,
+    /// The file's block size: direct writes start and end on it.
+    align: usize,
+    /// Appended since the last flush, in order.
+    pending: Vec<Bytes>,
+    /// The bytes of the file's last partial block, already written; the next flush writes
+    /// that block again with them in front.
+    tail: Vec<u8>,
+    /// Where that block starts in the file.
+    tail_at: u64,
     appended: u64,
+    flushed: u64,
+    synced: u64,
+    /// A write failed: what is on the device is unknown, so nothing more is written.
+    failed: Option<std::io::ErrorKind>,
 }
 
 impl SegmentWriter {
-    /// Creates the segment `path`, which must not exist yet, and makes its directory entry
-    /// durable (a file created after a crash's last sync must not vanish with its data).
-    pub async fn create(path: &Path) -> Result<SegmentWriter, SegmentError> {
-        let file = glommio::io::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .dma_open(path)
-            .await
-            .map_err(SegmentError::at(path))?;
+    /// Creates the segment `path`, which must not exist yet, written as `mode` says, and
+    /// makes its directory entry durable (a file created after a crash's last sync must not
+    /// vanish with its data).
+    pub async fn create(path: &Path, mode: WriteMode) -> Result<SegmentWriter, SegmentError> {
+        let (sink, align) = match mode {
+            WriteMode::Direct => {
+                let file = glommio::io::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .dma_open(path)
+                    .await
+                    .map_err(SegmentError::at(path))?;
+                let align = usize::try_from(file.alignment()).unwrap_or(4096).max(1);
+                (Sink::Direct(file), align)
+            }
+            WriteMode::Cached => {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(path)
+                    .map_err(SegmentError::io(path))?;
+                let ring = BufferedFile::open(path)
+                    .await
+                    .map_err(SegmentError::at(path))?;
+                (Sink::Cached { file, ring }, 1)
+            }
+        };
         sync_parent(path).await?;
-        Ok(SegmentWriter::over(file, path))
-    }
-
-    fn over(file: DmaFile, path: &Path) -> SegmentWriter {
-        let writer = DmaStreamWriterBuilder::new(file)
-            .with_buffer_size(BUFFER_BYTES)
-            .with_write_behind(2)
-            .build();
-        SegmentWriter {
+        Ok(SegmentWriter {
             path: path.to_owned(),
-            writer,
+            sink,
+            align,
+            pending: Vec::new(),
+            tail: Vec::with_capacity(align),
+            tail_at: 0,
             appended: 0,
-        }
+            flushed: 0,
+            synced: 0,
+            failed: None,
+        })
     }
 
     /// The file's path.
@@ -92,45 +157,195 @@ impl SegmentWriter {
         &self.path
     }
 
-    /// Bytes appended so far, durable or not.
+    /// Bytes appended so far, written or not.
     pub fn appended_bytes(&self) -> u64 {
         self.appended
     }
 
-    /// Appends `bytes` (whole records); durable only after the next [`SegmentWriter::commit`].
-    pub async fn append(&mut self, bytes: &[u8]) -> Result<(), SegmentError> {
-        self.writer
-            .write_all(bytes)
-            .await
-            .map_err(SegmentError::io(&self.path))?;
+    /// Bytes written to the device so far.
+    pub fn flushed_bytes(&self) -> u64 {
+        self.flushed
+    }
+
+    /// Appends `bytes` (parts of whole records); written by the next
+    /// [`SegmentWriter::flush`], durable after the next [`SegmentWriter::commit`].
+    pub fn append(&mut self, bytes: Bytes) {
         self.appended += bytes.len() as u64;
-        Ok(())
+        if !bytes.is_empty() {
+            self.pending.push(bytes);
+        }
     }
 
     /// Writes everything appended so far to the device without a sync: it then survives the
     /// process (a crash, kill -9), not necessarily a power loss. Returns the written length.
+    /// After a failed write every later flush fails too (the file's end is unknown).
     pub async fn flush(&mut self) -> Result<u64, SegmentError> {
-        self.writer
-            .flush()
-            .await
-            .map_err(SegmentError::io(&self.path))?;
-        Ok(self.writer.current_flushed_pos())
+        if let Some(kind) = self.failed {
+            return Err(self.error(kind.into()));
+        }
+        if self.pending.is_empty() {
+            return Ok(self.flushed);
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let written = self.write(&pending).await;
+        self.pending = pending;
+        self.pending.clear();
+        if let Err(source) = written {
+            self.failed = Some(source.kind());
+            return Err(self.error(source));
+        }
+        self.flushed = self.appended;
+        Ok(self.flushed)
+    }
+
+    /// Writes `pending` after what was flushed before.
+    async fn write(&mut self, pending: &[Bytes]) -> std::io::Result<()> {
+        let Sink::Cached { file, .. } = &self.sink else {
+            return self.write_direct(pending).await;
+        };
+        let mut at = self.flushed;
+        for piece in pending {
+            std::os::unix::fs::FileExt::write_all_at(file, piece, at)?;
+            at += piece.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// Writes the tail block's bytes and `pending` from `tail_at`, in buffers of at most
+    /// [`WRITE_BYTES_MAX`], each padded with zeros to the block size.
+    async fn write_direct(&mut self, pending: &[Bytes]) -> std::io::Result<()> {
+        let Sink::Direct(file) = &self.sink else {
+            return Ok(());
+        };
+        let tail = std::mem::take(&mut self.tail);
+        let mut parts = Parts::new(&tail, pending);
+        let mut left = tail.len() + pending.iter().map(Bytes::len).sum::<usize>();
+        let mut at = self.tail_at;
+        while left > 0 {
+            let take = left.min(WRITE_BYTES_MAX);
+            let size = take.div_ceil(self.align) * self.align;
+            let mut buffer = file.alloc_dma_buffer(size);
+            let bytes = buffer.as_bytes_mut();
+            parts.copy_to(&mut bytes[..take]);
+            bytes[take..].fill(0);
+            left -= take;
+            let next_tail = (left == 0).then(|| {
+                let from = take / self.align * self.align;
+                (at + from as u64, bytes[from..take].to_vec())
+            });
+            let written = file
+                .write_at(buffer, at)
+                .await
+                .map_err(std::io::Error::from)?;
+            if written != size {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::WriteZero,
+                    format!("short direct write: {written} of {size} bytes"),
+                ));
+            }
+            if let Some((tail_at, tail)) = next_tail {
+                self.tail_at = tail_at;
+                self.tail = tail;
+            }
+            at += take as u64;
+        }
+        Ok(())
     }
 
     /// Makes everything appended so far durable; returns how many bytes that is.
-    pub async fn commit(&self) -> Result<u64, SegmentError> {
-        self.writer
-            .sync()
-            .await
-            .map_err(SegmentError::at(&self.path))
+    pub async fn commit(&mut self) -> Result<u64, SegmentError> {
+        let flushed = self.flush().await?;
+        if self.synced < flushed {
+            let synced = match &self.sink {
+                Sink::Direct(file) => file.fdatasync().await,
+                Sink::Cached { ring, .. } => ring.fdatasync().await,
+            };
+            if let Err(error) = synced {
+                // After a failed sync the device's state is unknown (as after a failed write).
+                let source = std::io::Error::from(error);
+                self.failed = Some(source.kind());
+                return Err(self.error(source));
+            }
+            self.synced = flushed;
+        }
+        Ok(flushed)
     }
 
-    /// Commits and closes the file (its padding is cut off).
-    pub async fn close(mut self) -> Result<(), SegmentError> {
-        self.writer
-            .close()
-            .await
-            .map_err(SegmentError::io(&self.path))
+    /// Writes what is pending, cuts the padding after the last record off, syncs (with
+    /// `sync`) and closes the file.
+    pub async fn close(mut self, sync: bool) -> Result<(), SegmentError> {
+        self.flush().await?;
+        let path = self.path.clone();
+        let at = SegmentError::at(&path);
+        match self.sink {
+            Sink::Direct(file) => {
+                file.truncate(self.appended).await.map_err(at)?;
+                if sync {
+                    file.fdatasync().await.map_err(SegmentError::at(&path))?;
+                }
+                file.close().await.map_err(SegmentError::at(&path))
+            }
+            Sink::Cached { file, ring } => {
+                drop(file);
+                if sync {
+                    ring.fdatasync().await.map_err(at)?;
+                }
+                ring.close().await.map_err(SegmentError::at(&path))
+            }
+        }
+    }
+
+    /// Closes the file without writing what is pending (after a failed write).
+    pub async fn abandon(self) {
+        match self.sink {
+            Sink::Direct(file) => {
+                let _ = file.close().await;
+            }
+            Sink::Cached { file, ring } => {
+                drop(file);
+                let _ = ring.close().await;
+            }
+        }
+    }
+
+    fn error(&self, source: std::io::Error) -> SegmentError {
+        SegmentError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+/// The bytes of a flush, read in order across its pieces.
+struct Parts<'a> {
+    current: &'a [u8],
+    rest: std::slice::Iter<'a, Bytes>,
+}
+
+impl<'a> Parts<'a> {
+    fn new(first: &'a [u8], rest: &'a [Bytes]) -> Parts<'a> {
+        Parts {
+            current: first,
+            rest: rest.iter(),
+        }
+    }
+
+    /// Fills `out` with the next bytes (it is never longer than what is left).
+    fn copy_to(&mut self, mut out: &mut [u8]) {
+        while !out.is_empty() {
+            if self.current.is_empty() {
+                match self.rest.next() {
+                    Some(next) => self.current = next,
+                    None => return,
+                }
+                continue;
+            }
+            let n = out.len().min(self.current.len());
+            let (now, later) = out.split_at_mut(n);
+            now.copy_from_slice(&self.current[..n]);
+            out = later;
+            self.current = &self.current[n..];
+        }
     }
 }
 
@@ -221,20 +436,25 @@ mod tests {
     }
 
     /// Scenario: records appended in three commits, the writer then dropped without a
-    /// close (as a crash leaves it). Guarantee: every committed byte reads back, in order,
-    /// followed at most by zero padding.
+    /// close (as a crash leaves it), in either write mode. Guarantee: every committed byte
+    /// reads back, in order, followed at most by zero padding.
     #[test]
     fn committed_bytes_survive_a_writer_that_never_closed() {
+        committed_bytes_survive(WriteMode::Direct);
+        committed_bytes_survive(WriteMode::Cached);
+    }
+
+    fn committed_bytes_survive(mode: WriteMode) {
         let dir = dir();
         let path = dir.join("segment-0");
         let written = run(async {
-            let mut writer = SegmentWriter::create(&path)
+            let mut writer = SegmentWriter::create(&path, mode)
                 .await
                 .map_err(|e| e.to_string())?;
             let mut written = Vec::new();
             for round in 0..3u8 {
                 let chunk: Vec<u8> = (0..5000u32).map(|i| (i as u8) ^ round).collect();
-                writer.append(&chunk).await.map_err(|e| e.to_string())?;
+                writer.append(Bytes::copy_from_slice(&chunk));
                 written.extend_from_slice(&chunk);
                 let durable = writer.commit().await.map_err(|e| e.to_string())?;
                 assert_eq!(durable, written.len() as u64);
@@ -257,14 +477,19 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    /// Scenario: appends of odd sizes, each flushed, then a close. Guarantee: the file holds
-    /// exactly the appended bytes, in order.
+    /// Scenario: appends of odd sizes, each flushed, then a close, in either write mode.
+    /// Guarantee: the file holds exactly the appended bytes, in order.
     #[test]
     fn flushes_of_odd_sizes_read_back_exactly() {
+        flushes_read_back(WriteMode::Direct);
+        flushes_read_back(WriteMode::Cached);
+    }
+
+    fn flushes_read_back(mode: WriteMode) {
         let dir = dir();
         let path = dir.join("segment-2");
         let written = run(async {
-            let mut writer = SegmentWriter::create(&path)
+            let mut writer = SegmentWriter::create(&path, mode)
                 .await
                 .map_err(|e| e.to_string())?;
             let mut written = Vec::new();
@@ -272,12 +497,12 @@ mod tests {
                 let chunk: Vec<u8> = (0..(round * 397 % 5000 + 1))
                     .map(|i| (i ^ round) as u8 | 1)
                     .collect();
-                writer.append(&chunk).await.map_err(|e| e.to_string())?;
+                writer.append(Bytes::copy_from_slice(&chunk));
                 written.extend_from_slice(&chunk);
                 let flushed = writer.flush().await.map_err(|e| e.to_string())?;
                 assert_eq!(flushed, written.len() as u64);
             }
-            writer.close().await.map_err(|e| e.to_string())?;
+            writer.close(true).await.map_err(|e| e.to_string())?;
             Ok::<_, String>(written)
         });
         let written = match written {
@@ -299,7 +524,11 @@ mod tests {
         let dir = dir();
         let path = dir.join("segment-1");
         assert!(std::fs::write(&path, b"old").is_ok());
-        let result = run(async { SegmentWriter::create(&path).await.map(|_| ()) });
+        let result = run(async {
+            SegmentWriter::create(&path, WriteMode::Cached)
+                .await
+                .map(|_| ())
+        });
         let Err(error) = result else {
             panic!("created over an existing segment");
         };

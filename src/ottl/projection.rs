@@ -19,6 +19,8 @@ pub struct Reads {
     pub everything: bool,
     /// Whether the resource or scope is read.
     pub outer: bool,
+    /// Whether the clock is read (`Now()`): the same item may then give another result.
+    pub clock: bool,
 }
 
 impl Reads {
@@ -56,6 +58,7 @@ impl Reads {
         if c.func == Func::IsRootSpan {
             self.fields.push(Field::ParentSpanId(false));
         }
+        self.clock |= c.func == Func::Now;
         for a in &c.args {
             match a {
                 Arg::Get(g) => self.getter(g),

@@ -2,20 +2,24 @@
 //! processor, or its exporters when it has none), before the client is answered.
 //!
 //! A record is `[signal][Export*ServiceRequest body]`: readable OTLP behind one tag byte.
-//! Once appended, the payload's chunks are re-sliced out of the record, whose owner holds
-//! the record's [`Hold`](crate::storage::queue::Hold)s: the record is released when the last
-//! piece of the data is dropped, however the batch split or merged it.
+//! It is handed to the log as pieces (the framing bytes, the chunks' own bytes), which the
+//! log copies once, into its direct-I/O buffer. Once appended, each chunk of the payload is
+//! owned by a wrapper holding the record's [`Hold`](crate::storage::queue::Hold)s (shared by
+//! all its chunks): the record is released when the last piece of the data is dropped,
+//! however the batch split or merged it.
 
 use std::rc::Rc;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use std::sync::Arc;
+
+use bytes::Bytes;
 
 use crate::exporter::ExportError;
 use crate::otlp::{self, ResourceChunk};
 use crate::pipeline::budget::Reservation;
 use crate::pipeline::payload::Payload;
 use crate::signal::Signal;
-use crate::storage::queue::{DurableQueue, Held};
+use crate::storage::queue::{DurableQueue, Held, Hold};
 
 /// Why a record read back from disk cannot be delivered.
 #[derive(Debug, thiserror::Error)]
@@ -65,8 +69,8 @@ impl WriteAhead {
         Ok(())
     }
 
-    /// Appends `payload` to every queue, waiting for each fsync policy's promise, and moves
-    /// its chunks onto the record. A refusal is retryable: the client keeps its data.
+    /// Appends `payload` to every queue, waiting for each fsync policy's promise, and makes
+    /// its chunks hold the records. A refusal is retryable: the client keeps its data.
     pub async fn write(&self, payload: &mut Payload) -> Result<(), ExportError> {
         let record = encode(payload);
         let mut holds = Vec::with_capacity(self.queues.len());
@@ -78,11 +82,8 @@ impl WriteAhead {
                 .map_err(|e| ExportError::retryable(e.to_string()))?;
             holds.push(hold);
         }
-        let owner = Bytes::from_owner(Held {
-            bytes: record,
-            _holds: holds,
-        });
-        rechunk(&mut payload.chunks, &owner);
+        drop(record);
+        hold(&mut payload.chunks, holds);
         Ok(())
     }
 }
@@ -92,25 +93,23 @@ fn signal_tag(signal: Signal) -> u8 {
     crate::observe::signal_index(signal) as u8
 }
 
-/// The record of `payload`.
-fn encode(payload: &Payload) -> Bytes {
-    let mut out = BytesMut::with_capacity(1 + otlp::encoded_request_len(&payload.chunks));
-    out.put_u8(signal_tag(payload.signal));
-    otlp::encode_request(&payload.chunks, &mut out);
-    out.freeze()
+/// The record of `payload`, as pieces written back to back (the chunks are not copied).
+fn encode(payload: &Payload) -> Vec<Bytes> {
+    otlp::encode_request_pieces(&payload.chunks, &[signal_tag(payload.signal)])
+        .pieces()
+        .cloned()
+        .collect()
 }
 
-/// Points each chunk at its bytes inside `record` (written by [`encode`] from these chunks).
-fn rechunk(chunks: &mut [ResourceChunk], record: &Bytes) {
-    let mut at = 1;
+/// Makes every chunk own `holds` (one per queue the record went to), shared among them.
+fn hold(chunks: &mut [ResourceChunk], holds: Vec<Hold>) {
+    let holds: Arc<[Hold]> = Arc::from(holds);
     for chunk in chunks {
-        let len = chunk.bytes.len();
-        at += 1 + otlp::wire::varint_len(len as u64);
-        if let Some(bytes) = record.get(at..at + len) {
-            debug_assert_eq!(bytes, &chunk.bytes[..]);
-            chunk.bytes = record.slice(at..at + len);
-        }
-        at += len;
+        let bytes = std::mem::take(&mut chunk.bytes);
+        chunk.bytes = Bytes::from_owner(Held {
+            bytes,
+            _holds: holds.clone(),
+        });
     }
 }
 
@@ -144,7 +143,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_record_rechunks_and_reads_back_as_the_same_chunks() {
+    fn a_record_reads_back_as_the_same_chunks() {
         use crate::pipeline::budget::Budget;
         let budget = Budget::new(1 << 20);
         use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -169,23 +168,23 @@ mod tests {
         };
         let body = Bytes::from(request.encode_to_vec());
         let scanned = otlp::scan_request(Signal::Traces, &body).unwrap();
-        let mut payload = Payload::new(
+        let payload = Payload::new(
             Signal::Traces,
             scanned.chunks.clone(),
             budget.try_reserve(body.len()).unwrap(),
         );
-        let record = encode(&payload);
-        rechunk(&mut payload.chunks, &record);
-        for (a, b) in payload.chunks.iter().zip(&scanned.chunks) {
-            assert_eq!(a.bytes, b.bytes);
-            assert_eq!(a.items, b.items);
-        }
+        // What the log writes: the pieces back to back.
+        let record = Bytes::from(encode(&payload).concat());
         let signal = record_signal(&record).unwrap();
         assert_eq!(signal, Signal::Traces);
         let reservation = budget.try_reserve(payload_bytes(&record)).unwrap();
         let back = replayed(&record, signal, reservation).unwrap();
         assert_eq!(back.items, payload.items);
         assert_eq!(back.chunks.len(), payload.chunks.len());
+        for (a, b) in back.chunks.iter().zip(&scanned.chunks) {
+            assert_eq!(a.bytes, b.bytes);
+            assert_eq!(a.items, b.items);
+        }
         assert!(record_signal(b"\x07").is_err());
     }
 }

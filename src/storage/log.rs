@@ -12,7 +12,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use shardgate_io::segment_file::{self, SegmentError, SegmentReader, SegmentWriter};
+use bytes::Bytes;
+use shardgate_io::segment_file::{self, SegmentError, SegmentReader, SegmentWriter, WriteMode};
 
 use super::record::{self, End, RecordError};
 
@@ -66,13 +67,19 @@ impl LogError {
     }
 }
 
-/// Sizes the log keeps to.
+/// Sizes the log keeps to, and how it writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogLimits {
-    /// A segment is closed and a new one started once it holds this many bytes.
+    /// A segment is closed and a new one started once it holds this many bytes (checked
+    /// after each flush, so the last group written may take it past).
     pub segment_bytes: u64,
     /// Most bytes all this log's segment files may hold.
     pub max_bytes: u64,
+    /// How segments are written: direct I/O, or through the page cache.
+    pub mode: WriteMode,
+    /// Whether a segment closed full is synced: when it is closed (direct I/O), or at the
+    /// next [`ShardLog::commit`] unless it was delivered and deleted by then (page cache).
+    pub sync_closed: bool,
 }
 
 /// Where a record lives, to read it back and to release it once delivered.
@@ -122,6 +129,10 @@ pub struct ShardLog {
     bytes_on_disk: u64,
     /// The segment read from last, kept open for the next read.
     reader: Option<(usize, SegmentReader)>,
+    /// Records of the current segment appended since its last flush.
+    unflushed: u64,
+    /// Segments closed full in the page cache, not synced yet (see `LogLimits::sync_closed`).
+    unsynced: Vec<(usize, SegmentWriter)>,
 }
 
 const SEGMENT_PREFIX: &str = "segment-";
@@ -156,6 +167,8 @@ impl ShardLog {
             writer: None,
             bytes_on_disk: 0,
             reader: None,
+            unflushed: 0,
+            unsynced: Vec::new(),
         };
         // New segments are numbered after every one found here, so names never collide.
         log.next_file = files
@@ -218,35 +231,28 @@ impl ShardLog {
         self.segments.len()
     }
 
-    /// Appends `payload`; it is durable once [`ShardLog::commit`] returns.
-    pub async fn append(&mut self, payload: &[u8]) -> Result<RecordId, LogError> {
-        // Header and payload go straight into the segment's buffer: no record-sized copy.
-        let header = record::header(self.next_seq, payload)?;
-        let size = (header.len() + payload.len()) as u64;
+    /// Appends the record whose payload is `parts` back to back; it is written by the next
+    /// [`ShardLog::flush`] and durable once [`ShardLog::commit`] returns.
+    pub async fn append(&mut self, parts: &[Bytes]) -> Result<RecordId, LogError> {
+        let slices: Vec<&[u8]> = parts.iter().map(|p| &p[..]).collect();
+        let header = record::header(self.next_seq, &slices)?;
+        let size = (header.len() + slices.iter().map(|p| p.len()).sum::<usize>()) as u64;
         if self.bytes_on_disk.saturating_add(size) > self.limits.max_bytes {
             return Err(LogError::Full {
                 held: self.bytes_on_disk,
                 max: self.limits.max_bytes,
             });
         }
-        let rolled = self
-            .writer
-            .as_ref()
-            .is_some_and(|(_, w)| w.appended_bytes() >= self.limits.segment_bytes);
-        if rolled {
-            self.seal_current().await?;
-        }
         let (key, mut writer) = match self.writer.take() {
             Some(current) => current,
             None => self.start_segment().await?,
         };
         let offset = writer.appended_bytes();
-        let mut appended = writer.append(&header).await;
-        if appended.is_ok() {
-            appended = writer.append(payload).await;
-        }
+        // The payload is not copied here: the writer copies it once, into its write buffer.
+        writer.append(Bytes::copy_from_slice(&header));
+        parts.iter().for_each(|p| writer.append(p.clone()));
         self.writer = Some((key, writer));
-        appended?;
+        self.unflushed += 1;
         let id = RecordId {
             segment: key,
             seq: self.next_seq,
@@ -262,12 +268,26 @@ impl ShardLog {
         Ok(id)
     }
 
-    /// Makes every record appended so far durable (one fdatasync for all of them).
-    pub async fn commit(&self) -> Result<(), LogError> {
-        if let Some((_, writer)) = &self.writer {
-            writer.commit().await?;
+    /// Writes and makes durable every record appended so far (one fdatasync for all).
+    pub async fn commit(&mut self) -> Result<(), LogError> {
+        self.sync_closed().await;
+        self.write_out(true).await
+    }
+
+    /// Syncs and closes the segments closed full since the last commit; one delivered and
+    /// deleted meanwhile is only closed (its pages are gone with it, never written). A
+    /// failure is logged: those records were answered already, and new ones go elsewhere.
+    async fn sync_closed(&mut self) {
+        for (key, writer) in std::mem::take(&mut self.unsynced) {
+            if !self.segments.contains_key(&key) {
+                writer.abandon().await;
+                continue;
+            }
+            let path = writer.path().to_owned();
+            if let Err(error) = writer.close(true).await {
+                tracing::warn!(segment = %path.display(), %error, "Durable queue: syncing a full segment failed");
+            }
         }
-        Ok(())
     }
 
     /// Reads record `id`'s payload back (written and flushed or committed before), checking
@@ -304,10 +324,48 @@ impl ShardLog {
     /// Writes every record appended so far to the device without a sync (they survive the
     /// process, not a power loss).
     pub async fn flush(&mut self) -> Result<(), LogError> {
-        if let Some((_, writer)) = &mut self.writer {
-            writer.flush().await?;
+        self.write_out(false).await
+    }
+
+    /// Flushes (and with `sync`, commits) the current segment. When that fails the segment
+    /// is sealed where its last good flush ended, without the records the failure lost (their
+    /// appends are refused by the caller), so the next append starts a new segment.
+    async fn write_out(&mut self, sync: bool) -> Result<(), LogError> {
+        let Some((key, writer)) = &mut self.writer else {
+            return Ok(());
+        };
+        let done = match sync {
+            true => writer.commit().await,
+            false => writer.flush().await,
+        };
+        let Err(error) = done else {
+            self.unflushed = 0;
+            // Rolled over only here, with nothing pending: what closing the file does after
+            // this (truncate, sync) cannot lose a record whose append was answered.
+            if writer.appended_bytes() >= self.limits.segment_bytes {
+                if let Err(error) = self.seal_current().await {
+                    tracing::warn!(%error, "Durable queue: closing a full segment failed");
+                }
+            }
+            return Ok(());
+        };
+        let key = *key;
+        let lost_bytes = writer.appended_bytes() - writer.flushed_bytes();
+        if let Some((_, writer)) = self.writer.take() {
+            writer.abandon().await;
         }
-        Ok(())
+        let lost = std::mem::take(&mut self.unflushed);
+        self.bytes_on_disk = self.bytes_on_disk.saturating_sub(lost_bytes);
+        let done = self.segments.get_mut(&key).is_some_and(|s| {
+            s.records = s.records.saturating_sub(lost);
+            s.bytes = s.bytes.saturating_sub(lost_bytes);
+            s.sealed = true;
+            s.released >= s.records
+        });
+        if done {
+            self.remove(key).await?;
+        }
+        Err(error.into())
     }
 
     /// Marks record `id` delivered; its segment is deleted once all of it is.
@@ -328,7 +386,7 @@ impl ShardLog {
             .dir
             .join(format!("{SEGMENT_PREFIX}{:020}", self.next_file));
         self.next_file += 1;
-        let writer = SegmentWriter::create(&path).await?;
+        let writer = SegmentWriter::create(&path, self.limits.mode).await?;
         self.next_key += 1;
         self.segments.insert(
             key,
@@ -347,7 +405,14 @@ impl ShardLog {
         let Some((key, writer)) = self.writer.take() else {
             return Ok(());
         };
-        writer.close().await?;
+        match (self.limits.mode, self.limits.sync_closed) {
+            (WriteMode::Cached, true) => {
+                let mut writer = writer;
+                writer.flush().await?;
+                self.unsynced.push((key, writer));
+            }
+            _ => writer.close(self.limits.sync_closed).await?,
+        }
         let done = self.segments.get_mut(&key).is_some_and(|s| {
             s.sealed = true;
             s.released >= s.records
@@ -380,7 +445,9 @@ impl ShardLog {
 
     /// Commits and closes the current segment (a clean stop).
     pub async fn close(mut self) -> Result<(), LogError> {
-        self.seal_current().await
+        self.seal_current().await?;
+        self.sync_closed().await;
+        Ok(())
     }
 }
 
@@ -427,34 +494,55 @@ mod tests {
     const SMALL: LogLimits = LogLimits {
         segment_bytes: 1000,
         max_bytes: 1 << 20,
+        mode: WriteMode::Direct,
+        sync_closed: true,
     };
 
-    fn payload(i: u64) -> Vec<u8> {
-        format!("request {i} ").repeat(10).into_bytes()
+    fn payload(i: u64) -> Bytes {
+        Bytes::from(format!("request {i} ").repeat(10).into_bytes())
     }
 
-    /// Scenario: 50 records over several segments, committed, then the process "dies"
-    /// (the log is dropped without close). Guarantee: a reopen replays all 50, in order,
-    /// intact; releasing them all deletes every segment they were in.
+    /// Scenario: 50 records flushed in groups of 5 over several segments, committed, then
+    /// the process "dies" (the log is dropped without close), in either write mode.
+    /// Guarantee: a reopen replays all 50, in order, intact; releasing them all deletes every
+    /// segment they were in.
     #[test]
     fn committed_records_replay_after_a_crash_and_released_segments_go() {
-        let dir = root("crash").join("shard-0");
+        replay_after_a_crash(SMALL, "crash");
+        let cached = LogLimits {
+            mode: WriteMode::Cached,
+            ..SMALL
+        };
+        replay_after_a_crash(cached, "crash-cached");
+    }
+
+    fn replay_after_a_crash(limits: LogLimits, name: &str) {
+        let dir = root(name).join("shard-0");
         run(async {
-            let (mut log, replayed, _) = ShardLog::open(&dir, &[], SMALL).await.unwrap();
+            let (mut log, replayed, _) = ShardLog::open(&dir, &[], limits).await.unwrap();
             assert!(replayed.is_empty());
+            // Groups of 5, as the queue's writer flushes them: segments roll over between.
             for i in 0..50 {
-                log.append(&payload(i)).await.unwrap();
+                // Odd records in two parts: the log writes them back to back as one payload.
+                let p = payload(i);
+                match i % 2 {
+                    0 => log.append(&[p]).await.unwrap(),
+                    _ => log.append(&[p.slice(..7), p.slice(7..)]).await.unwrap(),
+                };
+                if i % 5 == 4 {
+                    log.flush().await.unwrap();
+                }
             }
             log.commit().await.unwrap();
             assert!(log.segments() > 3, "{} segments", log.segments());
             drop(log);
-            let (mut log, replayed, cuts) = ShardLog::open(&dir, &[], SMALL).await.unwrap();
+            let (mut log, replayed, cuts) = ShardLog::open(&dir, &[], limits).await.unwrap();
             assert!(cuts.is_empty(), "{cuts:?}");
             let mut got: Vec<Vec<u8>> = Vec::new();
             for r in &replayed {
                 got.push(log.read(*r).await.unwrap());
             }
-            let want: Vec<Vec<u8>> = (0..50).map(payload).collect();
+            let want: Vec<Vec<u8>> = (0..50).map(|i| payload(i).to_vec()).collect();
             assert_eq!(got, want);
             let segments = log.segments();
             for r in replayed {
@@ -467,7 +555,7 @@ mod tests {
             );
             assert_eq!(log.bytes_on_disk(), 0);
             // New records go to a new segment, numbered after the old ones.
-            let id = log.append(b"after").await.unwrap();
+            let id = log.append(&[Bytes::from_static(b"after")]).await.unwrap();
             assert_eq!(id.seq, 50);
             log.close().await.unwrap();
         });
@@ -482,7 +570,7 @@ mod tests {
         run(async {
             let (mut log, _, _) = ShardLog::open(&dir, &[], SMALL).await.unwrap();
             for i in 0..3 {
-                log.append(&payload(i)).await.unwrap();
+                log.append(&[payload(i)]).await.unwrap();
             }
             log.close().await.unwrap();
         });
@@ -517,12 +605,14 @@ mod tests {
         let limits = LogLimits {
             segment_bytes: 1000,
             max_bytes: 2048,
+            mode: WriteMode::Cached,
+            sync_closed: true,
         };
         run(async {
             let (mut log, _, _) = ShardLog::open(&dir, &[], limits).await.unwrap();
             let mut taken = 0;
             let refused = loop {
-                match log.append(&payload(taken)).await {
+                match log.append(&[payload(taken)]).await {
                     Ok(_) => taken += 1,
                     Err(e) => break e,
                 }
@@ -548,7 +638,7 @@ mod tests {
             for (dir, first) in [(&own, 0), (&orphan, 100)] {
                 let (mut log, _, _) = ShardLog::open(dir, &[], SMALL).await.unwrap();
                 for i in first..first + 5 {
-                    log.append(&payload(i)).await.unwrap();
+                    log.append(&[payload(i)]).await.unwrap();
                 }
                 log.close().await.unwrap();
             }

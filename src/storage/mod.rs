@@ -5,8 +5,8 @@
 //! The parts: the record format ([`record`]), which finds where a crash cut a segment; the
 //! directory layout and its lock ([`layout`]); one shard's log of segments with group
 //! commit, replay, a size cap and deletion of delivered segments ([`log`]); the queue a
-//! shard's pipelines write through ([`queue`]). Segment files on DMA are in
-//! `shardgate_io::segment_file`.
+//! shard's pipelines write through ([`queue`]). Segment files (direct I/O or page
+//! cache) are in `shardgate_io::segment_file`.
 
 pub mod dirs;
 pub mod layout;

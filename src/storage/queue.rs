@@ -21,6 +21,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_channel::{mpsc, oneshot};
 use futures_lite::StreamExt;
+use shardgate_io::segment_file::WriteMode;
 use shardgate_shards::task;
 
 use super::log::{LogError, LogLimits, RecordId, ShardLog};
@@ -70,7 +71,8 @@ type Pending = (
 /// is still sent and received on the shard that owns the queue.
 enum Command {
     Append {
-        record: Bytes,
+        /// The record's payload, in parts written back to back.
+        record: Vec<Bytes>,
         /// On disk only: the record joins the backlog instead of being held in memory.
         spill: bool,
         reply: oneshot::Sender<Result<RecordId, String>>,
@@ -112,6 +114,14 @@ impl DurableQueue {
                 0 => u64::MAX,
                 max => max,
             },
+            // `always` answers after a sync, which direct writes make cheap; `interval` and
+            // `never` promise only that the kernel has the data (it survives kill -9), which
+            // the page cache gives without a device write per request.
+            mode: match config.fsync_policy {
+                FsyncPolicy::Always => WriteMode::Direct,
+                FsyncPolicy::Interval | FsyncPolicy::Never => WriteMode::Cached,
+            },
+            sync_closed: config.fsync_policy != FsyncPolicy::Never,
         };
         let (log, replayed, cuts) =
             ShardLog::open(dir, adopted, limits)
@@ -179,14 +189,14 @@ impl DurableQueue {
 
     /// Appends `record` and waits until the fsync policy's promise holds for it (durable
     /// with `always`, written to the device otherwise). A refusal is counted.
-    pub async fn append(&self, record: Bytes) -> Result<Hold, StorageError> {
+    pub async fn append(&self, record: Vec<Bytes>) -> Result<Hold, StorageError> {
         let id = self.write(record, false).await?;
         Ok(self.hold(id))
     }
 
     /// Appends `record` to the backlog, on disk only (memory is full), with the same
     /// promise as [`DurableQueue::append`].
-    pub async fn spill(&self, record: Bytes) -> Result<(), StorageError> {
+    pub async fn spill(&self, record: Vec<Bytes>) -> Result<(), StorageError> {
         // Counted at once, so that requests behind this one spill too and the backlog
         // keeps its order.
         self.backlog.set(self.backlog.get() + 1);
@@ -215,7 +225,7 @@ impl DurableQueue {
                 Ok((id, payload)) => {
                     return Some(Bytes::from_owner(Held {
                         bytes: Bytes::from(payload),
-                        _holds: vec![self.hold(id)],
+                        _holds: Arc::from([self.hold(id)]),
                     }))
                 }
                 Err(error) => tracing::error!(
@@ -227,7 +237,7 @@ impl DurableQueue {
         }
     }
 
-    async fn write(&self, record: Bytes, spill: bool) -> Result<RecordId, StorageError> {
+    async fn write(&self, record: Vec<Bytes>, spill: bool) -> Result<RecordId, StorageError> {
         let (reply, answer) = oneshot::channel();
         let sent = self.commands.unbounded_send(Command::Append {
             record,
@@ -290,13 +300,14 @@ impl Drop for Hold {
     }
 }
 
-/// The owner of a record's bytes: slices of it (the chunks built on the record) keep its
-/// holds, so the record is released when the last slice is gone.
+/// The owner of a record's bytes, or of one chunk of a record: slices of it keep its holds,
+/// shared by every chunk of the record, so the record is released when the last slice of
+/// the last chunk is gone.
 pub struct Held {
-    /// The record.
+    /// The record, or one chunk of it.
     pub bytes: Bytes,
     /// One per queue the record was appended to.
-    pub _holds: Vec<Hold>,
+    pub _holds: Arc<[Hold]>,
 }
 
 impl AsRef<[u8]> for Held {
@@ -365,7 +376,7 @@ impl Writer {
                 next = inbox.try_recv().ok();
             }
             if !appended.is_empty() {
-                self.finish_group(&mut appended).await;
+                self.finish_group(&mut appended, sync).await;
             } else if sync {
                 if let Err(error) = self.log.commit().await {
                     tracing::warn!(%error, "Durable queue: periodic sync failed");
@@ -388,10 +399,12 @@ impl Writer {
         }
     }
 
-    /// Makes a group of appends keep the policy's promise and answers each.
-    async fn finish_group(&mut self, appended: &mut Vec<Pending>) {
+    /// Makes a group of appends keep the policy's promise and answers each; `sync`: the
+    /// interval's sync is due too (it is not skipped for a group that has appends).
+    async fn finish_group(&mut self, appended: &mut Vec<Pending>, sync: bool) {
         let written = match self.policy {
             FsyncPolicy::Always => self.log.commit().await,
+            FsyncPolicy::Interval if sync => self.log.commit().await,
             FsyncPolicy::Interval | FsyncPolicy::Never => self.log.flush().await,
         };
         let written = written.map_err(|e| describe(&e));

@@ -29,24 +29,26 @@ pub enum RecordError {
     TooLarge(usize),
 }
 
-/// The header of record `seq` with `payload`: what precedes the payload on disk.
-pub fn header(seq: u64, payload: &[u8]) -> Result<[u8; HEADER_BYTES], RecordError> {
-    if payload.len() > PAYLOAD_BYTES_MAX {
-        return Err(RecordError::TooLarge(payload.len()));
+/// The header of record `seq` whose payload is `parts` back to back: what precedes the
+/// payload on disk.
+pub fn header(seq: u64, parts: &[&[u8]]) -> Result<[u8; HEADER_BYTES], RecordError> {
+    let size: usize = parts.iter().map(|p| p.len()).sum();
+    if size > PAYLOAD_BYTES_MAX {
+        return Err(RecordError::TooLarge(size));
     }
     // Checked above: the length fits u32.
-    let len = payload.len() as u32;
+    let len = size as u32;
     let mut header = [0u8; HEADER_BYTES];
     header[0..4].copy_from_slice(&len.to_le_bytes());
-    header[4..8].copy_from_slice(&checksum(seq, payload).to_le_bytes());
+    header[4..8].copy_from_slice(&checksum(seq, parts).to_le_bytes());
     header[8..16].copy_from_slice(&seq.to_le_bytes());
     Ok(header)
 }
 
-fn checksum(seq: u64, payload: &[u8]) -> u32 {
+fn checksum(seq: u64, parts: &[&[u8]]) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(&seq.to_le_bytes());
-    hasher.update(payload);
+    parts.iter().for_each(|p| hasher.update(p));
     hasher.finalize()
 }
 
@@ -130,7 +132,7 @@ pub fn scan(bytes: &[u8], first_seq: Option<u64>) -> Scan<'_> {
         let Some(payload) = rest.get(HEADER_BYTES..HEADER_BYTES + len) else {
             break End::Torn { offset };
         };
-        if checksum(seq, payload) != crc {
+        if checksum(seq, &[payload]) != crc {
             break End::Corrupt { offset };
         }
         match expected {
@@ -168,7 +170,7 @@ mod tests {
 
     /// Appends record `seq` with `payload` to `out`, as the log writes it.
     fn encode(seq: u64, payload: &[u8], out: &mut Vec<u8>) -> Result<(), RecordError> {
-        let header = header(seq, payload)?;
+        let header = header(seq, &[payload])?;
         out.extend_from_slice(&header);
         out.extend_from_slice(payload);
         Ok(())
@@ -278,7 +280,7 @@ mod tests {
         fn garbage_yields_only_checked_records(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
             let scan = scan(&bytes, None);
             for r in &scan.records {
-                prop_assert_eq!(checksum(r.seq, r.payload).to_le_bytes(), [
+                prop_assert_eq!(checksum(r.seq, &[r.payload]).to_le_bytes(), [
                     bytes[r.offset + 4], bytes[r.offset + 5], bytes[r.offset + 6], bytes[r.offset + 7]
                 ]);
             }

@@ -20,8 +20,8 @@ pub const DEFAULT_DIRECTORY: &str = "/var/lib/otelcol/file_storage";
 pub enum FsyncPolicy {
     /// Before the client is answered: acknowledged data survives power loss.
     Always,
-    /// Every `fsync_interval`: acknowledged data survives a crash or kill -9 (it is written
-    /// to the device before the answer); power loss may take the last interval.
+    /// Every `fsync_interval`: acknowledged data survives a crash or kill -9 (it is in the
+    /// kernel's page cache before the answer); power loss may take the last interval.
     Interval,
     /// Never by shardgate (the device and kernel decide): survives a crash or kill -9 like
     /// `interval`, with no bound on what power loss takes.

@@ -71,14 +71,27 @@ impl Compiled {
 
 /// Whether any of `conditions` holds on `t`.
 fn any(mode: ErrorMode, conditions: &[Condition], t: &Target<'_>) -> Result<bool, EvalError> {
+    Ok(verdict(mode, conditions, t)?.drop)
+}
+
+/// Whether any of `conditions` holds on `t`, and whether none failed on the way.
+fn verdict(
+    mode: ErrorMode,
+    conditions: &[Condition],
+    t: &Target<'_>,
+) -> Result<wire::Verdict, EvalError> {
+    let mut clean = true;
     for c in conditions {
         match c.holds(t) {
-            Ok(true) => return Ok(true),
+            Ok(true) => return Ok(wire::Verdict { drop: true, clean }),
             Ok(false) => {}
-            Err(e) => handle(mode, &c.text, e)?,
+            Err(e) => {
+                clean = false;
+                handle(mode, &c.text, e)?;
+            }
         }
     }
-    Ok(false)
+    Ok(wire::Verdict { drop: false, clean })
 }
 
 /// The first error of a walk, kept while `retain` closures go on.
@@ -196,7 +209,7 @@ impl FilterProcessor {
                         item: Item::Log(record),
                         cache: &mut cache,
                     };
-                    any(self.mode, &c.filter.items, &t).map_err(ottl)
+                    verdict(self.mode, &c.filter.items, &t).map_err(ottl)
                 },
             ),
             _ => wire::filter::<Span>(
@@ -211,7 +224,7 @@ impl FilterProcessor {
                         item: Item::Span(span),
                         cache: &mut cache,
                     };
-                    any(self.mode, &c.filter.items, &t).map_err(ottl)
+                    verdict(self.mode, &c.filter.items, &t).map_err(ottl)
                 },
             ),
         }

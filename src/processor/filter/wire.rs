@@ -36,6 +36,9 @@ pub struct Plan {
     attribute_keys: Option<Option<Vec<Vec<u8>>>>,
     /// Whether the resource and scopes must be decoded (conditions read them).
     pub outer: bool,
+    /// Whether an item whose read fields are byte for byte those of the item before it (in
+    /// the same scope) may take its verdict: the conditions read nothing else (no clock).
+    repeats: bool,
 }
 
 impl Plan {
@@ -56,6 +59,7 @@ impl Plan {
             attributes,
             attribute_keys: reads.attributes.then_some(keys),
             outer: reads.outer,
+            repeats: !reads.clock,
         })
     }
 
@@ -102,27 +106,79 @@ impl Plan {
         })
     }
 
-    /// Copies the fields of `item` this plan reads into `scratch`.
+    /// Copies the fields of `item` this plan reads into `scratch`. The fields are read with
+    /// [`field_end`] rather than [`walk`]: this runs once per item and field, and most keys
+    /// and lengths are one byte.
     fn project(&self, item: &[u8], scratch: &mut Vec<u8>) -> Result<(), TransformError> {
         scratch.clear();
-        walk(item, |f| {
-            if f.number == self.attributes && f.wire == WireType::LengthDelimited {
-                let wanted = match &self.attribute_keys {
+        let mut at = 0;
+        while at < item.len() {
+            let start = at;
+            let (number, body, end) = field_end(item, &mut at)?;
+            let wanted = match body {
+                Some(body) if number == self.attributes => match &self.attribute_keys {
                     None => false,
                     Some(None) => true,
-                    Some(Some(keys)) => {
-                        key_of(f.body)?.is_some_and(|k| keys.iter().any(|w| w.as_slice() == k))
-                    }
-                };
-                if wanted {
-                    scratch.extend_from_slice(f.raw);
-                }
-            } else if f.number < 64 && self.numbers & (1 << f.number) != 0 {
-                scratch.extend_from_slice(f.raw);
+                    Some(Some(keys)) => key_of(&item[body..end])?
+                        .is_some_and(|k| keys.iter().any(|w| w.len() == k.len() && w == k)),
+                },
+                _ => number < 64 && self.numbers & (1 << number) != 0,
+            };
+            if wanted {
+                scratch.extend_from_slice(&item[start..end]);
             }
-            Ok(())
-        })
+        }
+        Ok(())
     }
+}
+
+/// Reads the field at `*at` of `msg` and moves past it: its number, where its body starts
+/// (length-delimited fields only) and where it ends. Refuses what [`walk`] refuses.
+#[inline]
+fn field_end(msg: &[u8], at: &mut usize) -> Result<(u32, Option<usize>, usize), TransformError> {
+    let key = varint(msg, at)?;
+    let number = u32::try_from(key >> 3)
+        .ok()
+        .filter(|n| *n != 0 && key <= u64::from(u32::MAX))
+        .ok_or(TransformError::Malformed("invalid field key"))?;
+    let end = match key & 7 {
+        0 => {
+            varint(msg, at)?;
+            *at
+        }
+        1 => *at + 8,
+        5 => *at + 4,
+        2 => {
+            let len = usize::try_from(varint(msg, at)?)
+                .map_err(|_| TransformError::Malformed("length overflows usize"))?;
+            at.checked_add(len)
+                .ok_or(TransformError::Malformed("field overruns the message"))?
+        }
+        3 | 4 => return Err(TransformError::Malformed("groups are not allowed")),
+        _ => return Err(TransformError::Malformed("invalid wire type")),
+    };
+    if end > msg.len() {
+        return Err(TransformError::Malformed("field overruns the message"));
+    }
+    let body = (key & 7 == 2).then_some(*at);
+    *at = end;
+    Ok((number, body, end))
+}
+
+/// The varint at `*at`, moving past it (one byte without a call, longer ones with prost's).
+#[inline]
+fn varint(msg: &[u8], at: &mut usize) -> Result<u64, TransformError> {
+    let rest = msg.get(*at..).unwrap_or_default();
+    if let Some(&byte) = rest.first() {
+        if byte < 0x80 {
+            *at += 1;
+            return Ok(u64::from(byte));
+        }
+    }
+    let mut buf = rest;
+    let value = decode_varint(&mut buf)?;
+    *at += rest.len() - buf.len();
+    Ok(value)
 }
 
 /// The key of an encoded KeyValue (its last field 1, as a decoder keeps).
@@ -167,6 +223,15 @@ enum Top<'a> {
     Scope(InstrumentationScope, Vec<Part<'a>>),
 }
 
+/// What the conditions said of one item.
+pub struct Verdict {
+    /// Whether to drop it.
+    pub drop: bool,
+    /// Whether no condition failed on it (a failure is reported per item, so such a verdict
+    /// is not reused for the next item).
+    pub clean: bool,
+}
+
 /// Filters `chunk`: `drop` decides per item; `resource_drops` on the resource first.
 pub fn filter<T: Message + Default>(
     chunk: &[u8],
@@ -176,7 +241,7 @@ pub fn filter<T: Message + Default>(
         &mut Resource,
         &mut InstrumentationScope,
         &mut T,
-    ) -> Result<bool, TransformError>,
+    ) -> Result<Verdict, TransformError>,
 ) -> Result<Rewritten, TransformError> {
     let mut resource = Resource::default();
     let mut tops = Vec::new();
@@ -214,6 +279,8 @@ pub fn filter<T: Message + Default>(
         return Ok(Rewritten::Emptied);
     }
     let (mut scratch, mut item) = (Vec::new(), T::default());
+    // The read fields of the last item decided (its verdict is `last_drop`).
+    let mut last = Vec::new();
     let (mut before, mut kept_total, mut changed) = (0u32, 0u32, false);
     let mut keep: Vec<bool> = Vec::new();
     for top in &mut tops {
@@ -221,13 +288,24 @@ pub fn filter<T: Message + Default>(
             continue;
         };
         let (mut items, mut kept) = (0u32, 0u32);
+        let mut last_drop: Option<bool> = None;
         for part in parts.iter() {
             let Part::Item(_, body) = part else { continue };
             items += 1;
             plan.project(body, &mut scratch)?;
-            item.clear();
-            item.merge(scratch.as_slice())?;
-            let dropped = drop(&mut resource, scope, &mut item)?;
+            // Same read fields, same resource and scope: the same verdict, without decoding
+            // or evaluating again (an attribute most items lack projects to nothing).
+            let dropped = match last_drop {
+                Some(verdict) if plan.repeats && same(&last, &scratch) => verdict,
+                _ => {
+                    item.clear();
+                    item.merge(scratch.as_slice())?;
+                    let verdict = drop(&mut resource, scope, &mut item)?;
+                    last_drop = (plan.repeats && verdict.clean).then_some(verdict.drop);
+                    std::mem::swap(&mut last, &mut scratch);
+                    verdict.drop
+                }
+            };
             keep.push(!dropped);
             kept += u32::from(!dropped);
         }
@@ -240,6 +318,11 @@ pub fn filter<T: Message + Default>(
         return Ok(Rewritten::Unchanged);
     }
     Ok(rebuild(&tops, &keep, chunk.len(), kept_total, before))
+}
+
+/// Whether two projections are equal (most are empty: no call to compare no bytes).
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && (a.is_empty() || a == b)
 }
 
 /// Step 3: the chunk from the kept bytes (`keep`: one flag per item, in order).
