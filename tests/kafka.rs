@@ -395,6 +395,35 @@ fn logs_dir(broker: &Broker) -> PathBuf {
     broker.path().to_owned()
 }
 
+/// A producing and a consuming collector around `broker` (topics created), and a sink.
+struct Pair {
+    sink: Backend,
+    consumer: Collector,
+    producer: Collector,
+    client: Client,
+}
+
+impl Pair {
+    fn start(broker: &Broker) -> Pair {
+        create_topics(broker);
+        let sink = Backend::start();
+        let consumer = Collector::start_yaml(&consumer_yaml(
+            free_port(),
+            broker,
+            &TOPICS,
+            &sink.endpoint(),
+        ));
+        let grpc = free_port();
+        let producer = Collector::start_yaml(&producer_yaml(grpc, free_port(), broker, &TOPICS));
+        Pair {
+            sink,
+            consumer,
+            producer,
+            client: Client::new(grpc),
+        }
+    }
+}
+
 /// Scenario: 40 requests of each signal through collector → kafka → collector (2 shards in
 /// one consumer group) → sink. Guarantee: every span, data point and log record arrives,
 /// with its resource, scope, attributes and values as sent; spans of one trace travel
@@ -402,17 +431,12 @@ fn logs_dir(broker: &Broker) -> PathBuf {
 #[test]
 fn traces_metrics_and_logs_cross_kafka_intact() {
     let broker = Broker::start();
-    create_topics(&broker);
-    let sink = Backend::start();
-    let consumer = Collector::start_yaml(&consumer_yaml(
-        free_port(),
-        &broker,
-        &TOPICS,
-        &sink.endpoint(),
-    ));
-    let grpc = free_port();
-    let producer = Collector::start_yaml(&producer_yaml(grpc, free_port(), &broker, &TOPICS));
-    let client = Client::new(grpc);
+    let Pair {
+        sink,
+        consumer,
+        producer,
+        client,
+    } = Pair::start(&broker);
     const REQUESTS: u64 = 40;
     for n in 0..REQUESTS {
         client.traces(n).unwrap();
@@ -499,17 +523,12 @@ fn traces_metrics_and_logs_cross_kafka_intact() {
 #[test]
 fn a_broker_restart_loses_nothing_acknowledged() {
     let mut broker = Broker::start();
-    create_topics(&broker);
-    let sink = Backend::start();
-    let consumer = Collector::start_yaml(&consumer_yaml(
-        free_port(),
-        &broker,
-        &TOPICS,
-        &sink.endpoint(),
-    ));
-    let grpc = free_port();
-    let producer = Collector::start_yaml(&producer_yaml(grpc, free_port(), &broker, &TOPICS));
-    let client = Client::new(grpc);
+    let Pair {
+        sink,
+        consumer,
+        producer,
+        client,
+    } = Pair::start(&broker);
     let mut acknowledged = Vec::new();
     for n in 0..60u64 {
         if n == 20 {

@@ -43,6 +43,23 @@ impl Encoding {
         }
     }
 
+    /// A signal's `encoding` (its own, else the deprecated top-level one; unset or empty:
+    /// `otlp_proto`), an error at `path` if it is not one.
+    pub(crate) fn from_config(
+        own: Option<String>,
+        common: Option<&str>,
+        path: &str,
+        errs: &mut crate::config::error::Errors,
+    ) -> Encoding {
+        match own.as_deref().or(common) {
+            None | Some("") => Encoding::OtlpProto,
+            Some(text) => Encoding::parse(text).unwrap_or_else(|reason| {
+                errs.invalid(path, reason);
+                Encoding::OtlpProto
+            }),
+        }
+    }
+
     /// The config spelling.
     pub fn name(self) -> &'static str {
         match self {

@@ -229,14 +229,12 @@ fn kafka(
                 errs.invalid(join(&path, key), "is not built yet for the kafka exporter");
             }
         }
-        let encoding_text = raw.encoding.map(|t| t.0).or(common_encoding.clone());
-        let encoding = match encoding_text.as_deref() {
-            None | Some("") => Encoding::OtlpProto,
-            Some(text) => Encoding::parse(text).unwrap_or_else(|reason| {
-                errs.invalid(join(&path, "encoding"), reason);
-                Encoding::OtlpProto
-            }),
-        };
+        let encoding = Encoding::from_config(
+            raw.encoding.map(|t| t.0),
+            common_encoding.as_deref(),
+            &join(&path, "encoding"),
+            errs,
+        );
         let topic = raw
             .topic
             .map(|t| t.0)

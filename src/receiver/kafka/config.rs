@@ -212,18 +212,12 @@ fn kafka(
                     .unwrap_or_else(|| default_topic.to_owned()),
             );
         }
-        let encoding = match raw
-            .encoding
-            .map(|t| t.0)
-            .or(common_encoding.clone())
-            .as_deref()
-        {
-            None | Some("") => Encoding::OtlpProto,
-            Some(text) => Encoding::parse(text).unwrap_or_else(|reason| {
-                errs.invalid(join(&path, "encoding"), reason);
-                Encoding::OtlpProto
-            }),
-        };
+        let encoding = Encoding::from_config(
+            raw.encoding.map(|t| t.0),
+            common_encoding.as_deref(),
+            &join(&path, "encoding"),
+            errs,
+        );
         SignalTopics { topics, encoding }
     };
     let traces = signal("traces", raw.traces, "otlp_spans");
