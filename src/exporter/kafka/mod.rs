@@ -159,13 +159,16 @@ impl KafkaExporter {
         payload: &Payload,
         encode: impl Fn(&[ResourceChunk]) -> Result<Bytes, ExportError>,
     ) -> Result<Vec<(Option<Bytes>, Bytes)>, ExportError> {
+        // A batch may hold thousands of traces: a map keeps finding a trace's index O(1).
         let mut ids: Vec<Vec<u8>> = Vec::new();
+        let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut parts = Vec::new();
         for chunk in &payload.chunks {
-            let mut owner = |id: &[u8]| match ids.iter().position(|known| known == id) {
-                Some(at) => at,
+            let mut owner = |id: &[u8]| match index.get(id) {
+                Some(at) => *at,
                 None => {
                     ids.push(id.to_vec());
+                    index.insert(id.to_vec(), ids.len() - 1);
                     ids.len() - 1
                 }
             };
