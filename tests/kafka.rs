@@ -8,9 +8,9 @@ mod common;
 
 use std::collections::HashMap;
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{free_port, runtime, two_shards, wait_until, Backend, Collector};
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
@@ -41,6 +41,8 @@ struct Broker {
     dir: tempfile::TempDir,
     port: u16,
     child: Option<Child>,
+    /// Starts so far: each start logs to its own file.
+    starts: u32,
 }
 
 impl Broker {
@@ -49,6 +51,7 @@ impl Broker {
             dir: tempfile::tempdir().unwrap(),
             port: free_port(),
             child: None,
+            starts: 0,
         };
         broker.spawn();
         broker
@@ -63,11 +66,10 @@ impl Broker {
     }
 
     fn spawn(&mut self) {
-        let log = std::fs::File::create(self.dir.path().join(format!(
-            "broker-{}.log",
-            Instant::now().elapsed().as_nanos()
-        )))
-        .unwrap();
+        self.starts += 1;
+        let log =
+            std::fs::File::create(self.dir.path().join(format!("broker-{}.log", self.starts)))
+                .unwrap();
         let child = Command::new(tansu())
             .current_dir(self.dir.path())
             .args([
@@ -391,10 +393,6 @@ fn span_counts(sink: &Backend) -> HashMap<String, usize> {
     counts
 }
 
-fn logs_dir(broker: &Broker) -> PathBuf {
-    broker.path().to_owned()
-}
-
 /// A producing and a consuming collector around `broker` (topics created), and a sink.
 struct Pair {
     sink: Backend,
@@ -455,7 +453,7 @@ fn traces_metrics_and_logs_cross_kafka_intact() {
         sink.item_counts(),
         consumer.logs(),
         producer.logs(),
-        logs_dir(&broker)
+        broker.path()
     );
     // Every span exactly once here (no failure happened), each with its own attributes.
     let counts = span_counts(&sink);

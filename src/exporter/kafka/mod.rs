@@ -30,6 +30,8 @@ use super::ExportError;
 use crate::config::ComponentId;
 use crate::kafka::encoding::Encoding;
 use crate::otlp::ResourceChunk;
+// Keys are lower-case hex, as otelcol writes trace ids in them.
+use crate::ottl::value::hex;
 use crate::pipeline::parts::{BuildError, DeliveryParts};
 use crate::pipeline::payload::Payload;
 use crate::signal::Signal;
@@ -205,15 +207,4 @@ fn export_error(error: ProduceError) -> ExportError {
     } else {
         ExportError::permanent(error.to_string())
     }
-}
-
-/// Lower-case hex, as otelcol writes trace ids in keys.
-fn hex(bytes: &[u8]) -> Vec<u8> {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)]);
-        out.push(DIGITS[usize::from(b & 0xf)]);
-    }
-    out
 }
