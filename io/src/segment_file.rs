@@ -5,7 +5,9 @@
 //! One writer per file and per shard, no lock and no background thread. Appends are held
 //! as the caller's buffers until a flush copies them, once: with direct I/O into aligned
 //! buffers behind the bytes of the file's last partial block (that block is the only part
-//! ever written twice), through the page cache with `pwrite`. [`SegmentWriter::commit`] is the group commit: a flush, then `fdatasync`,
+//! ever written twice), through the page cache with one `pwritev` per flush, over a
+//! delivered segment's file when the caller has one ([`SegmentWriter::recycle`]).
+//! [`SegmentWriter::commit`] is the group commit: a flush, then `fdatasync`,
 //! so everything appended before it is durable when it returns. A partial last direct-I/O
 //! block is padded with zeros (the next flush overwrites the padding). Files written by earlier
 //! versions may end in stale bytes of older records instead (glommio's stream writer padded
@@ -107,6 +109,9 @@ pub struct SegmentWriter {
     synced: u64,
     /// A write failed: what is on the device is unknown, so nothing more is written.
     failed: Option<std::io::ErrorKind>,
+    /// Written after the data by each page-cache flush, overwritten by the next (see
+    /// [`SegmentWriter::set_end_marker`]).
+    end_marker: Vec<u8>,
 }
 
 impl SegmentWriter {
@@ -138,7 +143,37 @@ impl SegmentWriter {
             }
         };
         sync_parent(path).await?;
-        Ok(SegmentWriter {
+        Ok(SegmentWriter::new(path, sink, align))
+    }
+
+    /// Makes the file `spare` (a segment whose records were all delivered) the new segment
+    /// `path`, written through the page cache. Its pages are cached and its blocks allocated
+    /// already, so writing over them costs a copy, where a new file's pages are each
+    /// allocated, reserved on disk, and freed again when it is deleted: measured, most of
+    /// what the page-cache queue cost per request. `marker` (the caller's end marker) is
+    /// written at its start before the rename, so none of the old records under the new
+    /// name is read as the new segment's.
+    pub async fn recycle(
+        spare: &Path,
+        path: &Path,
+        marker: &[u8],
+    ) -> Result<SegmentWriter, SegmentError> {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(spare)
+            .map_err(SegmentError::io(spare))?;
+        std::os::unix::fs::FileExt::write_all_at(&file, marker, 0)
+            .map_err(SegmentError::io(spare))?;
+        rename_segment(spare, path).await?;
+        let ring = BufferedFile::open(path)
+            .await
+            .map_err(SegmentError::at(path))?;
+        sync_parent(path).await?;
+        Ok(SegmentWriter::new(path, Sink::Cached { file, ring }, 1))
+    }
+
+    fn new(path: &Path, sink: Sink, align: usize) -> SegmentWriter {
+        SegmentWriter {
             path: path.to_owned(),
             sink,
             align,
@@ -149,7 +184,17 @@ impl SegmentWriter {
             flushed: 0,
             synced: 0,
             failed: None,
-        })
+            end_marker: Vec::new(),
+        }
+    }
+
+    /// Sets the bytes each page-cache flush writes right after the data, where the next
+    /// flush's data then goes: in a recycled file older bytes follow the data, and this
+    /// marker (a record format's own) is what tells a reader after a crash where the valid
+    /// data ends. Direct-I/O files are new, and end in zero padding instead.
+    pub fn set_end_marker(&mut self, marker: &[u8]) {
+        self.end_marker.clear();
+        self.end_marker.extend_from_slice(marker);
     }
 
     /// The file's path.
@@ -203,12 +248,12 @@ impl SegmentWriter {
         let Sink::Cached { file, .. } = &self.sink else {
             return self.write_direct(pending).await;
         };
-        let mut at = self.flushed;
-        for piece in pending {
-            std::os::unix::fs::FileExt::write_all_at(file, piece, at)?;
-            at += piece.len() as u64;
-        }
-        Ok(())
+        let mut slices: Vec<std::io::IoSlice<'_>> = pending
+            .iter()
+            .map(|p| std::io::IoSlice::new(p))
+            .chain((!self.end_marker.is_empty()).then(|| std::io::IoSlice::new(&self.end_marker)))
+            .collect();
+        pwrite_all(file, &mut slices, self.flushed)
     }
 
     /// Writes the tail block's bytes and `pending` from `tail_at`, in buffers of at most
@@ -392,6 +437,56 @@ impl SegmentReader {
     pub async fn close(self) {
         let _ = self.file.close().await;
     }
+}
+
+/// Writes all of `slices` at `at`, one `pwritev` per [`IOV_MAX`] slices (a flush of a
+/// group of records is one system call, not one per record part).
+fn pwrite_all(
+    file: &std::fs::File,
+    mut slices: &mut [std::io::IoSlice<'_>],
+    mut at: u64,
+) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    while !slices.is_empty() {
+        let count = slices.len().min(IOV_MAX);
+        let offset = libc::off_t::try_from(at)
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+        // SAFETY: `IoSlice` is ABI-compatible with `iovec` on unix (std guarantees it), the
+        // `count` slices are live borrows for the call, and the fd is open.
+        let written = unsafe {
+            libc::pwritev(
+                file.as_raw_fd(),
+                slices.as_ptr().cast::<libc::iovec>(),
+                count as libc::c_int,
+                offset,
+            )
+        };
+        match written {
+            n if n < 0 => {
+                let error = std::io::Error::last_os_error();
+                if error.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(error);
+                }
+            }
+            0 => return Err(std::io::ErrorKind::WriteZero.into()),
+            n => {
+                at += n as u64;
+                std::io::IoSlice::advance_slices(&mut slices, n as usize);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Most slices one `pwritev` takes (Linux's `UIO_MAXIOV`).
+const IOV_MAX: usize = 1024;
+
+/// Renames the segment file `from` to `to` (a delivered segment kept as a spare, or a spare
+/// made a new segment).
+pub async fn rename_segment(from: &Path, to: &Path) -> Result<(), SegmentError> {
+    glommio::io::rename(from, to)
+        .await
+        .map_err(SegmentError::at(from))
 }
 
 /// Deletes the segment `path` (everything in it was delivered).

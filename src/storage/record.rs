@@ -9,9 +9,14 @@
 //! seq: u64   the record's number in its queue, increasing by one per record
 //! payload: len bytes
 //! ```
+//! An *end marker* is a header with `len` = `u32::MAX`, the checksum of its number and an empty
+//! payload, and the number the next record will have: the page-cache writer puts one after
+//! the data of each flush, because a recycled segment file holds older records after it.
+//!
 //! A record is valid only if it fits in the bytes read, its checksum matches and its number
-//! follows the previous one; a whole record with an older number ends the segment cleanly (stale
-//! bytes a reused write buffer padded a killed writer's last block with). Replay keeps the valid prefix and reports how the rest looked:
+//! follows the previous one; an end marker, or a whole record with an older number, ends the
+//! segment cleanly (stale bytes of a recycled file, or that a reused write buffer padded a
+//! killed writer's last block with). Replay keeps the valid prefix and reports how the rest looked:
 //! clean padding, a torn record (a crash during the write) or corruption, with its offset, so
 //! the caller can cut the file there, count and log it. Garbage is never replayed.
 
@@ -43,6 +48,18 @@ pub fn header(seq: u64, parts: &[&[u8]]) -> Result<[u8; HEADER_BYTES], RecordErr
     header[4..8].copy_from_slice(&checksum(seq, parts).to_le_bytes());
     header[8..16].copy_from_slice(&seq.to_le_bytes());
     Ok(header)
+}
+
+/// `len` of an end marker.
+const END_LEN: u32 = u32::MAX;
+
+/// The end marker to write after the last record when the next record will be `next_seq`.
+pub fn end_marker(next_seq: u64) -> [u8; HEADER_BYTES] {
+    let mut header = [0u8; HEADER_BYTES];
+    header[0..4].copy_from_slice(&END_LEN.to_le_bytes());
+    header[4..8].copy_from_slice(&checksum(next_seq, &[]).to_le_bytes());
+    header[8..16].copy_from_slice(&next_seq.to_le_bytes());
+    header
 }
 
 fn checksum(seq: u64, parts: &[&[u8]]) -> u32 {
@@ -125,6 +142,15 @@ pub fn scan(bytes: &[u8], first_seq: Option<u64>) -> Scan<'_> {
         let seq = u64::from_le_bytes(seq_bytes);
         if len == 0 && crc == 0 {
             break tail_of(rest, offset);
+        }
+        if word(0) == END_LEN {
+            // Ours if it checks out and is not ahead of the records before it (an older one
+            // is stale, as an older record is).
+            let ours = checksum(seq, &[]) == crc && expected.is_none_or(|e| seq <= e);
+            break match ours {
+                true => End::Clean,
+                false => End::Corrupt { offset },
+            };
         }
         if len > PAYLOAD_BYTES_MAX {
             break End::Corrupt { offset };
@@ -236,6 +262,33 @@ mod tests {
         let mut inside = fresh.clone();
         inside.extend(&stale[5..]);
         assert_eq!(scan(&inside, None).records.len(), 2);
+    }
+
+    /// Scenario: a recycled segment file: new records, the end marker of the last flush, then
+    /// whatever the file held before (here whole records with higher numbers, as after a
+    /// restart). Guarantee: replay ends cleanly at the marker; a marker at the start is an
+    /// empty segment; a marker numbered ahead of the records is corruption.
+    #[test]
+    fn an_end_marker_ends_the_segment_whatever_follows() {
+        let mut bytes = segment(&[b"new one", b"new two"], 40);
+        let fresh = bytes.len();
+        bytes.extend_from_slice(&end_marker(42));
+        bytes.extend(segment(&[b"old", b"older"], 43));
+        let replay = scan(&bytes, None);
+        assert_eq!(replay.records.len(), 2);
+        assert_eq!((replay.end, replay.valid_bytes()), (End::Clean, fresh));
+        let mut empty = end_marker(7).to_vec();
+        empty.extend(segment(&[b"old"], 3));
+        let replay = scan(&empty, None);
+        assert_eq!((replay.records.len(), replay.end), (0, End::Clean));
+        let mut ahead = segment(&[b"new one"], 40);
+        ahead.extend_from_slice(&end_marker(45));
+        assert_eq!(scan(&ahead, None).end, End::Corrupt { offset: fresh / 2 });
+        let mut forged = segment(&[b"new one"], 40);
+        let mut marker = end_marker(41);
+        marker[5] ^= 1;
+        forged.extend_from_slice(&marker);
+        assert!(matches!(scan(&forged, None).end, End::Corrupt { .. }));
     }
 
     #[test]
