@@ -15,6 +15,7 @@
 //! (`src/storage/record.rs`) finds where valid data ends in either case.
 
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use bytes::Bytes;
 use futures_lite::AsyncReadExt;
@@ -81,7 +82,8 @@ enum Sink {
     /// through a second handle of the same file.
     Cached {
         file: std::fs::File,
-        ring: BufferedFile,
+        /// Shared with syncs running apart from the writer ([`SegmentWriter::sync_later`]).
+        ring: Rc<BufferedFile>,
     },
 }
 
@@ -139,7 +141,13 @@ impl SegmentWriter {
                 let ring = BufferedFile::open(path)
                     .await
                     .map_err(SegmentError::at(path))?;
-                (Sink::Cached { file, ring }, 1)
+                (
+                    Sink::Cached {
+                        file,
+                        ring: Rc::new(ring),
+                    },
+                    1,
+                )
             }
         };
         sync_parent(path).await?;
@@ -169,7 +177,14 @@ impl SegmentWriter {
             .await
             .map_err(SegmentError::at(path))?;
         sync_parent(path).await?;
-        Ok(SegmentWriter::new(path, Sink::Cached { file, ring }, 1))
+        Ok(SegmentWriter::new(
+            path,
+            Sink::Cached {
+                file,
+                ring: Rc::new(ring),
+            },
+            1,
+        ))
     }
 
     fn new(path: &Path, sink: Sink, align: usize) -> SegmentWriter {
@@ -316,6 +331,24 @@ impl SegmentWriter {
         Ok(flushed)
     }
 
+    /// A sync of everything flushed so far, to run apart from the writer, which goes on
+    /// flushing meanwhile (page-cache mode; `None` with direct I/O, or when nothing was
+    /// flushed since the last): a sync can take milliseconds, and a flush promises only the
+    /// page cache, so it need not wait for one.
+    pub fn sync_later(
+        &mut self,
+    ) -> Option<impl std::future::Future<Output = Result<(), SegmentError>> + 'static> {
+        let Sink::Cached { ring, .. } = &self.sink else {
+            return None;
+        };
+        if self.synced >= self.flushed || self.failed.is_some() {
+            return None;
+        }
+        self.synced = self.flushed;
+        let (ring, path) = (ring.clone(), self.path.clone());
+        Some(async move { ring.fdatasync().await.map_err(SegmentError::at(&path)) })
+    }
+
     /// Writes what is pending, cuts the padding after the last record off, syncs (with
     /// `sync`) and closes the file.
     pub async fn close(mut self, sync: bool) -> Result<(), SegmentError> {
@@ -335,7 +368,7 @@ impl SegmentWriter {
                 if sync {
                     ring.fdatasync().await.map_err(at)?;
                 }
-                ring.close().await.map_err(SegmentError::at(&path))
+                close_shared(ring).await.map_err(SegmentError::at(&path))
             }
         }
     }
@@ -348,7 +381,7 @@ impl SegmentWriter {
             }
             Sink::Cached { file, ring } => {
                 drop(file);
-                let _ = ring.close().await;
+                let _ = close_shared(ring).await;
             }
         }
     }
@@ -436,6 +469,14 @@ impl SegmentReader {
     /// Closes the file.
     pub async fn close(self) {
         let _ = self.file.close().await;
+    }
+}
+
+/// Closes a page-cache segment's ring handle, or leaves that to the sync still using it.
+async fn close_shared(ring: Rc<BufferedFile>) -> glommio::Result<(), ()> {
+    match Rc::try_unwrap(ring) {
+        Ok(ring) => ring.close().await,
+        Err(_) => Ok(()),
     }
 }
 
