@@ -96,11 +96,14 @@ pub struct RecordId {
     len: u32,
 }
 
+/// One segment's sync, run apart from the writer.
+type SegmentSync = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), SegmentError>>>>;
+
 /// Syncs a [`ShardLog::flush_for_sync`] left to run apart from the log's writer.
 #[derive(Default)]
 #[must_use = "the syncs only happen when run"]
 pub struct PendingSync {
-    current: Option<std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), SegmentError>>>>>,
+    current: Option<SegmentSync>,
     closed: Vec<SegmentWriter>,
 }
 
