@@ -117,9 +117,10 @@ pub struct SegmentWriter {
 }
 
 impl SegmentWriter {
-    /// Creates the segment `path`, which must not exist yet, written as `mode` says, and
-    /// makes its directory entry durable (a file created after a crash's last sync must not
-    /// vanish with its data).
+    /// Creates the segment `path`, which must not exist yet, written as `mode` says. With
+    /// direct I/O its directory entry is made durable here (a commit must cover the file's
+    /// name as well as its data); through the page cache that is left to the caller's next
+    /// sync ([`sync_dir`]), which is when the data becomes durable too.
     pub async fn create(path: &Path, mode: WriteMode) -> Result<SegmentWriter, SegmentError> {
         let (sink, align) = match mode {
             WriteMode::Direct => {
@@ -138,16 +139,8 @@ impl SegmentWriter {
                     .create_new(true)
                     .open(path)
                     .map_err(SegmentError::io(path))?;
-                let ring = BufferedFile::open(path)
-                    .await
-                    .map_err(SegmentError::at(path))?;
-                (
-                    Sink::Cached {
-                        file,
-                        ring: Rc::new(ring),
-                    },
-                    1,
-                )
+                let ring = ring_handle(&file).map_err(SegmentError::io(path))?;
+                return Ok(SegmentWriter::new(path, Sink::Cached { file, ring }, 1));
             }
         };
         sync_parent(path).await?;
@@ -160,7 +153,8 @@ impl SegmentWriter {
     /// allocated, reserved on disk, and freed again when it is deleted: measured, most of
     /// what the page-cache queue cost per request. `marker` (the caller's end marker) is
     /// written at its start before the rename, so none of the old records under the new
-    /// name is read as the new segment's.
+    /// name is read as the new segment's. The new name is made durable by the caller's next
+    /// sync ([`sync_dir`]).
     pub async fn recycle(
         spare: &Path,
         path: &Path,
@@ -173,18 +167,8 @@ impl SegmentWriter {
         std::os::unix::fs::FileExt::write_all_at(&file, marker, 0)
             .map_err(SegmentError::io(spare))?;
         rename_segment(spare, path).await?;
-        let ring = BufferedFile::open(path)
-            .await
-            .map_err(SegmentError::at(path))?;
-        sync_parent(path).await?;
-        Ok(SegmentWriter::new(
-            path,
-            Sink::Cached {
-                file,
-                ring: Rc::new(ring),
-            },
-            1,
-        ))
+        let ring = ring_handle(&file).map_err(SegmentError::io(path))?;
+        Ok(SegmentWriter::new(path, Sink::Cached { file, ring }, 1))
     }
 
     fn new(path: &Path, sink: Sink, align: usize) -> SegmentWriter {
@@ -427,17 +411,32 @@ impl<'a> Parts<'a> {
     }
 }
 
+/// A second handle of `file` for syncs on the shard's ring: a duplicate of its descriptor,
+/// where opening the path again would be an `openat` the ring hands to a worker thread.
+fn ring_handle(file: &std::fs::File) -> std::io::Result<Rc<BufferedFile>> {
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    let fd = file.try_clone()?.into_raw_fd();
+    // SAFETY: `fd` is a fresh duplicate this handle owns from here on (glommio closes it).
+    Ok(Rc::new(unsafe { BufferedFile::from_raw_fd(fd) }))
+}
+
 /// Makes `path`'s directory entry durable (a file created or renamed after a crash's last
 /// sync must not vanish with its data).
 async fn sync_parent(path: &Path) -> Result<(), SegmentError> {
-    if let Some(dir) = path.parent() {
-        let dir = glommio::io::Directory::open(dir)
-            .await
-            .map_err(SegmentError::at(path))?;
-        dir.sync().await.map_err(SegmentError::at(path))?;
-        let _ = dir.close().await;
+    match path.parent() {
+        Some(dir) => sync_dir(dir).await,
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// Makes the entries of directory `dir` durable: the segments created or renamed in it.
+pub async fn sync_dir(dir: &Path) -> Result<(), SegmentError> {
+    let handle = glommio::io::Directory::open(dir)
+        .await
+        .map_err(SegmentError::at(dir))?;
+    let synced = handle.sync().await.map_err(SegmentError::at(dir));
+    let _ = handle.close().await;
+    synced
 }
 
 /// A segment opened to read records back at their offsets (a queue's backlog).

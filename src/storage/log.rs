@@ -103,6 +103,8 @@ type SegmentSync = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(),
 #[derive(Default)]
 #[must_use = "the syncs only happen when run"]
 pub struct PendingSync {
+    /// The log's directory, when segments were created or renamed in it since its last sync.
+    dir: Option<PathBuf>,
     current: Option<SegmentSync>,
     closed: Vec<SegmentWriter>,
 }
@@ -110,12 +112,17 @@ pub struct PendingSync {
 impl PendingSync {
     /// Whether there is nothing to sync.
     pub fn is_empty(&self) -> bool {
-        self.current.is_none() && self.closed.is_empty()
+        self.dir.is_none() && self.current.is_none() && self.closed.is_empty()
     }
 
     /// Runs the syncs; a failure is logged (the records were answered already, and new
     /// ones go on to the page cache; the next interval syncs again).
     pub async fn run(self) {
+        if let Some(dir) = self.dir {
+            if let Err(error) = segment_file::sync_dir(&dir).await {
+                tracing::warn!(%error, "Durable queue: syncing the segments' directory failed");
+            }
+        }
         for writer in self.closed {
             let path = writer.path().to_owned();
             if let Err(error) = writer.close(true).await {
@@ -175,6 +182,8 @@ pub struct ShardLog {
     next_spare: usize,
     /// Bytes the spares hold (they count toward `max_bytes`).
     spare_bytes: u64,
+    /// Page-cache segments were created or renamed in `dir` since its last sync.
+    dir_unsynced: bool,
 }
 
 const SEGMENT_PREFIX: &str = "segment-";
@@ -225,6 +234,7 @@ impl ShardLog {
             spares: Vec::new(),
             next_spare: 0,
             spare_bytes: 0,
+            dir_unsynced: false,
         };
         // New segments are numbered after every one found here, so names never collide.
         log.next_file = files
@@ -331,7 +341,16 @@ impl ShardLog {
     /// Writes and makes durable every record appended so far (one fdatasync for all).
     pub async fn commit(&mut self) -> Result<(), LogError> {
         self.sync_closed().await;
+        self.sync_dir().await?;
         self.write_out(true).await
+    }
+
+    /// Syncs the directory when page-cache segments were created in it since its last sync.
+    async fn sync_dir(&mut self) -> Result<(), LogError> {
+        if std::mem::take(&mut self.dir_unsynced) {
+            segment_file::sync_dir(&self.dir).await?;
+        }
+        Ok(())
     }
 
     /// Writes every record appended so far, and returns the syncs that make all of it
@@ -344,7 +363,10 @@ impl ShardLog {
             return Ok(PendingSync::default());
         }
         self.write_out(false).await?;
-        let mut pending = PendingSync::default();
+        let mut pending = PendingSync {
+            dir: std::mem::take(&mut self.dir_unsynced).then(|| self.dir.clone()),
+            ..PendingSync::default()
+        };
         for (key, writer) in std::mem::take(&mut self.unsynced) {
             // One delivered meanwhile is only closed (dropped): its pages go with it.
             if self.segments.contains_key(&key) {
@@ -485,6 +507,8 @@ impl ShardLog {
             }
             None => SegmentWriter::create(&path, self.limits.mode).await?,
         };
+        // A page-cache segment's name is made durable by the next sync, with its data.
+        self.dir_unsynced |= self.limits.mode == WriteMode::Cached;
         self.next_key += 1;
         self.segments.insert(
             key,
@@ -583,6 +607,9 @@ impl ShardLog {
     pub async fn close(mut self) -> Result<(), LogError> {
         self.seal_current().await?;
         self.sync_closed().await;
+        if self.limits.sync_closed {
+            self.sync_dir().await?;
+        }
         self.drop_spares().await;
         Ok(())
     }
