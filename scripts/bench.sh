@@ -58,6 +58,8 @@
 #                          durable one (sending_queue.storage on file_storage, in a temp
 #                          directory) with fsync_policy always, interval and never; print each
 #                          policy's ratio to the in-memory queue for each figure's median
+#   --storage-policies L   with --storage: only these fsync policies (comma-separated, e.g.
+#                          interval), each still against the in-memory queue of the same repeat
 #   --sampler PCT          run every repeat twice, batch alone then probabilistic_sampler
 #                          (PCT %, hash_seed mode) before batch, and print the on/off ratio
 #                          of each figure's median; CPU per million counts items sent, and
@@ -114,6 +116,7 @@ rebalance_compare=0
 run_rebalance=""
 attributes=0
 storage_compare=0
+storage_policies="always interval never"
 sampler_pct=""
 lb_compare=0
 run_lb=0
@@ -148,6 +151,7 @@ while [ $# -gt 0 ]; do
         --rebalance) rebalance_compare=1; shift ;;
         --attributes) attributes=$2; shift 2 ;;
         --storage) storage_compare=1; shift ;;
+        --storage-policies) storage_policies=${2//,/ }; shift 2 ;;
         --sampler) sampler_pct=$2; shift 2 ;;
         --ottl) ottl_compare=1; shift ;;
         --tail-sampling) tail_compare=1; shift ;;
@@ -541,7 +545,8 @@ for rate in "${rates[@]}"; do
         modes=(0)
         [ "$tls_compare" = 1 ] || [ "$rebalance_compare" = 1 ] || [ "$sampler_compare" = 1 ] || [ "$lb_compare" = 1 ] && modes=(0 1)
         [ "$tail_compare" = 1 ] || [ "$affinity_compare" = 1 ] && modes=(0 1)
-        [ "$storage_compare" = 1 ] && modes=(memory always interval never)
+        # shellcheck disable=SC2206
+        [ "$storage_compare" = 1 ] && modes=(memory $storage_policies)
         [ "$ottl_compare" = 1 ] && modes=(batch filter transform)
         for mode in "${modes[@]}"; do
             run_tls=0
@@ -595,11 +600,11 @@ for rate in "${rates[@]}"; do
             ratio_line "${by_policy[batch]}" "${by_policy[$mode]}" "$rate" "OTTL_RATIO $mode/batch"
         done
     elif [ "$storage_compare" = 1 ]; then
-        for policy in memory always interval never; do
+        for policy in memory $storage_policies; do
             echo "   queue $policy:"
             summarise <<<"${by_policy[$policy]}"
         done
-        for policy in always interval never; do
+        for policy in $storage_policies; do
             ratio_line "${by_policy[memory]}" "${by_policy[$policy]}" "$rate" "STORAGE_RATIO policy=$policy"
         done
     elif [ "$tls_compare" = 1 ] || [ "$rebalance_compare" = 1 ] || [ "$sampler_compare" = 1 ] \
