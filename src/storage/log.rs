@@ -500,7 +500,9 @@ impl ShardLog {
                     Ok(writer) => writer,
                     Err(error) => {
                         tracing::warn!(%error, "Durable queue: reusing a spare segment failed; creating one");
+                        // It failed before or after its rename: neither name holds a record.
                         let _ = segment_file::remove_segment(&spare).await;
+                        let _ = segment_file::remove_segment(&path).await;
                         SegmentWriter::create(&path, self.limits.mode).await?
                     }
                 }
