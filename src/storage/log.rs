@@ -808,6 +808,47 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir.parent().unwrap());
     }
 
+    /// Scenario: page-cache mode; a delivered segment is kept as a spare, and the spare file
+    /// is then deleted behind the log's back. Guarantee: the next segment is created new
+    /// (a warning, no refused record), and every record appended replays.
+    #[test]
+    fn a_spare_gone_from_disk_is_replaced_by_a_new_segment() {
+        let dir = root("spare-gone").join("shard-0");
+        let limits = LogLimits {
+            mode: WriteMode::Cached,
+            ..SMALL
+        };
+        run(async {
+            let (mut log, _, _) = ShardLog::open(&dir, &[], limits).await.unwrap();
+            let mut i = 0;
+            // Fill and deliver segments until one is kept as a spare.
+            while log.spares.is_empty() {
+                let id = log.append(&[payload(i)]).await.unwrap();
+                log.flush().await.unwrap();
+                log.release(id).await.unwrap();
+                i += 1;
+            }
+            for (spare, _) in &log.spares {
+                std::fs::remove_file(spare).unwrap();
+            }
+            let first = i;
+            for j in first..first + 20 {
+                log.append(&[payload(j)]).await.unwrap();
+                log.flush().await.unwrap();
+            }
+            log.commit().await.unwrap();
+            drop(log);
+            let (mut log, replayed, _) = ShardLog::open(&dir, &[], limits).await.unwrap();
+            let mut got = Vec::new();
+            for r in &replayed {
+                got.push(log.read(*r).await.unwrap());
+            }
+            let want: Vec<Vec<u8>> = (first..first + 20).map(|j| payload(j).to_vec()).collect();
+            assert!(got.ends_with(&want), "{} replayed", got.len());
+        });
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+    }
+
     /// Scenario: page-cache mode; segments close full, then a sync is started apart from the
     /// writer (as the `interval` policy does) and runs while more records are appended and
     /// more segments close; then a crash. Guarantee: the sync covers the closed segments and
