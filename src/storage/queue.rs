@@ -426,8 +426,9 @@ impl Writer {
 
     /// Flushes, and starts the interval's sync in its own task, so that appends (which need
     /// only the page cache) do not wait the milliseconds a sync takes: measured, that wait
-    /// was most of what `interval` added to the client p99. While the last sync still runs this one is skipped, and
-    /// its records ride the next: syncs never queue up behind a slow disk.
+    /// was most of what `interval` added to the client p99. While the last sync still runs
+    /// this one is skipped, and its records ride the next: syncs never queue up behind a
+    /// slow disk.
     async fn sync_in_background(&mut self) -> Result<(), LogError> {
         if self.syncing.get() {
             return self.log.flush().await;
