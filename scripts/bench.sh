@@ -60,6 +60,8 @@
 #                          policy's ratio to the in-memory queue for each figure's median
 #   --storage-policies L   with --storage: only these fsync policies (comma-separated, e.g.
 #                          interval), each still against the in-memory queue of the same repeat
+#   --fsync-interval D     with --storage: file_storage's fsync_interval (default 1s; 1h
+#                          takes the periodic sync out, to see what it costs)
 #   --sampler PCT          run every repeat twice, batch alone then probabilistic_sampler
 #                          (PCT %, hash_seed mode) before batch, and print the on/off ratio
 #                          of each figure's median; CPU per million counts items sent, and
@@ -117,6 +119,7 @@ run_rebalance=""
 attributes=0
 storage_compare=0
 storage_policies="always interval never"
+fsync_interval=1s
 sampler_pct=""
 lb_compare=0
 run_lb=0
@@ -152,6 +155,7 @@ while [ $# -gt 0 ]; do
         --attributes) attributes=$2; shift 2 ;;
         --storage) storage_compare=1; shift ;;
         --storage-policies) storage_policies=${2//,/ }; shift 2 ;;
+        --fsync-interval) fsync_interval=$2; shift 2 ;;
         --sampler) sampler_pct=$2; shift 2 ;;
         --ottl) ottl_compare=1; shift ;;
         --tail-sampling) tail_compare=1; shift ;;
@@ -258,7 +262,7 @@ start_shardgate() { # port sink_port workdir → writes config, starts, writes w
     local queue="" extensions="" service_extensions=""
     if [ "$run_storage" != memory ]; then
         queue=", sending_queue: {storage: file_storage}"
-        extensions="extensions: {file_storage: {directory: $dir/queue, create_directory: true, fsync_policy: $run_storage}}"
+        extensions="extensions: {file_storage: {directory: $dir/queue, create_directory: true, fsync_policy: $run_storage, fsync_interval: $fsync_interval}}"
         service_extensions="  extensions: [file_storage]"
     fi
     local exporter="otlp: {endpoint: \"$sink_host:$sink_port\", $exporter_tls, compression: $export_compression$queue}" exporter_id=otlp

@@ -365,14 +365,9 @@ impl ShardLog {
         self.write_out(false).await?;
         let mut pending = PendingSync {
             dir: std::mem::take(&mut self.dir_unsynced).then(|| self.dir.clone()),
-            ..PendingSync::default()
+            closed: self.take_unsynced(),
+            current: None,
         };
-        for (key, writer) in std::mem::take(&mut self.unsynced) {
-            // One delivered meanwhile is only closed (dropped): its pages go with it.
-            if self.segments.contains_key(&key) {
-                pending.closed.push(writer);
-            }
-        }
         if let Some((_, writer)) = &mut self.writer {
             pending.current = writer.sync_later().map(|sync| Box::pin(sync) as _);
         }
@@ -383,16 +378,23 @@ impl ShardLog {
     /// deleted meanwhile is only closed (its pages are gone with it, never written). A
     /// failure is logged: those records were answered already, and new ones go elsewhere.
     async fn sync_closed(&mut self) {
-        for (key, writer) in std::mem::take(&mut self.unsynced) {
-            if !self.segments.contains_key(&key) {
-                writer.abandon().await;
-                continue;
-            }
-            let path = writer.path().to_owned();
-            if let Err(error) = writer.close(true).await {
-                tracing::warn!(segment = %path.display(), %error, "Durable queue: syncing a full segment failed");
-            }
+        let closed = self.take_unsynced();
+        PendingSync {
+            closed,
+            ..PendingSync::default()
         }
+        .run()
+        .await;
+    }
+
+    /// The segments closed full and not synced yet that are still on disk; those delivered
+    /// and deleted meanwhile are closed (dropped) here, their pages gone with them.
+    fn take_unsynced(&mut self) -> Vec<SegmentWriter> {
+        std::mem::take(&mut self.unsynced)
+            .into_iter()
+            .filter(|(key, _)| self.segments.contains_key(key))
+            .map(|(_, writer)| writer)
+            .collect()
     }
 
     /// Reads record `id`'s payload back (written and flushed or committed before), checking
